@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass
+class Figure:
+    """One measured figure. `below=True` means smaller is better (a latency, a size)."""
+
+    name: str
+    value: float
+    unit: str
+    target: float | None = None
+    below: bool = True
+    peer_name: str | None = None
+    peer_value: float | None = None
+
+    @property
+    def met(self) -> bool | None:
+        if self.target is None:
+            return None
+        return self.value <= self.target if self.below else self.value >= self.target
+
+    @property
+    def ratio(self) -> float | None:
+        if not self.peer_value or not self.value:
+            return None
+        return self.peer_value / self.value if self.below else self.value / self.peer_value
+
+    def row(self) -> tuple[str, ...]:
+        sign = "<" if self.below else "≥"
+        return (
+            self.name,
+            f"{self.value:.4g} {self.unit}",
+            f"{sign} {self.target:g} {self.unit}" if self.target is not None else "-",
+            f"{self.peer_name} {self.peer_value:.4g} {self.unit}" if self.peer_name else "-",
+            f"{self.ratio:.1f}x" if self.ratio else "-",
+            {True: "met", False: "MISS", None: "-"}[self.met],
+        )
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "met": self.met, "ratio": self.ratio}

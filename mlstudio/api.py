@@ -1,0 +1,45 @@
+"""The REST API under /api/, with its OpenAPI schema at /api/openapi.json and docs at /api/docs.
+
+Every route requires a bearer token or a browser session. User errors become 4xx here, in one
+place, as `{"detail": "...", "code": "..."}`.
+"""
+
+from django.http import HttpRequest
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError
+
+from mlstudio.errors import UserError
+from workspaces.api import router as workspaces_router
+from workspaces.auth import api_auth, docs_require_auth
+
+api = NinjaAPI(
+    title="MLStudio API",
+    version="1",
+    description="Workspaces, experiments, runs, environments and compute targets.",
+    auth=api_auth(),
+    urls_namespace="api",
+    docs_decorator=docs_require_auth,
+)
+
+
+@api.exception_handler(UserError)
+def user_error(request: HttpRequest, exc: UserError):
+    return api.create_response(
+        request, {"detail": exc.message, "code": exc.code}, status=exc.status
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def not_authenticated(request: HttpRequest, exc: AuthenticationError):
+    return api.create_response(
+        request,
+        {
+            "detail": "Authentication required: send 'Authorization: Bearer <token>' "
+            "(create one on the Tokens page or with `python manage.py api_token <username>`).",
+            "code": "unauthorized",
+        },
+        status=401,
+    )
+
+
+api.add_router("/", workspaces_router)

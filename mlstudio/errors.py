@@ -1,0 +1,31 @@
+"""Errors a user can cause. Each carries a message a person can act on; the API maps them to
+4xx in one place (mlstudio/api.py), the UI shows them as form errors, the SDK re-raises them."""
+
+
+class UserError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class Unauthorized(UserError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(UserError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(UserError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(UserError):
+    status = 409
+    code = "conflict"

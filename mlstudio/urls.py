@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from mlstudio import views
+from mlstudio.api import api
+
+admin.site.site_header = "MLStudio administration"
+admin.site.site_title = "MLStudio admin"
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/", api.urls),
+    path("", include("workspaces.urls")),
+]

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from tests import processes
+from workspaces import services
+from workspaces.models import Membership, Role
+
+
+@pytest.fixture
+def owner(db):
+    return get_user_model().objects.create_user("alice", password="alice-pw-1234")
+
+
+@pytest.fixture
+def teammate(db):
+    return get_user_model().objects.create_user("bob", password="bob-pw-1234")
+
+
+@pytest.fixture
+def stranger(db):
+    return get_user_model().objects.create_user("charlie", password="charlie-pw-1234")
+
+
+@pytest.fixture
+def workspace(owner, teammate):
+    """`lab`: alice owns it, bob reads it; charlie is a stranger to it."""
+    ws = services.workspace_create(name="lab", owner=owner)
+    Membership.objects.create(workspace=ws, user=teammate, role=Role.READER)
+    return ws
+
+
+def bearer_client(user, workspace_name: str | None = None) -> Client:
+    _, raw = services.api_token_create(user=user, name="test", workspace_name=workspace_name)
+    client = Client(headers={"authorization": f"Bearer {raw}"})
+    client.raw_token = raw
+    return client
+
+
+@pytest.fixture
+def api_as():
+    return bearer_client
+
+
+@pytest.fixture
+def logged_in():
+    def make(user) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def control_worker(transactional_db, tmp_path):
+    """A real Celery worker process consuming the control queue."""
+    name, process = processes.start_worker(["control"], log=tmp_path / "worker.log")
+    yield name
+    processes.stop(process)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2's deliberate slowness would dominate the suite; hashing strength isn't under test.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

