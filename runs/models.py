@@ -1,0 +1,147 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from workspaces.models import Workspace, name_validator
+
+
+class Experiment(models.Model):
+    """A named group of runs. Archiving hides it; nothing is deleted."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="experiments")
+    name = models.CharField(max_length=255, validators=[name_validator])
+    tags = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    archived_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            # Archived experiments free their name, so only active ones must be unique.
+            models.UniqueConstraint(
+                fields=["workspace", "name"],
+                condition=Q(archived_at__isnull=True),
+                name="one_active_experiment_per_name",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+
+class Blob(models.Model):
+    """A content-addressed file body known to a workspace. The bytes live once per sha256 in
+    the file store, under blobs/<aa>/<bb>/<sha256>; the row says this workspace uploaded it."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="blobs")
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "sha256"], name="one_blob_per_workspace")
+        ]
+
+    def __str__(self) -> str:
+        return self.sha256[:12]
+
+
+class Snapshot(models.Model):
+    """The source folder a run was submitted with: a manifest of blobs, immutable once made.
+
+    manifest: [{"path": "a/b.py", "size": 12, "sha256": "…", "mode": 0o644}, …] sorted by path.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="snapshots")
+    manifest = models.JSONField()
+    digest = models.CharField(max_length=64, db_index=True, help_text="sha256 of the manifest")
+    file_count = models.PositiveIntegerField()
+    total_size = models.BigIntegerField()
+    git = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"snapshot {self.id} ({self.file_count} files)"
+
+
+class RunStatus(models.TextChoices):
+    NOT_STARTED = "NotStarted"
+    QUEUED = "Queued"
+    PREPARING = "Preparing"
+    STARTING = "Starting"
+    RUNNING = "Running"
+    FINALIZING = "Finalizing"
+    CANCEL_REQUESTED = "CancelRequested"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    CANCELED = "Canceled"
+
+
+FINAL_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELED})
+ACTIVE_STATUSES = frozenset(set(RunStatus) - FINAL_STATUSES)
+
+
+class Run(models.Model):
+    """One execution of a script. Its id reads `<experiment>_<unix time>_<8 hex>`."""
+
+    id = models.CharField(max_length=300, primary_key=True)
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="runs")
+    number = models.PositiveIntegerField()
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
+    )
+    display_name = models.CharField(max_length=255, blank=True)
+    status = models.CharField(
+        max_length=20, choices=RunStatus.choices, default=RunStatus.NOT_STARTED, db_index=True
+    )
+    status_detail = models.CharField(max_length=500, blank=True)
+    status_history = models.JSONField(default=list, blank=True)
+    snapshot = models.ForeignKey(
+        Snapshot, on_delete=models.PROTECT, null=True, blank=True, related_name="runs"
+    )
+    definition = models.JSONField(default=dict, blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    worker = models.CharField(max_length=255, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "number"], name="run_number_per_experiment"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
