@@ -1,18 +1,65 @@
 """The one place that publishes to browsers over the channel layer.
 
-Producers persist first, then call these helpers; consumers only forward what arrives.
+Producers persist first, then call `publish`; consumers only forward what arrives. Sync
+callers (Celery tasks, the executor, sync views) share one background event loop per
+process, so the channel layer keeps its Redis connections instead of opening a new event
+loop and connection pool for every message.
 """
 
 from __future__ import annotations
 
-from asgiref.sync import async_to_sync
+import asyncio
+import hashlib
+import logging
+import os
+import threading
+
 from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+PUBLISH_TIMEOUT = 5.0
+_lock = threading.Lock()
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_pid: int | None = None
 
 
 def workspace_group(workspace_id: int) -> str:
     return f"workspace-{workspace_id}"
 
 
+def run_group(run_id: str) -> str:
+    # Channels caps group names below 100 characters; long experiment names make long run ids.
+    if len(run_id) > 90:
+        run_id = hashlib.sha256(run_id.encode()).hexdigest()
+    return f"run-{run_id}"
+
+
 def publish(group: str, event: dict) -> None:
-    layer = get_channel_layer()
-    async_to_sync(layer.group_send)(group, {"type": "live.event", "event": event})
+    """Send `event` to every consumer in `group`. Waits for the send, so events of one
+    producer arrive in order. A broker failure is logged, never raised: what matters was
+    persisted before, and readers catch up from the store."""
+    message = {"type": "live.event", "event": event}
+    try:
+        future = asyncio.run_coroutine_threadsafe(
+            get_channel_layer().group_send(group, message), _background_loop()
+        )
+        future.result(PUBLISH_TIMEOUT)
+    except Exception:
+        logger.warning(
+            "could not publish a %s event to %s", event.get("kind"), group, exc_info=True
+        )
+
+
+async def apublish(group: str, event: dict) -> None:
+    await get_channel_layer().group_send(group, {"type": "live.event", "event": event})
+
+
+def _background_loop() -> asyncio.AbstractEventLoop:
+    global _loop, _loop_pid
+    with _lock:
+        # After a fork (Celery's prefork pool) the parent's loop thread does not exist here.
+        if _loop is None or _loop_pid != os.getpid():
+            _loop = asyncio.new_event_loop()
+            _loop_pid = os.getpid()
+            threading.Thread(target=_loop.run_forever, name="live-publish", daemon=True).start()
+        return _loop

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path, PurePosixPath
-from urllib.parse import unquote
 
 from mlstudio.errors import UserError
 
@@ -19,15 +18,10 @@ MAX_PATH_LENGTH = 1024
 def clean_relative_path(raw: str, *, what: str = "path") -> str:
     """Return `raw` as a normalised relative POSIX path, or raise UserError.
 
-    Percent-encoding is decoded repeatedly first, so `%2e%2e%2f` and its double-encoded form
-    are seen as the `../` they stand for.
+    The path is checked exactly as it will be used: nothing decodes it afterwards, so an
+    encoded `%2e%2e%2f` is only an odd file name, never a way out of the folder.
     """
     text = raw
-    for _ in range(3):
-        decoded = unquote(text)
-        if decoded == text:
-            break
-        text = decoded
     problem = _problem(text)
     if problem:
         raise UserError(f"The {what} {raw!r} is not allowed: {problem}.")

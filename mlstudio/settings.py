@@ -115,6 +115,11 @@ CELERY_TASK_DEFAULT_QUEUE = "control"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    "runs-fail-lost": {
+        "task": "runs.tasks.runs_fail_lost",
+        "schedule": 15.0,
+        "options": {"queue": "control"},
+    },
     "login-links-purge": {
         "task": "workspaces.tasks.login_links_purge",
         "schedule": 3600.0,
@@ -131,6 +136,9 @@ MLSTUDIO_SNAPSHOT_MAX_BYTES = config.env_int(
     "MLSTUDIO_SNAPSHOT_MAX_BYTES", 300 * 1024 * 1024, minimum=1
 )
 MLSTUDIO_SNAPSHOT_MAX_FILES = config.env_int("MLSTUDIO_SNAPSHOT_MAX_FILES", 2000, minimum=1)
+MLSTUDIO_WORK_DIR = DATA_DIR / "work"
+MLSTUDIO_CANCEL_GRACE_SECONDS = config.env_int("MLSTUDIO_CANCEL_GRACE_SECONDS", 10, minimum=0)
+MLSTUDIO_RUN_HEARTBEAT_TIMEOUT = config.env_int("MLSTUDIO_RUN_HEARTBEAT_TIMEOUT", 60, minimum=5)
 # Uploads of snapshots and blobs may be as large as a snapshot; the limit is checked by us.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

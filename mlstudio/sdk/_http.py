@@ -32,17 +32,28 @@ class Client:
         return f"Client(url={self.url!r})"
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
+        """Send JSON (or nothing), return the parsed JSON answer."""
         data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        with self.open(method, path, data=data, headers=headers) as response:
+            payload = response.read()
+        return json.loads(payload) if payload else None
+
+    def open(self, method: str, path: str, *, data=None, headers: dict | None = None):
+        """Send a request and return the open response (use it as a context manager).
+
+        `data` may be bytes or a binary file object (then give Content-Length in headers).
+        HTTP errors become the SDK's exceptions, with the studio's own message.
+        """
         request = urllib.request.Request(  # noqa: S310 - the scheme is checked in __init__
             f"{self.url}/api/{path.lstrip('/')}", data=data, method=method
         )
         request.add_header("Authorization", f"Bearer {self._token}")
         request.add_header("Accept", "application/json")
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                payload = response.read()
+            return urllib.request.urlopen(request, timeout=self.timeout)  # noqa: S310
         except urllib.error.HTTPError as exc:
             raise _error_for(exc) from None
         except (urllib.error.URLError, OSError) as exc:
@@ -51,7 +62,6 @@ class Client:
                 f"Cannot reach the studio at {self.url} ({reason}). Is it running? "
                 "Check `url` in config.json or MLSTUDIO_URL."
             ) from None
-        return json.loads(payload) if payload else None
 
     def get(self, path: str) -> Any:
         return self.request("GET", path)

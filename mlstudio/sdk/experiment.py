@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from mlstudio.sdk._http import segment
+from mlstudio.sdk.exceptions import UserErrorException
+from mlstudio.sdk.run import Run
+
+VIEW_TYPES = ("ActiveOnly", "ArchivedOnly", "All")
+
+
+class Experiment:
+    """A named group of runs, as azureml.core.Experiment: `Experiment(workspace=ws, name=...)`
+    gets the experiment, creating it on first use."""
+
+    def __init__(self, workspace, name: str, _data: dict | None = None):
+        self.workspace = workspace
+        if _data is None:
+            _data = workspace._client.post(self._base(workspace) + "/resolve", {"name": name})
+        self._update(_data)
+
+    @staticmethod
+    def _base(workspace) -> str:
+        return f"workspaces/{segment(workspace.name)}/experiments"
+
+    def _update(self, data: dict) -> None:
+        self._data = data
+        self.id = data["id"]
+        self.name = data["name"]
+
+    @property
+    def _path(self) -> str:
+        return f"{self._base(self.workspace)}/{self.id}"
+
+    @property
+    def archived_time(self) -> str | None:
+        return self._data.get("archived_time")
+
+    @property
+    def tags(self) -> dict:
+        return dict(self._data.get("tags") or {})
+
+    def set_tags(self, tags: dict) -> None:
+        self._update(self.workspace._client.post(f"{self._path}/tags", {"tags": tags}))
+
+    def tag(self, key: str, value: str | None = None) -> None:
+        self.set_tags({key: value})
+
+    def submit(self, config, tags: dict | None = None, **kwargs) -> Run:
+        """Upload the source folder (only files the studio lacks) and queue the run.
+
+        Extra keyword arguments such as `show_output` are accepted and ignored, as azureml did.
+        """
+        from mlstudio.sdk._git import git_info
+        from mlstudio.sdk._snapshot import upload_snapshot
+
+        body = config.to_dict()
+        body["tags"] = {**(tags or {})}
+        client = self.workspace._client
+        snapshot = upload_snapshot(
+            client,
+            self.workspace.name,
+            config.source_directory,
+            git=git_info(config.source_directory),
+        )
+        details = client.post(f"{self._path}/runs", {"snapshot_id": snapshot["id"], "config": body})
+        return Run(self, details["runId"], _details=details)
+
+    def archive(self) -> None:
+        """Hide the experiment from lists and queries; nothing is deleted."""
+        self._update(self.workspace._client.post(f"{self._path}/archive"))
+
+    def reactivate(self, new_name: str | None = None) -> None:
+        if new_name is not None and new_name != self.name:
+            raise UserErrorException("Renaming on reactivate is not supported; omit new_name.")
+        self._update(self.workspace._client.post(f"{self._path}/reactivate"))
+
+    def get_runs(self, type=None, tags=None, properties=None, include_children=False):
+        """This experiment's runs, newest first."""
+        for details in self.workspace._client.get(f"{self._path}/runs"):
+            yield Run(self, details["runId"], _details=details)
+
+    @staticmethod
+    def list(workspace, experiment_name=None, view_type="ActiveOnly", tags=None) -> list:
+        if view_type not in VIEW_TYPES:
+            raise UserErrorException(f"view_type must be one of {', '.join(VIEW_TYPES)}.")
+        query = f"?view_type={view_type}"
+        if experiment_name:
+            query += f"&name={segment(experiment_name)}"
+        found = workspace._client.get(Experiment._base(workspace) + query)
+        return [Experiment(workspace, e["name"], _data=e) for e in found]
+
+    def __repr__(self) -> str:
+        return f"Experiment(Name: {self.name}, Workspace: {self.workspace.name})"

@@ -1,0 +1,76 @@
+from django.contrib import admin, messages
+
+from mlstudio.errors import UserError
+from runs import services
+from runs.models import Blob, Experiment, Run, Snapshot
+
+
+@admin.register(Experiment)
+class ExperimentAdmin(admin.ModelAdmin):
+    list_display = ["name", "workspace", "created_by", "created_at", "archived_at"]
+    list_filter = ["workspace", ("archived_at", admin.EmptyFieldListFilter), "created_at"]
+    search_fields = ["name", "workspace__name"]
+    readonly_fields = ["created_at", "archived_at"]
+    actions = ["archive", "reactivate"]
+
+    @admin.action(description="Archive selected experiments")
+    def archive(self, request, queryset):
+        for experiment in queryset:
+            services.experiment_archive(experiment=experiment)
+        self.message_user(request, f"Archived {queryset.count()} experiment(s).")
+
+    @admin.action(description="Reactivate selected experiments")
+    def reactivate(self, request, queryset):
+        for experiment in queryset:
+            try:
+                services.experiment_reactivate(experiment=experiment)
+            except UserError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+
+
+@admin.register(Run)
+class RunAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "experiment",
+        "number",
+        "status",
+        "submitted_by",
+        "created_at",
+        "ended_at",
+    ]
+    list_filter = ["status", "experiment__workspace", "created_at"]
+    search_fields = ["id", "display_name", "experiment__name"]
+    readonly_fields = [f.name for f in Run._meta.fields]
+    actions = ["cancel"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Cancel selected runs")
+    def cancel(self, request, queryset):
+        for run in queryset:
+            services.run_cancel(run=run, reason=f"Canceled by {request.user} in the admin panel.")
+        self.message_user(request, f"Cancel requested for {queryset.count()} run(s).")
+
+
+@admin.register(Snapshot)
+class SnapshotAdmin(admin.ModelAdmin):
+    list_display = ["id", "workspace", "file_count", "total_size", "created_by", "created_at"]
+    list_filter = ["workspace", "created_at"]
+    search_fields = ["id", "digest"]
+    readonly_fields = [f.name for f in Snapshot._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Blob)
+class BlobAdmin(admin.ModelAdmin):
+    list_display = ["sha256", "workspace", "size", "created_at"]
+    list_filter = ["workspace"]
+    search_fields = ["sha256"]
+    readonly_fields = [f.name for f in Blob._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

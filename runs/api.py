@@ -1,0 +1,203 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from django.http import FileResponse, HttpResponse
+from ninja import Query, Router, Schema, Status
+
+from mlstudio.errors import NotFound
+from runs import selectors, services, store
+from runs.models import Experiment, Run, Snapshot
+from runs.presenters import run_details, zip_folder_response
+from runs.submission import RunConfig
+from workspaces.auth import request_token
+from workspaces.models import Role
+from workspaces.selectors import workspace_get_for_user
+
+router = Router(tags=["runs"])
+
+
+class ExperimentOut(Schema):
+    id: int
+    name: str
+    tags: dict[str, str]
+    created_at: datetime
+    archived_time: datetime | None
+    status: str
+
+
+class ExperimentIn(Schema):
+    name: str
+    tags: dict[str, Any] | None = None
+
+
+class TagsIn(Schema):
+    tags: dict[str, Any]
+
+
+class SubmitIn(Schema):
+    snapshot_id: str | None = None
+    config: dict[str, Any]
+
+
+def _experiment_out(e: Experiment) -> dict:
+    return {
+        "id": e.pk,
+        "name": e.name,
+        "tags": e.tags,
+        "created_at": e.created_at,
+        "archived_time": e.archived_at,
+        "status": "Archived" if e.is_archived else "Active",
+    }
+
+
+def _workspace(request, ws: str, role: str = Role.READER):
+    return workspace_get_for_user(
+        user=request.user, name=ws, min_role=role, token=request_token(request)
+    )[0]
+
+
+def _experiment(request, ws: str, experiment_id: int, role: str = Role.READER) -> Experiment:
+    return selectors.experiment_get(
+        workspace=_workspace(request, ws, role), experiment_id=experiment_id
+    )
+
+
+def _run(request, ws: str, run_id: str, role: str = Role.READER) -> Run:
+    return selectors.run_get_for_user(
+        user=request.user,
+        workspace_name=ws,
+        run_id=run_id,
+        min_role=role,
+        token=request_token(request),
+    )
+
+
+@router.get("/workspaces/{ws}/experiments", response=list[ExperimentOut])
+def experiment_list(request, ws: str, view_type: str = "ActiveOnly", name: str | None = None):
+    experiments = selectors.experiments_list(
+        workspace=_workspace(request, ws), view_type=view_type, name=name
+    )
+    return [_experiment_out(e) for e in experiments]
+
+
+@router.post("/workspaces/{ws}/experiments", response={201: ExperimentOut})
+def experiment_create(request, ws: str, payload: ExperimentIn):
+    experiment = services.experiment_create(
+        workspace=_workspace(request, ws, Role.CONTRIBUTOR),
+        name=payload.name,
+        user=request.user,
+        tags=payload.tags,
+    )
+    return Status(201, _experiment_out(experiment))
+
+
+@router.post("/workspaces/{ws}/experiments/resolve", response=ExperimentOut)
+def experiment_resolve(request, ws: str, payload: ExperimentIn):
+    """Get the experiment of that name, creating it when missing (azureml's Experiment())."""
+    experiment = services.experiment_get_or_create(
+        workspace=_workspace(request, ws, Role.CONTRIBUTOR), name=payload.name, user=request.user
+    )
+    return _experiment_out(experiment)
+
+
+@router.get("/workspaces/{ws}/experiments/{experiment_id}", response=ExperimentOut)
+def experiment_detail(request, ws: str, experiment_id: int):
+    return _experiment_out(_experiment(request, ws, experiment_id))
+
+
+@router.post("/workspaces/{ws}/experiments/{experiment_id}/archive", response=ExperimentOut)
+def experiment_archive(request, ws: str, experiment_id: int):
+    experiment = _experiment(request, ws, experiment_id, Role.CONTRIBUTOR)
+    return _experiment_out(services.experiment_archive(experiment=experiment))
+
+
+@router.post("/workspaces/{ws}/experiments/{experiment_id}/reactivate", response=ExperimentOut)
+def experiment_reactivate(request, ws: str, experiment_id: int):
+    experiment = _experiment(request, ws, experiment_id, Role.CONTRIBUTOR)
+    return _experiment_out(services.experiment_reactivate(experiment=experiment))
+
+
+@router.post("/workspaces/{ws}/experiments/{experiment_id}/tags", response=ExperimentOut)
+def experiment_tags(request, ws: str, experiment_id: int, payload: TagsIn):
+    experiment = _experiment(request, ws, experiment_id, Role.CONTRIBUTOR)
+    return _experiment_out(services.experiment_set_tags(experiment=experiment, tags=payload.tags))
+
+
+@router.get("/workspaces/{ws}/experiments/{experiment_id}/runs")
+def run_list(request, ws: str, experiment_id: int, limit: int = 100):
+    experiment = _experiment(request, ws, experiment_id)
+    runs = selectors.runs_of(experiment=experiment)[: max(1, min(limit, 1000))]
+    return [run_details(run, brief=True) for run in runs]
+
+
+@router.post("/workspaces/{ws}/experiments/{experiment_id}/runs", response={201: dict})
+def run_submit(request, ws: str, experiment_id: int, payload: SubmitIn):
+    experiment = _experiment(request, ws, experiment_id, Role.CONTRIBUTOR)
+    config = RunConfig.parse(payload.config)
+    snapshot = None
+    if payload.snapshot_id:
+        snapshot = Snapshot.objects.filter(
+            pk=_uuid(payload.snapshot_id), workspace=experiment.workspace
+        ).first()
+        if snapshot is None:
+            raise NotFound(f"No snapshot {payload.snapshot_id!r} in workspace {ws!r}.")
+    run = services.run_submit(
+        experiment=experiment, user=request.user, snapshot=snapshot, config=config
+    )
+    return Status(201, run_details(run))
+
+
+def _uuid(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise NotFound(f"{value!r} is not a snapshot id.") from None
+
+
+@router.get("/workspaces/{ws}/runs/{run_id}")
+def run_detail(request, ws: str, run_id: str):
+    return run_details(_run(request, ws, run_id))
+
+
+@router.post("/workspaces/{ws}/runs/{run_id}/cancel")
+def run_cancel(request, ws: str, run_id: str):
+    run = services.run_cancel(run=_run(request, ws, run_id, Role.CONTRIBUTOR))
+    return run_details(run)
+
+
+class LogQuery(Schema):
+    offset: int = 0
+
+
+@router.get("/workspaces/{ws}/runs/{run_id}/logs/{path:name}")
+def run_log(request, ws: str, run_id: str, name: str, query: Query[LogQuery]):
+    """The log's text after byte `offset`; X-Next-Offset says where to continue."""
+    run = _run(request, ws, run_id)
+    text, next_offset = store.read_log(run.pk, name, max(0, query.offset))
+    response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+    response["X-Next-Offset"] = str(next_offset)
+    response["X-Run-Status"] = run.status
+    return response
+
+
+@router.get("/workspaces/{ws}/runs/{run_id}/files")
+def run_files(request, ws: str, run_id: str):
+    return store.list_files(_run(request, ws, run_id).pk)
+
+
+@router.get("/workspaces/{ws}/runs/{run_id}/files/{path:name}")
+def run_file_download(request, ws: str, run_id: str, name: str):
+    run = _run(request, ws, run_id)
+    path = store.run_file(run.pk, name)
+    if not path.is_file():
+        raise NotFound(f"Run {run.pk} has no file {name!r}; run.get_file_names() lists them.")
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name)
+
+
+@router.get("/workspaces/{ws}/runs/{run_id}/zip")
+def run_zip(request, ws: str, run_id: str):
+    run = _run(request, ws, run_id)
+    return zip_folder_response(store.run_dir(run.pk), f"{run.pk}.zip")

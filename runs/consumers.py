@@ -1,0 +1,88 @@
+"""`/ws/runs/<run id>/`: a run's status, log and file events, resumable from per-log offsets.
+
+A client connects with `?offsets={"user_logs/std_log.txt": 1234}` (URL-encoded JSON) and gets
+exactly the bytes after each offset, then the live ones: no gap, no duplicate, in order. The
+store is the truth: live messages only say what was appended where, and any gap between what
+the client has and a live message is filled from the store.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+
+from mlstudio import live
+from runs import selectors, store
+from workspaces.consumers import MemberConsumer
+
+
+class RunConsumer(MemberConsumer):
+    def authorise(self) -> str:
+        self.run = selectors.run_get_visible(
+            user=self.scope["user"],
+            run_id=self.scope["url_route"]["kwargs"]["run_id"],
+            token=self.scope.get("api_token"),
+        )
+        self.positions = _offsets(self.scope.get("query_string", b""))
+        return live.run_group(self.run.pk)
+
+    async def connect(self):
+        await super().connect()
+        if not getattr(self, "group", None):
+            return
+        await self.send_json({"kind": "status", "run_id": self.run.pk, "status": self.run.status})
+        names = await database_sync_to_async(store.log_files)(self.run.pk)
+        for name in sorted(set(names) | set(self.positions)):
+            await self.catch_up(name, names.get(name, 0))
+
+    async def catch_up(self, name: str, until: int) -> None:
+        """Send the stored bytes of `name` from the client's position up to `until`."""
+        position = self.positions.get(name, 0)
+        while position < until:
+            text, following = await database_sync_to_async(store.read_log)(
+                self.run.pk, name, position, min(store.READ_CHUNK, until - position)
+            )
+            if following == position:
+                break
+            await self.send_json({"kind": "log", "name": name, "offset": position, "data": text})
+            position = following
+        self.positions[name] = position
+
+    async def live_event(self, message):
+        event = message["event"]
+        if event.get("kind") != "log":
+            await self.send_json(event)
+            return
+        name, offset, data = event["name"], event["offset"], event["data"].encode()
+        end = offset + len(data)
+        position = self.positions.get(name, 0)
+        if end <= position:
+            return  # already sent from the store
+        if offset > position:
+            await self.catch_up(name, offset)
+            position = self.positions[name]
+        if offset == position:
+            await self.send_json(event)
+        else:  # the message overlaps what was sent from the store; send only the rest
+            rest = data[position - offset :]
+            await self.send_json(
+                {"kind": "log", "name": name, "offset": position, "data": rest.decode()}
+            )
+        self.positions[name] = end
+
+
+def _offsets(query_string: bytes) -> dict[str, int]:
+    raw = parse_qs(query_string.decode()).get("offsets", ["{}"])[0]
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return {}
+    if not isinstance(parsed, dict):
+        return {}
+    return {
+        str(k): int(v)
+        for k, v in parsed.items()
+        if isinstance(v, int) and not isinstance(v, bool) and v >= 0
+    }

@@ -1,0 +1,413 @@
+"""The run executor: what a Celery task does with one run id.
+
+It claims the run with a conditional status change (so a redelivered task does nothing),
+builds a private working folder from the snapshot, starts the script in its own process
+group, pumps its output into the append-only log store and then to the run's channel group,
+heartbeats, watches for cancel and timeout, collects ./outputs and ./logs, and records the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+from django.conf import settings
+from django.db import close_old_connections
+
+from mlstudio import live
+from mlstudio.errors import UserError
+from mlstudio.processes import parent_death_signal, signal_group
+from runs import store
+from runs.models import Run, RunStatus
+from runs.services import run_transition
+from runs.snapshots import snapshot_materialize
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+READ_SIZE = 64 * 1024
+MAX_LINE = 64 * 1024
+FLUSH_SECONDS = 0.01
+FLUSH_BYTES = 256 * 1024
+HEARTBEAT_SECONDS = 5.0
+CANCEL_POLL_SECONDS = 0.5
+LOGS_SYNC_SECONDS = 5.0
+TRACEBACK = re.compile(rb"Traceback \(most recent call last\):\n")
+
+
+class PreparationError(UserError):
+    """The run cannot start: a missing interpreter, an unreadable snapshot, …"""
+
+
+def execute(run_id: str, *, worker: str) -> None:
+    run = run_transition(
+        run_id=run_id,
+        to=RunStatus.PREPARING,
+        worker=worker,
+        heartbeat_at=_now(),
+    )
+    if run is None:
+        return  # already started, finished or canceled: a redelivery, nothing to do
+    Execution(run).go()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Execution:
+    def __init__(self, run: Run):
+        self.run = run
+        self.workdir = Path(settings.MLSTUDIO_WORK_DIR) / run.pk
+        self.system_log = store.AppendLog(run.pk, store.SYSTEM_LOG)
+        self.user_log = store.AppendLog(run.pk, store.USER_LOG)
+        self.group = live.run_group(run.pk)
+        self.process: subprocess.Popen | None = None
+        self.stop_reason: tuple[str, str] | None = None  # (final status, message)
+        self._synced: dict[str, tuple[int, int]] = {}
+
+    # --- the whole run ----------------------------------------------------------------------
+    def go(self) -> None:
+        try:
+            argv, env = self.prepare()
+            if not self.move(RunStatus.STARTING):
+                return self.finish_canceled_early()
+            self.start(argv, env)
+            self.move(RunStatus.RUNNING)
+            self.pump()
+        except PreparationError as exc:
+            self.say(f"Preparation failed: {exc.message}")
+            self.stop_reason = (RunStatus.FAILED, exc.message)
+        except Exception as exc:
+            self.say(f"Executor error: {type(exc).__name__}: {exc}")
+            self.stop_reason = (RunStatus.FAILED, f"Executor error: {exc}")
+            self.kill_tree()
+            raise
+        finally:
+            self.finalize()
+
+    def move(self, to: str, **fields) -> Run | None:
+        moved = run_transition(run_id=self.run.pk, to=to, heartbeat_at=_now(), **fields)
+        if moved is not None:
+            self.run = moved
+        return moved
+
+    def finish_canceled_early(self) -> None:
+        self.run.refresh_from_db()
+        if self.run.status == RunStatus.CANCEL_REQUESTED:
+            self.stop_reason = (RunStatus.CANCELED, self.run.status_detail or "Canceled.")
+
+    # --- preparing ----------------------------------------------------------------------------
+    def prepare(self) -> tuple[list[str], dict[str, str]]:
+        definition = self.run.definition
+        if self.workdir.exists():
+            shutil.rmtree(self.workdir)
+        self.workdir.mkdir(parents=True)
+        if self.run.snapshot_id:
+            self.say(f"Materializing snapshot {self.run.snapshot_id} into {self.workdir}")
+            snapshot_materialize(snapshot=self.run.snapshot, destination=self.workdir)
+        for folder in ("outputs", "logs"):
+            (self.workdir / folder).mkdir(exist_ok=True)
+        (self.workdir / ".mlstudio").mkdir(exist_ok=True)
+        python = definition["environment"]["python"].get("interpreter_path") or sys.executable
+        if not shutil.which(python):
+            raise PreparationError(
+                f"The interpreter {python!r} does not exist on worker {self.run.worker}. Fix "
+                "python.interpreter_path, or leave it empty to use the worker's own Python."
+            )
+        self.say(f"Environment: user-managed, interpreter {python}")
+        if definition.get("command"):
+            argv = list(definition["command"])
+        else:
+            argv = [python, definition["script"], *definition["arguments"]]
+        return argv, self.environment(definition)
+
+    def environment(self, definition: dict) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MLSTUDIO_", "DJANGO_"))}
+        env.pop("DATABASE_URL", None)
+        env.pop("REDIS_URL", None)
+        env.update(definition.get("environment_variables") or {})
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p
+        )
+        env["PYTHONUNBUFFERED"] = "1"
+        env.update(
+            {
+                "MLSTUDIO_RUN_ID": self.run.pk,
+                "MLSTUDIO_EXPERIMENT": self.run.experiment.name,
+                "MLSTUDIO_WORKSPACE": self.run.experiment.workspace.name,
+                "MLSTUDIO_RUN_DIR": str(self.workdir / ".mlstudio"),
+            }
+        )
+        return env
+
+    # --- running ----------------------------------------------------------------------------
+    def start(self, argv: list[str], env: dict[str, str]) -> None:
+        self.say(f"Command: {argv!r} in {self.workdir}")
+        try:
+            self.process = subprocess.Popen(
+                argv,
+                cwd=self.workdir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=parent_death_signal(signal.SIGKILL),
+            )
+        except OSError as exc:
+            raise PreparationError(f"Cannot start {argv[0]!r}: {exc.strerror}.") from None
+        self.say(f"Started process {self.process.pid}")
+
+    def pump(self) -> None:
+        lines = LineSplitter()
+        selector = selectors.DefaultSelector()
+        selector.register(self.process.stdout, selectors.EVENT_READ)
+        fd = self.process.stdout.fileno()
+        deadline = self.run.started_at.timestamp() + self.run.definition["max_run_duration_seconds"]
+        next_beat = next_cancel = next_sync = time.monotonic()
+        batch_started: float | None = None
+        open_pipe = True
+        while open_pipe:
+            age = time.monotonic() - batch_started if batch_started else 0.0
+            wait = max(0.0, FLUSH_SECONDS - age) if lines.pending_output else 0.2
+            if selector.select(timeout=wait):
+                chunk = os.read(fd, READ_SIZE)
+                open_pipe = bool(chunk)
+                lines.feed(chunk)
+                if lines.pending_output and batch_started is None:
+                    batch_started = time.monotonic()
+            now = time.monotonic()
+            if lines.pending_output and (
+                not open_pipe
+                or now - batch_started >= FLUSH_SECONDS
+                or lines.pending_size >= FLUSH_BYTES
+            ):
+                self.write_user_log(lines.take())
+                batch_started = None
+            if now >= next_beat:
+                self.heartbeat()
+                next_beat = now + HEARTBEAT_SECONDS
+            if now >= next_cancel and self.stop_reason is None:
+                self.check_cancel_and_timeout(deadline)
+                next_cancel = now + CANCEL_POLL_SECONDS
+            if now >= next_sync:
+                self.sync_folder("logs")
+                next_sync = now + LOGS_SYNC_SECONDS
+        self.write_user_log(lines.close())
+        selector.close()
+        self.process.wait()
+
+    def write_user_log(self, data: bytes) -> None:
+        if not data:
+            return
+        text = data.decode("utf-8", "replace")
+        encoded = text.encode()
+        offset = self.user_log.append(encoded)
+        live.publish(
+            self.group, {"kind": "log", "name": store.USER_LOG, "offset": offset, "data": text}
+        )
+
+    def say(self, message: str) -> None:
+        """A line in the run's system log, persisted and then pushed like user output."""
+        stamp = _now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        text = f"{stamp} {message}\n"
+        offset = self.system_log.append(text.encode())
+        live.publish(
+            self.group, {"kind": "log", "name": store.SYSTEM_LOG, "offset": offset, "data": text}
+        )
+
+    def heartbeat(self) -> None:
+        Run.objects.filter(pk=self.run.pk).update(heartbeat_at=_now())
+        close_old_connections()
+
+    def check_cancel_and_timeout(self, deadline: float) -> None:
+        status = Run.objects.filter(pk=self.run.pk).values_list("status", "status_detail").first()
+        if status and status[0] in (RunStatus.CANCEL_REQUESTED, RunStatus.FAILED):
+            reason = status[1] or "Canceled by the user."
+            self.stop_reason = (RunStatus.CANCELED, reason)
+            self.say(f"Cancel requested: {reason}")
+            self.kill_tree()
+        elif time.time() > deadline:
+            limit = self.run.definition["max_run_duration_seconds"]
+            reason = (
+                f"The run exceeded max_run_duration_seconds={limit} and was canceled. Raise the "
+                "limit in ScriptRunConfig(max_run_duration_seconds=...) if it needs longer."
+            )
+            self.stop_reason = (RunStatus.CANCELED, reason)
+            self.say(reason)
+            run_transition(run_id=self.run.pk, to=RunStatus.CANCEL_REQUESTED, detail=reason)
+            self.kill_tree()
+
+    def kill_tree(self) -> None:
+        """SIGTERM the script and every descendant, wait the grace period, then SIGKILL."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            family = [psutil.Process(self.process.pid)]
+            family += family[0].children(recursive=True)
+        except psutil.NoSuchProcess:
+            family = []
+        _signal_all(self.process.pid, family, signal.SIGTERM)
+        _gone, alive = psutil.wait_procs(family, timeout=settings.MLSTUDIO_CANCEL_GRACE_SECONDS)
+        if alive:
+            self.say(f"{len(alive)} process(es) outlived SIGTERM; sending SIGKILL")
+            _signal_all(self.process.pid, alive, signal.SIGKILL)
+
+    # --- finishing ----------------------------------------------------------------------------
+    def finalize(self) -> None:
+        self.run.refresh_from_db()
+        if self.run.is_final:
+            self.say(f"Run already {self.run.status}; nothing more to record")
+            return self.close_logs()
+        self.move(RunStatus.FINALIZING)
+        exit_code = self.process.returncode if self.process else None
+        for folder in ("outputs", "logs"):
+            try:
+                self.sync_folder(folder)
+            except OSError as exc:
+                self.say(f"Could not collect ./{folder}: {exc}")
+                self.stop_reason = self.stop_reason or (
+                    RunStatus.FAILED,
+                    f"Collecting ./{folder} failed: {exc}",
+                )
+        status, error = self.outcome(exit_code)
+        self.say(f"Exit code {exit_code}; run {status}")
+        self.move(status, exit_code=exit_code, error=error, detail=(error or {}).get("message", ""))
+        self.close_logs()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def outcome(self, exit_code: int | None) -> tuple[str, dict | None]:
+        if self.stop_reason is not None:
+            status, message = self.stop_reason
+            return status, {"message": message, "exit_code": exit_code}
+        if exit_code == 0:
+            return RunStatus.COMPLETED, None
+        return RunStatus.FAILED, error_summary(self.run.pk, exit_code, workdir=self.workdir)
+
+    def close_logs(self) -> None:
+        self.user_log.close()
+        self.system_log.close()
+
+    def sync_folder(self, folder: str) -> None:
+        """Copy new or changed files of ./<folder> into the run's files; skip links that lead
+        out of the working folder."""
+        source_root = self.workdir / folder
+        if not source_root.is_dir():
+            return
+        work = Path(os.path.realpath(self.workdir))
+        for current, dirs, names in os.walk(source_root):
+            dirs[:] = [d for d in dirs if not (Path(current) / d).is_symlink()]
+            for name in names:
+                path = Path(current) / name
+                relative = path.relative_to(self.workdir).as_posix()
+                real = Path(os.path.realpath(path))
+                if work not in real.parents or not real.is_file():
+                    if relative not in self._synced:
+                        self.say(f"Skipped {relative}: it links outside the run's folder")
+                        self._synced[relative] = (-1, -1)
+                    continue
+                stat = real.stat()
+                if self._synced.get(relative) == (stat.st_size, stat.st_mtime_ns):
+                    continue
+                target = store.run_file(self.run.pk, relative)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(real, target)
+                self._synced[relative] = (stat.st_size, stat.st_mtime_ns)
+                live.publish(self.group, {"kind": "file", "name": relative, "size": stat.st_size})
+
+
+class LineSplitter:
+    """Cuts output into complete lines for the log.
+
+    A carriage return (tqdm, progress bars) overwrites the line it is on, so only the last
+    state of such a line is kept. Lines longer than MAX_LINE are written in pieces, each cut
+    at a UTF-8 boundary, so memory stays bounded.
+    """
+
+    def __init__(self):
+        self.current = bytearray()
+        self.ready = bytearray()
+
+    @property
+    def pending_output(self) -> bool:
+        return bool(self.ready)
+
+    @property
+    def pending_size(self) -> int:
+        return len(self.ready)
+
+    def feed(self, chunk: bytes) -> None:
+        self.current += chunk
+        if b"\n" in chunk:
+            *complete, rest = bytes(self.current).split(b"\n")
+            for line in complete:
+                self.ready += _last_state(line) + b"\n"
+            self.current = bytearray(rest)
+        if b"\r" in self.current:
+            overwriting = self.current.endswith(b"\r")
+            self.current = bytearray(_last_state(bytes(self.current)) + b"\r" * overwriting)
+        if len(self.current) > MAX_LINE:
+            cut = store.utf8_boundary(bytes(self.current[:MAX_LINE]))
+            self.ready += self.current[:cut]
+            del self.current[:cut]
+
+    def take(self) -> bytes:
+        data = bytes(self.ready)
+        self.ready.clear()
+        return data
+
+    def close(self) -> bytes:
+        if self.current:
+            self.ready += _last_state(bytes(self.current)) + b"\n"
+            self.current.clear()
+        return self.take()
+
+
+def _last_state(line: bytes) -> bytes:
+    """What a terminal shows of a line rewritten with carriage returns: its last state."""
+    if b"\r" not in line:
+        return line
+    states = [part for part in line.split(b"\r") if part]
+    return states[-1] if states else b""
+
+
+def error_summary(run_id: str, exit_code: int | None, *, workdir: Path) -> dict:
+    """The last traceback of the user log (or its last lines) and the exit code, with paths
+    shown relative to the snapshot, as the user knows them."""
+    path = store.run_file(run_id, store.USER_LOG)
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, path.stat().st_size - 64 * 1024))
+            tail = handle.read()
+    except FileNotFoundError:
+        tail = b""
+    matches = list(TRACEBACK.finditer(tail))
+    if matches:
+        trace = tail[matches[-1].start() :].decode("utf-8", "replace").strip()
+        trace = trace.replace(f'"{workdir}/', '"')
+        last = trace.splitlines()[-1]
+        message = f"{last} (exit code {exit_code})"
+    else:
+        trace = ""
+        last_lines = tail.decode("utf-8", "replace").strip().splitlines()[-20:]
+        message = f"The script exited with code {exit_code}."
+        if last_lines:
+            message += " Last output: " + " | ".join(last_lines[-3:])
+        trace = "\n".join(last_lines)
+    return {"message": message, "traceback": trace, "exit_code": exit_code}
+
+
+def _signal_all(pgid: int, processes: list[psutil.Process], sig: signal.Signals) -> None:
+    signal_group(pgid, sig)
+    for proc in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.send_signal(sig)

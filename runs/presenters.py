@@ -1,0 +1,81 @@
+"""How runs look from outside: the shapes azureml v1's get_details() returned, and downloads."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+from django.http import FileResponse
+
+from runs import store
+from runs.models import Run
+
+
+def _utc(value) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def run_details(run: Run, *, brief: bool = False) -> dict:
+    """`run.get_details()` in v1's shape (camelCase keys), plus a few of ours."""
+    definition = run.definition
+    details = {
+        "runId": run.pk,
+        "number": run.number,
+        "displayName": run.display_name or run.pk,
+        "experimentId": run.experiment_id,
+        "experimentName": run.experiment.name,
+        "target": definition.get("compute_target", "local"),
+        "status": run.status,
+        "statusDetail": run.status_detail,
+        "createdUtc": _utc(run.created_at),
+        "startTimeUtc": _utc(run.started_at),
+        "endTimeUtc": _utc(run.ended_at),
+        "submittedBy": run.submitted_by.get_username() if run.submitted_by else None,
+        "tags": run.tags,
+        "properties": run.properties,
+    }
+    if run.error:
+        details["error"] = {
+            "error": {
+                "code": "UserError" if run.exit_code not in (None, 0) else "ServiceError",
+                "message": run.error.get("message", ""),
+                "exitCode": run.error.get("exit_code"),
+                "traceback": run.error.get("traceback", ""),
+            }
+        }
+    if brief:
+        return details
+    details["runDefinition"] = {
+        "script": definition.get("script"),
+        "command": definition.get("command"),
+        "arguments": definition.get("arguments", []),
+        "target": definition.get("compute_target"),
+        "environment": definition.get("environment"),
+        "environmentVariables": definition.get("environment_variables", {}),
+        "maxRunDurationSeconds": definition.get("max_run_duration_seconds"),
+        "snapshotId": str(run.snapshot_id) if run.snapshot_id else None,
+    }
+    details["statusHistory"] = run.status_history
+    details["exitCode"] = run.exit_code
+    details["logFiles"] = {
+        name: f"/api/workspaces/{run.experiment.workspace.name}/runs/{run.pk}/logs/{name}"
+        for name in store.log_files(run.pk)
+    }
+    return details
+
+
+def zip_folder_response(root: Path, filename: str) -> FileResponse:
+    """Zip a folder into a temporary file (not memory: folders reach hundreds of MB) and
+    stream it; links are left out so nothing outside the folder can be reached."""
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by FileResponse
+    with zipfile.ZipFile(spool, "w", zipfile.ZIP_DEFLATED) as archive:
+        for folder, dirs, names in os.walk(root):
+            dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
+            for name in names:
+                path = Path(folder) / name
+                if path.is_file() and not path.is_symlink():
+                    archive.write(path, path.relative_to(root).as_posix())
+    spool.seek(0)
+    return FileResponse(spool, as_attachment=True, filename=filename)

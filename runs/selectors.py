@@ -1,0 +1,66 @@
+"""Reads for experiments and runs; each lookup is also the access check."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from mlstudio.errors import NotFound, UserError
+from runs.models import Experiment, Run
+from workspaces.models import Role
+from workspaces.selectors import workspace_get_for_user
+
+VIEW_TYPES = ("ActiveOnly", "ArchivedOnly", "All")
+
+
+def experiments_list(*, workspace, view_type: str = "ActiveOnly", name: str | None = None):
+    if view_type not in VIEW_TYPES:
+        raise UserError(f"view_type {view_type!r} is not one of {', '.join(VIEW_TYPES)}.")
+    experiments = Experiment.objects.filter(workspace=workspace)
+    if view_type == "ActiveOnly":
+        experiments = experiments.filter(archived_at__isnull=True)
+    elif view_type == "ArchivedOnly":
+        experiments = experiments.filter(archived_at__isnull=False)
+    if name:
+        experiments = experiments.filter(name=name)
+    return experiments.order_by("name", "-created_at")
+
+
+def experiment_get(*, workspace, experiment_id: int) -> Experiment:
+    experiment = Experiment.objects.filter(workspace=workspace, pk=experiment_id).first()
+    if experiment is None:
+        raise NotFound(f"No experiment with id {experiment_id} in workspace {workspace.name!r}.")
+    return experiment
+
+
+def run_get_for_user(
+    *, user, workspace_name: str, run_id: str, min_role: str = Role.READER, token=None
+) -> Run:
+    """A run of the workspace, readable by this user (runs of archived experiments too)."""
+    workspace, _ = workspace_get_for_user(
+        user=user, name=workspace_name, min_role=min_role, token=token
+    )
+    run = (
+        Run.objects.select_related("experiment", "submitted_by", "snapshot")
+        .filter(pk=run_id, experiment__workspace=workspace)
+        .first()
+    )
+    if run is None:
+        raise NotFound(f"No run {run_id!r} in workspace {workspace_name!r}.")
+    return run
+
+
+def runs_of(*, experiment: Experiment) -> QuerySet[Run]:
+    return experiment.runs.select_related("submitted_by").order_by("-created_at")
+
+
+def run_get_visible(*, user, run_id: str, token=None) -> Run:
+    """A run by id alone, if the user is a member of its workspace; else the same NotFound as
+    for a run that does not exist."""
+    run = Run.objects.select_related("experiment__workspace").filter(pk=run_id).first()
+    try:
+        if run is None:
+            raise NotFound("")
+        workspace_get_for_user(user=user, name=run.experiment.workspace.name, token=token)
+    except NotFound:
+        raise NotFound(f"No run {run_id!r} that you can see.") from None
+    return run

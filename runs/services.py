@@ -1,0 +1,229 @@
+"""Writes for experiments and runs. The API, the SDK, admin actions and the UI all call these."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from mlstudio import live
+from mlstudio.errors import Conflict, UserError
+from runs.models import ACTIVE_STATUSES, Experiment, Run, RunStatus, Snapshot
+from runs.statuses import sources_of
+from runs.submission import RunConfig, string_map
+from workspaces.models import Workspace, name_validator
+
+# --- experiments ---------------------------------------------------------------------------
+
+
+def _check_experiment_name(name: str) -> None:
+    try:
+        name_validator(name)
+    except ValidationError:
+        raise UserError(
+            f"Invalid experiment name {name!r}: start with a letter or digit, then use letters, "
+            "digits, '_' or '-' (at most 255 characters)."
+        ) from None
+
+
+def experiment_create(*, workspace: Workspace, name: str, user, tags: dict | None = None):
+    _check_experiment_name(name)
+    try:
+        with transaction.atomic():
+            return Experiment.objects.create(
+                workspace=workspace, name=name, created_by=user, tags=string_map(tags, "tags")
+            )
+    except IntegrityError:
+        raise Conflict(f"An active experiment named {name!r} already exists.") from None
+
+
+def experiment_get_or_create(*, workspace: Workspace, name: str, user) -> Experiment:
+    """The active experiment of that name; else the newest archived one (so a submit to it is
+    refused with the way out); else a new one, as azureml's Experiment(ws, name) does."""
+    _check_experiment_name(name)
+    found = (
+        Experiment.objects.filter(workspace=workspace, name=name)
+        .order_by("archived_at", "-created_at")
+        .first()
+    )
+    if found is not None and (not found.is_archived or not _has_active(workspace, name)):
+        return found
+    try:
+        return experiment_create(workspace=workspace, name=name, user=user)
+    except Conflict:
+        return Experiment.objects.get(workspace=workspace, name=name, archived_at__isnull=True)
+
+
+def _has_active(workspace: Workspace, name: str) -> bool:
+    return Experiment.objects.filter(
+        workspace=workspace, name=name, archived_at__isnull=True
+    ).exists()
+
+
+def experiment_archive(*, experiment: Experiment) -> Experiment:
+    """Hide the experiment from default lists; nothing is deleted and its runs stay readable."""
+    if not experiment.is_archived:
+        experiment.archived_at = timezone.now()
+        experiment.save(update_fields=["archived_at"])
+    return experiment
+
+
+def experiment_reactivate(*, experiment: Experiment) -> Experiment:
+    if not experiment.is_archived:
+        return experiment
+    if _has_active(experiment.workspace, experiment.name):
+        raise Conflict(
+            f"Cannot reactivate {experiment.name!r}: an active experiment with that name exists. "
+            "Archive that one first."
+        )
+    experiment.archived_at = None
+    try:
+        with transaction.atomic():
+            experiment.save(update_fields=["archived_at"])
+    except IntegrityError:
+        raise Conflict(f"An active experiment named {experiment.name!r} already exists.") from None
+    return experiment
+
+
+def experiment_set_tags(*, experiment: Experiment, tags: dict) -> Experiment:
+    experiment.tags = {**experiment.tags, **string_map(tags, "tags")}
+    experiment.save(update_fields=["tags"])
+    return experiment
+
+
+# --- runs ----------------------------------------------------------------------------------
+
+
+def run_submit(
+    *, experiment: Experiment, user, snapshot: Snapshot | None, config: RunConfig
+) -> Run:
+    """Validate everything, then create the run as Queued and enqueue it after commit."""
+    if experiment.is_archived:
+        raise UserError(
+            f"Experiment {experiment.name!r} is archived; reactivate it first "
+            "(experiment.reactivate() or the Reactivate button), then submit."
+        )
+    config.check_against(snapshot)
+    properties = dict(config.properties)
+    if snapshot is not None and snapshot.git:
+        from mlstudio.sdk._git import git_properties
+
+        properties = {**git_properties(snapshot.git), **properties}
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                number = (experiment.runs.aggregate(n=Max("number"))["n"] or 0) + 1
+                now = timezone.now()
+                run = Run.objects.create(
+                    id=f"{experiment.name}_{int(time.time())}_{secrets.token_hex(4)}",
+                    experiment=experiment,
+                    number=number,
+                    display_name=config.display_name,
+                    status=RunStatus.QUEUED,
+                    status_history=[
+                        {"status": RunStatus.NOT_STARTED, "at": now.isoformat()},
+                        {"status": RunStatus.QUEUED, "at": now.isoformat()},
+                    ],
+                    snapshot=snapshot,
+                    definition=config.as_definition(),
+                    tags=config.tags,
+                    properties=properties,
+                    submitted_by=user,
+                )
+                transaction.on_commit(lambda run=run: _enqueue(run))
+                return run
+        except IntegrityError:
+            continue  # another submit took this number at the same moment; take the next
+    raise Conflict("Too many simultaneous submissions to this experiment; try again.")
+
+
+def _enqueue(run: Run) -> None:
+    from runs.tasks import run_execute
+
+    run_execute.apply_async(args=[run.pk], queue=run.definition["queue"])
+    _publish_status(run)
+
+
+def run_transition(*, run_id: str, to: str, detail: str = "", **fields) -> Run | None:
+    """Move a run to `to` if the lifecycle allows it from its current status.
+
+    Returns the updated run, or None when the run is not in a status that may move to `to`
+    (for example a redelivered task finding its run already finished). Every transition is
+    timestamped in status_history.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        run = Run.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.status not in sources_of(to):
+            return None
+        run.status = to
+        run.status_detail = detail
+        run.status_history = [*run.status_history, {"status": to, "at": now.isoformat()}]
+        for name, value in fields.items():
+            setattr(run, name, value)
+        if to == RunStatus.RUNNING and run.started_at is None:
+            run.started_at = now
+        if run.is_final:
+            run.ended_at = now
+        run.save()
+        transaction.on_commit(lambda: _publish_status(run))
+    return run
+
+
+def run_cancel(*, run: Run, reason: str = "Canceled by the user.") -> Run:
+    """Cancel a run: one that has not started never will; a started one is stopped by its
+    executor, which kills the whole process tree and collects its files."""
+    run.refresh_from_db()
+    if run.is_final:
+        return run
+    if run.status in (RunStatus.NOT_STARTED, RunStatus.QUEUED):
+        moved = run_transition(
+            run_id=run.pk, to=RunStatus.CANCELED, detail=reason, error={"message": reason}
+        )
+    else:
+        moved = run_transition(
+            run_id=run.pk,
+            to=RunStatus.CANCEL_REQUESTED,
+            detail=reason,
+            cancel_requested_at=timezone.now(),
+        )
+    if moved is None:  # it moved on meanwhile; look again
+        return run_cancel(run=run, reason=reason)
+    return moved
+
+
+def runs_fail_lost(*, stale_after: timedelta) -> list[str]:
+    """Fail every started run whose executor stopped heartbeating: its worker is gone."""
+    cutoff = timezone.now() - stale_after
+    started = ACTIVE_STATUSES - {RunStatus.NOT_STARTED, RunStatus.QUEUED}
+    lost = Run.objects.filter(status__in=started, heartbeat_at__lt=cutoff).values_list(
+        "pk", flat=True
+    )
+    failed = []
+    for run_id in lost:
+        message = (
+            f"Worker lost: no heartbeat from its executor for {stale_after.total_seconds():.0f} s. "
+            "Every log line received before the loss is kept. Resubmit the run."
+        )
+        if run_transition(
+            run_id=run_id, to=RunStatus.FAILED, detail="worker lost", error={"message": message}
+        ):
+            failed.append(run_id)
+    return failed
+
+
+def _publish_status(run: Run) -> None:
+    event = {
+        "kind": "status",
+        "run_id": run.pk,
+        "status": run.status,
+        "detail": run.status_detail,
+        "seq": len(run.status_history),
+    }
+    live.publish(live.run_group(run.pk), event)
+    live.publish(live.workspace_group(run.experiment.workspace_id), event)

@@ -1,0 +1,116 @@
+"""Where a run's files live: logs (append-only, addressed by byte offset) and collected files.
+
+Layout under <MEDIA_ROOT>/runs/<run id>/: user_logs/, system_logs/, outputs/, logs/. The
+executor appends; readers address bytes by offset, so a reader that resumes from its last
+offset never sees a gap or a duplicate.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from django.conf import settings
+
+from mlstudio.errors import NotFound
+from mlstudio.paths import confined
+
+USER_LOG = "user_logs/std_log.txt"
+SYSTEM_LOG = "system_logs/executor.txt"
+READ_CHUNK = 256 * 1024
+LOG_NAME = re.compile(r"(user_logs|system_logs)/[\w.-]+\.txt")
+
+
+def run_dir(run_id: str) -> Path:
+    return Path(settings.MEDIA_ROOT) / "runs" / run_id
+
+
+def run_file(run_id: str, relative: str) -> Path:
+    """A path inside the run's folder, refused if it would lead outside it."""
+    return confined(run_dir(run_id), relative, what="file name")
+
+
+def log_files(run_id: str) -> dict[str, int]:
+    """Every log of the run and its current size in bytes."""
+    root = run_dir(run_id)
+    found = {}
+    for folder in ("user_logs", "system_logs"):
+        for path in sorted((root / folder).glob("*.txt")):
+            found[f"{folder}/{path.name}"] = path.stat().st_size
+    return found
+
+
+def read_log(run_id: str, name: str, offset: int, limit: int = READ_CHUNK) -> tuple[str, int]:
+    """Text after byte `offset`, at most `limit` bytes, cut at a UTF-8 boundary.
+
+    Returns the text and the offset that follows it. A log not written yet reads as empty.
+    """
+    if not LOG_NAME.fullmatch(name):
+        raise NotFound(
+            f"{name!r} is not a log name; logs are user_logs/*.txt and system_logs/*.txt."
+        )
+    path = run_file(run_id, name)
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            data = handle.read(limit)
+    except FileNotFoundError:
+        return "", offset
+    data = data[: utf8_boundary(data)]
+    return data.decode("utf-8", "replace"), offset + len(data)
+
+
+def utf8_boundary(data: bytes) -> int:
+    """The largest length <= len(data) that does not split a UTF-8 character."""
+    end = len(data)
+    back = 0
+    while back < 4 and end - back > 0 and (data[end - back - 1] & 0xC0) == 0x80:
+        back += 1
+    if end - back > 0:
+        lead = data[end - back - 1]
+        width = (
+            2
+            if lead >> 5 == 0b110
+            else 3
+            if lead >> 4 == 0b1110
+            else 4
+            if lead >> 3 == 0b11110
+            else 1
+        )
+        if width > back + 1:
+            return end - back - 1
+    return end
+
+
+class AppendLog:
+    """One log file opened for appending; each append returns the offset it was written at."""
+
+    def __init__(self, run_id: str, name: str):
+        self.name = name
+        path = run_file(run_id, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = open(path, "ab")  # noqa: SIM115 - kept open for the run's lifetime
+        self.size = self._handle.tell()
+
+    def append(self, data: bytes) -> int:
+        offset = self.size
+        self._handle.write(data)
+        self._handle.flush()
+        self.size += len(data)
+        return offset
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def list_files(run_id: str) -> list[dict]:
+    root = run_dir(run_id)
+    out = []
+    for folder, _, names in os.walk(root):
+        for name in names:
+            path = Path(folder) / name
+            if path.is_symlink():
+                continue
+            out.append({"name": path.relative_to(root).as_posix(), "size": path.stat().st_size})
+    return sorted(out, key=lambda f: f["name"])

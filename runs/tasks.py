@@ -1,0 +1,19 @@
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+
+from runs import executor, services
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True)
+def run_execute(self, run_id: str) -> None:
+    """Execute one run. Safe to redeliver: the executor claims the run before doing anything."""
+    executor.execute(run_id, worker=self.request.hostname or "unknown")
+
+
+@shared_task(ignore_result=True)
+def runs_fail_lost() -> list[str]:
+    return services.runs_fail_lost(
+        stale_after=timedelta(seconds=settings.MLSTUDIO_RUN_HEARTBEAT_TIMEOUT)
+    )

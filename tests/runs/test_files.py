@@ -1,0 +1,80 @@
+"""Run files over the API: listing, downloads, and paths that must never leave the run."""
+
+import io
+import zipfile
+
+import pytest
+
+from runs import services, store
+from runs.submission import RunConfig
+
+
+@pytest.fixture
+def run(owner, workspace):
+    experiment = services.experiment_create(workspace=workspace, name="exp", user=owner)
+    run = services.run_submit(
+        experiment=experiment,
+        user=owner,
+        snapshot=None,
+        config=RunConfig.parse({"command": ["true"]}),
+    )
+    root = store.run_dir(run.pk)
+    (root / "outputs" / "model").mkdir(parents=True)
+    (root / "outputs" / "model" / "weights.bin").write_bytes(b"\x00\x01weights")
+    (root / "user_logs").mkdir()
+    (root / "user_logs" / "std_log.txt").write_text("hello\n")
+    (root.parent / "secret.txt").write_text("another run's secret")
+    return run
+
+
+def base(run):
+    return f"/api/workspaces/lab/runs/{run.pk}"
+
+
+def test_it_lists_and_downloads_run_files(owner, run, api_as):
+    client = api_as(owner)
+    names = [f["name"] for f in client.get(f"{base(run)}/files").json()]
+    assert names == ["outputs/model/weights.bin", "user_logs/std_log.txt"]
+    response = client.get(f"{base(run)}/files/outputs/model/weights.bin")
+    assert b"".join(response.streaming_content) == b"\x00\x01weights"
+
+
+def test_it_zips_every_run_file(owner, run, api_as):
+    response = api_as(owner).get(f"{base(run)}/zip")
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    assert sorted(archive.namelist()) == ["outputs/model/weights.bin", "user_logs/std_log.txt"]
+
+
+def test_it_reads_logs_from_an_offset(owner, run, api_as):
+    response = api_as(owner).get(f"{base(run)}/logs/user_logs/std_log.txt?offset=2")
+    assert response.content == b"llo\n"
+    assert response["X-Next-Offset"] == "6"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../secret.txt",
+        "%2e%2e%2fsecret.txt",
+        "%252e%252e%252fsecret.txt",
+        "outputs/../../secret.txt",
+        "/etc/passwd",
+        "%2fetc%2fpasswd",
+        "outputs\\..\\..\\secret.txt",
+    ],
+)
+def test_it_never_serves_a_file_outside_the_run(owner, run, api_as, path):
+    client = api_as(owner)
+    for url in (f"{base(run)}/files/{path}", f"{base(run)}/logs/{path}"):
+        response = client.get(url)
+        assert response.status_code in (400, 404), (url, response.status_code)
+        body = response.content if not response.streaming else b"".join(response.streaming_content)
+        assert b"secret" not in body.replace(b"secret.txt", b"")
+
+
+def test_it_refuses_a_link_planted_inside_the_run(owner, run, api_as):
+    (store.run_dir(run.pk) / "outputs" / "link").symlink_to("/etc/passwd")
+    response = api_as(owner).get(f"{base(run)}/files/outputs/link")
+    assert response.status_code == 400
+    assert "leads outside" in response.json()["detail"]
+    assert "outputs/link" not in [f["name"] for f in api_as(owner).get(f"{base(run)}/files").json()]

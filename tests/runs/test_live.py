@@ -1,0 +1,94 @@
+"""The run websocket: live logs that resume from an offset with no gap and no duplicate."""
+
+import json
+from urllib.parse import quote
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from mlstudio.asgi import application
+from runs import services, store
+from runs.models import Run
+from tests.runs.helpers import submit_script
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+FAST_PRINTER = """
+    import time
+    for i in range(30000):
+        print(f"line {i:05d} " + "é" * (i % 7))
+        if i % 1000 == 0:
+            time.sleep(0.05)
+"""
+
+
+def connect(token: str, run_id: str, offsets: dict | None = None) -> WebsocketCommunicator:
+    path = f"/ws/runs/{run_id}/"
+    if offsets:
+        path += "?offsets=" + quote(json.dumps(offsets))
+    return WebsocketCommunicator(
+        application,
+        path,
+        headers=[(b"host", b"127.0.0.1"), (b"authorization", f"Bearer {token}".encode())],
+    )
+
+
+async def receive_log(communicator, received: bytearray, *, until_bytes=None, until_final=False):
+    while True:
+        if until_bytes is not None and len(received) >= until_bytes:
+            return
+        if until_final:
+            run = await database_sync_to_async(Run.objects.get)()
+            size = (await database_sync_to_async(store.log_files)(run.pk)).get(store.USER_LOG, 0)
+            if run.is_final and len(received) >= size:
+                return
+        event = await communicator.receive_json_from(timeout=30)
+        if event["kind"] == "log" and event["name"] == store.USER_LOG:
+            assert event["offset"] == len(received), "gap or duplicate"
+            received += event["data"].encode()
+
+
+async def test_it_resumes_from_an_offset_without_gap_or_duplicate(
+    owner, workspace, api_as, local_worker
+):
+    client = await database_sync_to_async(api_as)(owner)
+    experiment = await database_sync_to_async(services.experiment_create)(
+        workspace=workspace, name="exp", user=owner
+    )
+    run_id = await database_sync_to_async(submit_script)(
+        client, experiment, {"train.py": FAST_PRINTER}
+    )
+    received = bytearray()
+    first = connect(client.raw_token, run_id)
+    assert (await first.connect())[0]
+    await receive_log(first, received, until_bytes=40_000)
+    await first.disconnect()
+
+    second = connect(client.raw_token, run_id, {store.USER_LOG: len(received)})
+    assert (await second.connect())[0]
+    await receive_log(second, received, until_final=True)
+    await second.disconnect()
+
+    run = await database_sync_to_async(Run.objects.get)(pk=run_id)
+    assert run.status == "Completed"
+    stored = store.run_file(run_id, store.USER_LOG).read_bytes()
+    assert bytes(received) == stored
+    assert stored.decode().splitlines()[-1].startswith("line 29999")
+
+
+async def test_it_refuses_a_stranger(owner, stranger, workspace, api_as):
+    experiment = await database_sync_to_async(services.experiment_create)(
+        workspace=workspace, name="exp", user=owner
+    )
+    owner_client = await database_sync_to_async(api_as)(owner)
+    response = await database_sync_to_async(owner_client.post)(
+        f"/api/workspaces/lab/experiments/{experiment.pk}/runs",
+        {"config": {"command": ["true"]}},
+        content_type="application/json",
+    )
+    run_id = response.json()["runId"]
+    stranger_client = await database_sync_to_async(api_as)(stranger)
+    communicator = connect(stranger_client.raw_token, run_id)
+    connected, code = await communicator.connect()
+    assert not connected and code == 4404
