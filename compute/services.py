@@ -11,25 +11,16 @@ VERSION = "0.1.0"
 
 def node_heartbeat(*, name: str, queues: list[str], pid: int, concurrency: int) -> Node:
     now = timezone.now()
-    node, _created = Node.objects.update_or_create(
-        name=name,
-        defaults={
-            "hostname": socket.gethostname(),
-            "queues": ",".join(sorted(queues)),
-            "pid": pid,
-            "concurrency": concurrency,
-            "version": VERSION,
-            "heartbeat_at": now,
-        },
-        create_defaults={
-            "hostname": socket.gethostname(),
-            "queues": ",".join(sorted(queues)),
-            "pid": pid,
-            "concurrency": concurrency,
-            "version": VERSION,
-            "heartbeat_at": now,
-            "started_at": now,
-        },
+    facts = {
+        "hostname": socket.gethostname(),
+        "queues": ",".join(sorted(queues)),
+        "pid": pid,
+        "concurrency": concurrency,
+        "version": VERSION,
+        "heartbeat_at": now,
+    }
+    node, _ = Node.objects.update_or_create(
+        name=name, defaults=facts, create_defaults={**facts, "started_at": now}
     )
     return node
 
