@@ -28,7 +28,7 @@ class Figure:
         return self.peer_value / self.value if self.below else self.value / self.peer_value
 
     def row(self) -> tuple[str, ...]:
-        sign = "<" if self.below else "≥"
+        sign = "≤" if self.below else "≥"
         return (
             self.name,
             f"{self.value:.4g} {self.unit}",

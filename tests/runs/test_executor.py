@@ -163,3 +163,53 @@ def test_it_fails_a_run_whose_worker_was_killed(
     assert run.status == "Failed"
     assert "Worker lost" in run.error["message"]
     assert "line 0\nline 1\nline 2\n" in log_of(run_id)
+
+
+def test_it_passes_environment_variables_and_the_chosen_interpreter(
+    owner, experiment, api_as, local_worker
+):
+    import sys
+
+    files = {"train.py": "import os, sys\nprint(os.environ['GREETING'], sys.executable)\n"}
+    run_id = submit_script(
+        api_as(owner),
+        experiment,
+        files,
+        environment={"name": "mine", "python": {"user_managed_dependencies": True,
+                                                "interpreter_path": sys.executable}},
+        environment_variables={"GREETING": "bonjour"},
+    )  # fmt: skip
+    assert wait_for_status(run_id, "Completed", "Failed").status == "Completed"
+    assert f"bonjour {sys.executable}" in log_of(run_id)
+
+
+def test_it_fails_clearly_when_the_interpreter_is_missing(owner, experiment, api_as, local_worker):
+    files = {"train.py": "print('never')\n"}
+    environment = {"python": {"interpreter_path": "/opt/nowhere/bin/python"}}
+    run_id = submit_script(api_as(owner), experiment, files, environment=environment)
+    run = wait_for_status(run_id, "Completed", "Failed")
+    assert run.status == "Failed"
+    assert "'/opt/nowhere/bin/python' does not exist" in run.error["message"]
+    assert "interpreter_path" in run.error["message"]
+    assert [h["status"] for h in run.status_history][-2:] == ["Preparing", "Failed"]
+
+
+def test_it_syncs_the_logs_folder_while_the_run_goes_on(owner, experiment, api_as, local_worker):
+    files = {
+        "train.py": """
+            import time
+            open("logs/events.out", "w").write("step 1")
+            print("written", flush=True)
+            time.sleep(600)
+        """
+    }
+    client = api_as(owner)
+    run_id = submit_script(client, experiment, files)
+    processes.wait_until(
+        lambda: "logs/events.out" in [f["name"] for f in store.list_files(run_id)],
+        20,
+        "./logs to be synced while running",
+    )
+    assert Run.objects.get(pk=run_id).status == "Running"
+    client.post(f"/api/workspaces/lab/runs/{run_id}/cancel")
+    wait_for_status(run_id, "Canceled")

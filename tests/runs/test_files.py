@@ -78,3 +78,9 @@ def test_it_refuses_a_link_planted_inside_the_run(owner, run, api_as):
     assert response.status_code == 400
     assert "leads outside" in response.json()["detail"]
     assert "outputs/link" not in [f["name"] for f in api_as(owner).get(f"{base(run)}/files").json()]
+
+
+def test_it_shows_the_run_page_to_members_only(owner, stranger, run, logged_in):
+    page = logged_in(owner).get(f"/w/lab/runs/{run.pk}/").content.decode()
+    assert "Queued" in page and "hello" in page and "outputs/model/weights.bin" in page
+    assert logged_in(stranger).get(f"/w/lab/runs/{run.pk}/").status_code == 404
