@@ -18,7 +18,7 @@ from pathlib import Path
 from bench.figures import Figure
 
 HERE = Path(__file__).resolve().parent
-SKIP = {"__main__", "figures", "util"}
+SKIP = {"__main__", "figures", "util", "mlflow_peer"}
 
 
 def available() -> list[str]:

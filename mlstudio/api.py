@@ -10,6 +10,7 @@ from ninja.errors import AuthenticationError
 
 from mlstudio.errors import UserError
 from runs.api import router as runs_router
+from runs.metrics_api import router as metrics_router
 from runs.snapshot_api import router as snapshots_router
 from workspaces.api import router as workspaces_router
 from workspaces.auth import api_auth, docs_require_auth
@@ -47,3 +48,4 @@ def not_authenticated(request: HttpRequest, exc: AuthenticationError):
 api.add_router("/", workspaces_router)
 api.add_router("/", snapshots_router)
 api.add_router("/", runs_router)
+api.add_router("/", metrics_router)

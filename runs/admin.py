@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 
 from mlstudio.errors import UserError
 from runs import services
-from runs.models import Blob, Experiment, Run, Snapshot
+from runs.models import Blob, Experiment, Metric, MetricRecord, Run, Snapshot
 
 
 @admin.register(Experiment)
@@ -71,6 +71,28 @@ class BlobAdmin(admin.ModelAdmin):
     list_filter = ["workspace"]
     search_fields = ["sha256"]
     readonly_fields = [f.name for f in Blob._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Metric)
+class MetricAdmin(admin.ModelAdmin):
+    list_display = ["name", "run", "kind", "count", "last_value", "min_value", "max_value"]
+    list_filter = ["kind", "source", "run__experiment__workspace"]
+    search_fields = ["name", "run__id"]
+    readonly_fields = [f.name for f in Metric._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(MetricRecord)
+class MetricRecordAdmin(admin.ModelAdmin):
+    list_display = ["metric", "seq", "logged_at"]
+    list_filter = ["metric__kind"]
+    search_fields = ["metric__name", "metric__run__id"]
+    readonly_fields = [f.name for f in MetricRecord._meta.fields]
 
     def has_add_permission(self, request):
         return False

@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,9 +29,12 @@ from mlstudio import live
 from mlstudio.errors import UserError
 from mlstudio.processes import parent_death_signal, signal_group
 from runs import store
+from runs.metrics import Ingestor
 from runs.models import Run, RunStatus
 from runs.services import run_transition
 from runs.snapshots import snapshot_materialize
+from runs.transport import TransportReader
+from workspaces.services import api_token_create, api_token_revoke
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 READ_SIZE = 64 * 1024
@@ -40,6 +44,7 @@ FLUSH_BYTES = 256 * 1024
 HEARTBEAT_SECONDS = 5.0
 CANCEL_POLL_SECONDS = 0.5
 LOGS_SYNC_SECONDS = 5.0
+METRICS_SECONDS = 0.05  # at most 20 metric messages a second per run reach browsers
 TRACEBACK = re.compile(rb"Traceback \(most recent call last\):\n")
 
 
@@ -73,6 +78,9 @@ class Execution:
         self.process: subprocess.Popen | None = None
         self.stop_reason: tuple[str, str] | None = None  # (final status, message)
         self._synced: dict[str, tuple[int, int]] = {}
+        self._say_lock = threading.Lock()
+        self.metrics: MetricPump | None = None
+        self.token = None
 
     # --- the whole run ----------------------------------------------------------------------
     def go(self) -> None:
@@ -82,6 +90,8 @@ class Execution:
                 return self.finish_canceled_early()
             self.start(argv, env)
             self.move(RunStatus.RUNNING)
+            self.metrics = MetricPump(self)
+            self.metrics.start()
             self.pump()
         except PreparationError as exc:
             self.say(f"Preparation failed: {exc.message}")
@@ -145,8 +155,19 @@ class Execution:
                 "MLSTUDIO_EXPERIMENT": self.run.experiment.name,
                 "MLSTUDIO_WORKSPACE": self.run.experiment.workspace.name,
                 "MLSTUDIO_RUN_DIR": str(self.workdir / ".mlstudio"),
+                "MLSTUDIO_METRIC_NAME_MAX": str(settings.MLSTUDIO_METRIC_NAME_MAX),
+                "MLSTUDIO_METRIC_VALUE_MAX_BYTES": str(settings.MLSTUDIO_METRIC_VALUE_MAX_BYTES),
             }
         )
+        if settings.MLSTUDIO_PUBLIC_URL and self.run.submitted_by is not None:
+            # A token that reaches only this workspace and dies with the run, so the SDK can
+            # read metrics back and create child runs over the REST API.
+            self.token, raw = api_token_create(
+                user=self.run.submitted_by,
+                name=f"run {self.run.pk}"[:100],
+                workspace_name=self.run.experiment.workspace.name,
+            )
+            env.update({"MLSTUDIO_URL": settings.MLSTUDIO_PUBLIC_URL, "MLSTUDIO_TOKEN": raw})
         return env
 
     # --- running ----------------------------------------------------------------------------
@@ -220,7 +241,8 @@ class Execution:
         """A line in the run's system log, persisted and then pushed like user output."""
         stamp = _now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         text = f"{stamp} {message}\n"
-        offset = self.system_log.append(text.encode())
+        with self._say_lock:
+            offset = self.system_log.append(text.encode())
         live.publish(
             self.group, {"kind": "log", "name": store.SYSTEM_LOG, "offset": offset, "data": text}
         )
@@ -269,6 +291,10 @@ class Execution:
             self.say(f"Run already {self.run.status}; nothing more to record")
             return self.close_logs()
         self.move(RunStatus.FINALIZING)
+        if self.metrics is not None:
+            self.metrics.finish()
+        if self.token is not None:
+            api_token_revoke(user=self.token.user, token_id=self.token.pk)
         exit_code = self.process.returncode if self.process else None
         for folder in ("outputs", "logs"):
             try:
@@ -323,6 +349,56 @@ class Execution:
                 shutil.copyfile(real, target)
                 self._synced[relative] = (stat.st_size, stat.st_mtime_ns)
                 live.publish(self.group, {"kind": "file", "name": relative, "size": stat.st_size})
+
+
+class MetricPump(threading.Thread):
+    """Tails the SDK's metric files while the run goes on and stores the records in bulk,
+    on its own thread so a burst of metrics never delays the live log."""
+
+    def __init__(self, execution: Execution):
+        super().__init__(name=f"metrics-{execution.run.pk}", daemon=True)
+        self.execution = execution
+        self.reader = TransportReader(
+            execution.workdir / ".mlstudio",
+            max_line=settings.MLSTUDIO_METRIC_VALUE_MAX_BYTES + 4096,
+        )
+        self.ingestor = Ingestor(execution.run)
+        self.stopping = threading.Event()
+        self.stored = 0
+        self.skipped = 0
+
+    def run(self) -> None:
+        try:
+            while not self.stopping.wait(METRICS_SECONDS):
+                self.pump_once(final=False)
+        finally:
+            close_old_connections()
+
+    def finish(self) -> None:
+        """Stop tailing, store what is left (a line cut by a crash is counted, not stored)."""
+        self.stopping.set()
+        self.join()
+        self.pump_once(final=True)
+        if self.stored or self.skipped or self.reader.malformed:
+            self.execution.say(
+                f"Metrics: {self.stored} stored, {self.skipped} refused, "
+                f"{self.reader.malformed} malformed record(s) skipped"
+            )
+
+    def pump_once(self, *, final: bool) -> None:
+        while records := self.reader.read(final=final):
+            report = self.ingestor.ingest(records)
+            self.stored += report.stored
+            self.skipped += len(report.skipped)
+            for problem in report.skipped[:5]:
+                self.execution.say(f"Metric record refused: {problem}")
+            if report.live:
+                live.publish(
+                    self.execution.group,
+                    {"kind": "metric", "run_id": self.execution.run.pk, "metrics": report.live},
+                )
+            if not final:
+                return
 
 
 class LineSplitter:

@@ -145,3 +145,68 @@ class Run(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+
+class MetricKind(models.TextChoices):
+    SCALAR = "scalar"  # numbers from log(); the series lives in a binary file
+    LIST = "list"  # numbers from log_list(); a binary file too
+    VALUE = "value"  # text, booleans, None from log()
+    ROW = "row"
+    TABLE = "table"
+    IMAGE = "image"
+    CONFUSION_MATRIX = "confusion_matrix"
+    ACCURACY_TABLE = "accuracy_table"
+    RESIDUALS = "residuals"
+    PREDICTIONS = "predictions"
+
+
+NUMERIC_KINDS = frozenset({MetricKind.SCALAR, MetricKind.LIST})
+
+
+class Metric(models.Model):
+    """One named metric of a run, with a summary that the runs table reads cheaply.
+
+    Numeric points live in <run files>/metrics/<id>.f64 as (step, value, time) float64
+    triples, appended in log order; other values are MetricRecord rows.
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metrics")
+    name = models.CharField(max_length=255)
+    kind = models.CharField(max_length=20, choices=MetricKind.choices)
+    description = models.CharField(max_length=1000, blank=True)
+    source = models.CharField(max_length=20, default="sdk")
+    count = models.BigIntegerField(default=0)
+    last_value = models.FloatField(null=True, blank=True)
+    min_value = models.FloatField(null=True, blank=True)
+    max_value = models.FloatField(null=True, blank=True)
+    last_step = models.FloatField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["run", "name"], name="metric_name_per_run")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}/{self.name}"
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.kind in NUMERIC_KINDS
+
+
+class MetricRecord(models.Model):
+    """A non-numeric metric value: a row, a table, an image reference, text, JSON."""
+
+    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="records")
+    seq = models.PositiveIntegerField()
+    value = models.JSONField(null=True)
+    logged_at = models.FloatField()
+
+    class Meta:
+        ordering = ["metric", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["metric", "seq"], name="record_seq_per_metric")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric} #{self.seq}"

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
 from pathlib import Path
 
+from mlstudio.sdk import _metrics as m
 from mlstudio.sdk._http import segment
+from mlstudio.sdk._sinks import FileSink, RestSink
 from mlstudio.sdk.exceptions import MLStudioException, UserErrorException
 
 FINAL_STATUSES = ("Completed", "Failed", "Canceled")
@@ -17,13 +20,211 @@ class ActivityFailedException(MLStudioException):
     """The run failed or was canceled; azureml raised the same name."""
 
 
-class Run:
-    """A run, as azureml.core.Run: `Run(experiment, run_id)`."""
+JSON_KINDS = ("confusion_matrix", "accuracy_table", "residuals", "predictions")
+
+
+class _Metrics:
+    """The v1 logging calls. Subclasses give `_sink` (where records go)."""
+
+    _sink = None
+
+    def _init_metrics(self) -> None:
+        self._quoted: dict[str, str] = {}  # numeric metrics, ready for the fast path
+        self._kinds: dict[str, bool] = {}  # name -> holds numbers
+        self._tags: dict[str, str | None] = {}
+        self._properties: dict[str, str] = {}
+
+    def log(self, name, value, description="", step=None):
+        """Log one value; calling again with the same name builds a series."""
+        kind = type(value)
+        quoted = self._quoted.get(name)
+        # The fast path: a known numeric metric, a finite number (inf - inf and nan - nan are
+        # nan), no step. It skips every check already made for this name.
+        if (
+            quoted is not None
+            and step is None
+            and (kind is int or (kind is float and value - value == 0.0))
+        ):
+            at = m.now()
+            self._sink.write_line(f'{{"n":{quoted},"v":{value!r},"t":{at!r}}}\n', at)
+            return
+        self._log_slow(name, value, description, step)
+
+    def _log_slow(self, name, value, description, step) -> None:
+        m.check_name(name)
+        if isinstance(value, list | tuple | set | dict) or (
+            getattr(value, "shape", ()) != () and hasattr(value, "tolist")
+        ):
+            raise UserErrorException(
+                f"log({name!r}, …) takes one value, not a {type(value).__name__}; use "
+                f"log_list({name!r}, values) for a list."
+            )
+        value = m.plain(value)
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        if self._kinds.get(name) is True and not numeric and value is not None:
+            raise UserErrorException(
+                f"Metric {name!r} holds numbers; log {value!r} under another name."
+            )
+        if step is not None and (
+            isinstance(step, bool) or not isinstance(m.plain(step), int | float)
+        ):
+            raise UserErrorException(f"step must be a number, not {step!r}.")
+        at = m.now()
+        if numeric:
+            record = m.number_record(name, value, m.plain(step) if step is not None else None, at)
+        else:
+            m.check_size(name, value)
+            record = {"n": name, "v": value, "t": at}
+        if description and name not in self._kinds:
+            record["d"] = str(description)
+        self._kinds.setdefault(name, numeric)
+        if numeric and self._kinds[name]:
+            self._quoted[name] = json.dumps(name)
+        self._sink.send(record)
+
+    def log_list(self, name, value, description=""):
+        """Log a list of values (any iterable, generators too) as one series."""
+        m.check_name(name)
+        values = m.list_values(name, value)
+        at = m.now()
+        for start in range(0, max(len(values), 1), m.LIST_CHUNK):
+            chunk = values[start : start + m.LIST_CHUNK]
+            m.check_size(name, chunk)
+            record = {"n": name, "k": "list", "v": _json_safe(chunk), "t": at}
+            if description and start == 0:
+                record["d"] = str(description)
+            self._sink.send(record)
+
+    def log_row(self, name, description=None, **kwargs):
+        m.check_name(name)
+        row = m.row_values(name, kwargs)
+        m.check_size(name, row)
+        self._sink.send({"n": name, "k": "row", "v": _json_safe(row), "t": m.now()})
+
+    def log_table(self, name, value, description=""):
+        m.check_name(name)
+        table = m.table_values(name, value)
+        m.check_size(name, table)
+        self._sink.send({"n": name, "k": "table", "v": _json_safe(table), "t": m.now()})
+
+    def _log_json(self, kind: str, name, value, description="") -> None:
+        m.check_name(name)
+        value = m.plain(value)
+        m.check_size(name, value)
+        self._sink.send({"n": name, "k": kind, "v": _json_safe(value), "t": m.now()})
+
+    def log_confusion_matrix(self, name, value, description=""):
+        self._log_json("confusion_matrix", name, value, description)
+
+    def log_accuracy_table(self, name, value, description=""):
+        self._log_json("accuracy_table", name, value, description)
+
+    def log_residuals(self, name, value, description=""):
+        self._log_json("residuals", name, value, description)
+
+    def log_predictions(self, name, value, description=""):
+        self._log_json("predictions", name, value, description)
+
+    def tag(self, key: str, value=None) -> None:
+        self.set_tags({key: value})
+
+    def set_tags(self, tags: dict) -> None:
+        clean = {str(k): None if v is None else str(v) for k, v in tags.items()}
+        self._tags.update(clean)
+        self._sink.send({"op": "tag", "tags": clean})
+
+    def remove_tags(self, tags) -> None:
+        keys = [tags] if isinstance(tags, str) else [str(k) for k in tags]
+        for key in keys:
+            self._tags[key] = _REMOVED
+        self._sink.send({"op": "untag", "keys": keys})
+
+    def add_properties(self, properties: dict) -> None:
+        """Properties are immutable: a key may be set again only to the same value."""
+        clean = {str(k): str(v) for k, v in properties.items()}
+        known = {**self._server_properties(), **self._properties}
+        for key, value in clean.items():
+            if key in known and known[key] != value:
+                raise UserErrorException(
+                    f"Property {key!r} is already {known[key]!r}; properties cannot change. "
+                    "Use a tag for values that change."
+                )
+        self._properties.update(clean)
+        self._sink.send({"op": "props", "props": clean})
+
+    def _server_properties(self) -> dict:
+        return {}
+
+    def flush(self) -> None:
+        self._sink.flush()
+
+
+_REMOVED = object()
+
+
+def _json_safe(value):
+    """Replace non-finite floats inside rows and tables by their names, as JSON can't hold
+    them; the studio shows them as NaN / Infinity."""
+    if isinstance(value, float) and value - value != 0.0:
+        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+class Run(_Metrics):
+    """A run, as azureml.core.Run: `Run(experiment, run_id)`; `Run.get_context()` inside a
+    script."""
 
     def __init__(self, experiment, run_id: str, _details: dict | None = None):
         self.experiment = experiment
         self.id = run_id
         self._details = _details
+        self._init_metrics()
+        self._rest_sink = None
+
+    @property
+    def _sink(self):
+        if self._rest_sink is None:
+            self._rest_sink = RestSink(self._client, f"{self._path}/metrics")
+        return self._rest_sink
+
+    @staticmethod
+    def get_context(allow_offline: bool = True, **_):
+        """The run this script executes as; outside MLStudio an offline run that prints."""
+        if os.environ.get("MLSTUDIO_RUN_ID") and os.environ.get("MLSTUDIO_RUN_DIR"):
+            return _SubmittedRun()
+        if not allow_offline:
+            raise UserErrorException("Not inside an MLStudio run, and allow_offline=False.")
+        from mlstudio.sdk._offline import OfflineRun
+
+        return OfflineRun()
+
+    def get_metrics(self, name: str | None = None, recursive: bool = False, **_) -> dict:
+        """v1's shapes: one value as a scalar, repeated values as a list in log order, rows
+        and tables as {column: [values]}; recursive gives {run_id: {...}}."""
+        self.flush()
+        query = f"?name={segment(name)}" if name else ""
+        answer = self._client.get(f"{self._path}/metrics{query}")
+        metrics = _decode_numbers(answer["metrics"], set(answer["numeric"]))
+        return {self.id: metrics} if recursive else metrics
+
+    def get_tags(self) -> dict:
+        tags = dict(self.get_details().get("tags") or {})
+        for key, value in self._tags.items():
+            if value is _REMOVED:
+                tags.pop(key, None)
+            else:
+                tags[key] = value
+        return tags
+
+    def get_properties(self) -> dict:
+        return {**(self.get_details().get("properties") or {}), **self._properties}
+
+    def _server_properties(self) -> dict:
+        return self.get_details().get("properties") or {}
 
     # --- where things are ---------------------------------------------------------------------
     @property
@@ -135,3 +336,48 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run(Experiment: {self.experiment.name}, Id: {self.id})"
+
+
+class _SubmittedRun(Run):
+    """`Run.get_context()` inside a submitted run: records go to a file the executor tails,
+    so logging works without network. complete() and fail() only flush: the script's exit
+    code decides the status, as in v1."""
+
+    def __init__(self):
+        self.id = os.environ["MLSTUDIO_RUN_ID"]
+        self._details = None
+        self._init_metrics()
+        self._file_sink = FileSink(os.environ["MLSTUDIO_RUN_DIR"])
+        self._experiment = None
+
+    @property
+    def _sink(self):
+        return self._file_sink
+
+    @property
+    def experiment(self):
+        if self._experiment is None:
+            from mlstudio.sdk.experiment import Experiment
+            from mlstudio.sdk.workspace import Workspace
+
+            self._experiment = Experiment(Workspace(), os.environ["MLSTUDIO_EXPERIMENT"])
+        return self._experiment
+
+    def _server_properties(self) -> dict:
+        return {}  # no network needed: the executor refuses a changed property too
+
+    def complete(self, _set_status: bool = True) -> None:
+        self.flush()
+
+    def fail(self, error_details=None, error_code=None, _set_status: bool = True) -> None:
+        self.flush()
+
+
+def _decode_numbers(metrics: dict, numeric: set[str]) -> dict:
+    def number(value):
+        return float(value) if isinstance(value, str) else value
+
+    for name in numeric & set(metrics):
+        value = metrics[name]
+        metrics[name] = [number(v) for v in value] if isinstance(value, list) else number(value)
+    return metrics

@@ -1,0 +1,145 @@
+"""Metric routes: ingest batches (interactive runs), read them in v1's shapes, chart series
+downsampled on the server, full downloads, and the per-run summaries the runs table uses."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import orjson
+from django.http import HttpResponse, StreamingHttpResponse
+from ninja import Router, Schema
+
+from mlstudio import live
+from mlstudio.errors import NotFound, UserError
+from runs import metrics
+from runs.api import _experiment, _run
+from runs.models import Metric
+from workspaces.models import Role
+
+router = Router(tags=["metrics"])
+MAX_CHART_POINTS = 10_000
+
+
+class RecordsIn(Schema):
+    records: list[Any]
+
+
+@router.post("/workspaces/{ws}/runs/{run_id}/metrics")
+def metrics_ingest(request, ws: str, run_id: str, payload: RecordsIn):
+    run = _run(request, ws, run_id, Role.CONTRIBUTOR)
+    report = metrics.Ingestor(run).ingest(payload.records)
+    if report.live:
+        live.publish(
+            live.run_group(run.pk), {"kind": "metric", "run_id": run.pk, "metrics": report.live}
+        )
+    return {"stored": report.stored, "skipped": report.skipped}
+
+
+@router.get("/workspaces/{ws}/runs/{run_id}/metrics")
+def metrics_get(request, ws: str, run_id: str, name: str | None = None):
+    run = _run(request, ws, run_id)
+    values = metrics.metrics_v1(run, name)
+    numeric = [m.name for m in run.metrics.all() if m.is_numeric and m.name in values]
+    return {"metrics": values, "numeric": numeric}
+
+
+def _metric(run, name: str) -> Metric:
+    metric = run.metrics.filter(name=name).first()
+    if metric is None:
+        known = ", ".join(run.metrics.values_list("name", flat=True)[:20]) or "none yet"
+        raise NotFound(f"Run {run.pk} has no metric {name!r}. Its metrics: {known}.")
+    if not metric.is_numeric:
+        raise UserError(f"Metric {name!r} is a {metric.kind}, not a numeric series; use /metrics.")
+    return metric
+
+
+@router.get("/workspaces/{ws}/runs/{run_id}/series")
+def metric_series(
+    request,
+    ws: str,
+    run_id: str,
+    name: str,
+    start: float | None = None,
+    end: float | None = None,
+    max_points: int = 2000,
+):
+    """A series for a chart: at most `max_points` points, keeping each bucket's min and max;
+    a zoom asks for start..end and gets that window at full resolution when it fits."""
+    metric = _metric(_run(request, ws, run_id), name)
+    if not 10 <= max_points <= MAX_CHART_POINTS:
+        raise UserError(f"max_points must be between 10 and {MAX_CHART_POINTS}.")
+    points, reduced = metrics.series_window(
+        metrics.series_read(metric), start=start, end=end, max_points=max_points
+    )
+    return {
+        "name": metric.name,
+        "kind": metric.kind,
+        "count": metric.count,
+        "downsampled": reduced,
+        **metrics.series_json(points),
+    }
+
+
+@router.get("/workspaces/{ws}/runs/{run_id}/series.csv")
+def metric_csv(request, ws: str, run_id: str, name: str):
+    metric = _metric(_run(request, ws, run_id), name)
+    points = metrics.series_read(metric)
+
+    def rows():
+        yield "step,value,time\n"
+        for start in range(0, len(points), 10_000):
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            for step, value, at in points[start : start + 10_000].tolist():
+                writer.writerow((_step(step), metrics.encode_number(value), at))
+            yield buffer.getvalue()
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{_filename(metric)}.csv"'
+    return response
+
+
+@router.get("/workspaces/{ws}/runs/{run_id}/series.json")
+def metric_json(request, ws: str, run_id: str, name: str):
+    metric = _metric(_run(request, ws, run_id), name)
+    body = {
+        "name": metric.name,
+        "run_id": metric.run_id,
+        **metrics.series_json(metrics.series_read(metric)),
+    }
+    response = HttpResponse(orjson.dumps(body), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{_filename(metric)}.json"'
+    return response
+
+
+@router.get("/workspaces/{ws}/experiments/{experiment_id}/metric-summaries")
+def metric_summaries(request, ws: str, experiment_id: int, names: str | None = None):
+    """{run_id: {metric: {count, last, min, max, last_step}}} for every run of the experiment,
+    from summary rows only: cheap for hundreds of runs."""
+    experiment = _experiment(request, ws, experiment_id)
+    rows = Metric.objects.filter(run__experiment=experiment)
+    if names:
+        rows = rows.filter(name__in=[n for n in names.split(",") if n])
+    result: dict[str, dict] = {}
+    for row in rows.values(
+        "run_id", "name", "count", "last_value", "min_value", "max_value", "last_step"
+    ):
+        result.setdefault(row["run_id"], {})[row["name"]] = {
+            "count": row["count"],
+            "last": row["last_value"],
+            "min": row["min_value"],
+            "max": row["max_value"],
+            "last_step": row["last_step"],
+        }
+    return result
+
+
+def _step(step: float):
+    return int(step) if step.is_integer() else step
+
+
+def _filename(metric: Metric) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in metric.name)
+    return f"{metric.run_id}_{safe}"

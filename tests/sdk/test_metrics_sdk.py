@@ -1,0 +1,137 @@
+"""Run.get_context() as a v1 training script uses it: offline, and inside a submitted run."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from mlstudio.sdk import Run, UserErrorException
+from mlstudio.sdk._sinks import FileSink
+from mlstudio.sdk.run import _SubmittedRun
+from runs import services
+from tests.processes import REPO
+from tests.runs.helpers import submit_script, wait_for_status
+
+
+def run_offline(code: str) -> str:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_it_prints_what_it_would_log_outside_mlstudio():
+    out = run_offline(
+        """
+        from mlstudio.sdk import Run
+        run = Run.get_context()
+        print(run.id)
+        run.log("loss", 0.5)
+        run.tag("k", "v")
+        run.upload_file("name", "path")
+        run.log_list("acc", (x for x in [1, 2]))
+        run.complete()
+        """
+    )
+    lines = out.splitlines()
+    assert lines[0].startswith("OfflineRun_")
+    assert "Attempted to log scalar metric loss:\n0.5" in out
+    assert "Attempted to add tag k with value v" in out
+    assert "Attempted to track file name at path" in out
+    assert "Attempted to log list metric acc:\n[1, 2]" in out
+
+
+@pytest.fixture
+def inside_run(tmp_path, monkeypatch):
+    """A submitted-run context writing to a folder we read back, as the executor would."""
+    monkeypatch.setenv("MLSTUDIO_RUN_ID", "exp_1_abcdef12")
+    monkeypatch.setenv("MLSTUDIO_RUN_DIR", str(tmp_path))
+    run = Run.get_context()
+    assert isinstance(run, _SubmittedRun) and isinstance(run._sink, FileSink)
+    return run
+
+
+@pytest.mark.parametrize(
+    ("call", "says"),
+    [
+        (lambda r: r.log("loss", [1, 2]), "use log_list"),
+        (lambda r: r.log_table("t", {"a": [1, 2], "b": [1]}), "equal lengths; got a=2, b=1"),
+        (lambda r: r.log_row("r", a=[1, 2]), "Use log_table"),
+        (lambda r: r.log("x" * 300, 1), "the limit is 255"),
+        (lambda r: r.log("loss", object()), "Cannot log a object"),
+    ],
+)
+def test_it_refuses_bad_calls_before_sending_anything(inside_run, tmp_path, call, says):
+    with pytest.raises(UserErrorException, match=says):
+        call(inside_run)
+    inside_run.flush()
+    assert not any(p.stat().st_size for p in tmp_path.glob("metrics-*.jsonl"))
+
+
+def test_it_refuses_changing_a_property(inside_run):
+    inside_run.add_properties({"seed": 1})
+    inside_run.add_properties({"seed": "1"})
+    with pytest.raises(UserErrorException, match="cannot change"):
+        inside_run.add_properties({"seed": 2})
+
+
+def test_it_refuses_text_in_a_numeric_metric(inside_run):
+    inside_run.log("loss", 1.0)
+    with pytest.raises(UserErrorException, match="holds numbers"):
+        inside_run.log("loss", "high")
+
+
+SCRIPT = """
+    import numpy as np
+    from mlstudio.sdk import Run
+    run = Run.get_context()
+    run.log("lr", 0.01, description="learning rate")
+    for i in range(1000):
+        run.log("loss", 1.0 / (i + 1))
+    run.log("loss", float("nan"))
+    run.log("loss", float("inf"))
+    run.log("count", np.int64(7))
+    run.log("half", np.float16(0.5))
+    run.log("step_metric", 3.0, step=10)
+    run.log_list("acc", (x / 10 for x in range(5)))
+    run.log_row("roc", fpr=0.1, tpr=0.8)
+    run.log_row("roc", fpr=0.2, tpr=0.9)
+    run.log_table("tbl", {"a": [1, 2], "b": ["x", "y"]})
+    run.log_confusion_matrix("cm", {"schema_type": "confusion_matrix", "data": [[1, 0], [0, 1]]})
+    run.tag("team", "vision")
+    run.add_properties({"seed": "42"})
+    run.complete()
+    with open(run._sink.folder / f"metrics-{__import__('os').getpid()}.jsonl", "a") as f:
+        f.write('{"n": "broken", "v": 1\\n')  # a line cut short, as by a crash
+    print("done")
+"""
+
+
+@pytest.mark.slow
+def test_it_stores_every_call_of_a_submitted_script(owner, workspace, api_as, local_worker):
+    from mlstudio.sdk.run import _decode_numbers
+
+    experiment = services.experiment_create(workspace=workspace, name="exp", user=owner)
+    client = api_as(owner)
+    run_id = submit_script(client, experiment, {"train.py": SCRIPT})
+    run = wait_for_status(run_id, "Completed", "Failed")
+    assert run.status == "Completed"
+    answer = client.get(f"/api/workspaces/lab/runs/{run_id}/metrics").json()
+    got = _decode_numbers(answer["metrics"], set(answer["numeric"]))
+    assert got["lr"] == 0.01
+    assert len(got["loss"]) == 1002 and got["loss"][0] == 1.0
+    assert got["loss"][1000] != got["loss"][1000] and got["loss"][1001] == float("inf")
+    assert got["count"] == 7 and isinstance(got["count"], float | int)
+    assert got["half"] == 0.5
+    assert got["acc"] == [0.0, 0.1, 0.2, 0.3, 0.4]
+    assert got["roc"] == {"fpr": [0.1, 0.2], "tpr": [0.8, 0.9]}
+    assert got["tbl"] == {"a": [1, 2], "b": ["x", "y"]}
+    assert got["cm"]["data"] == [[1, 0], [0, 1]]
+    run.refresh_from_db()
+    assert run.tags["team"] == "vision" and run.properties["seed"] == "42"
+    assert run.metrics.get(name="step_metric").last_step == 10
+    system = client.get(f"/api/workspaces/lab/runs/{run_id}/logs/system_logs/executor.txt")
+    assert "1 malformed record(s) skipped" in system.content.decode()
