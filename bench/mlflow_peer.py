@@ -394,13 +394,14 @@ def main(argv: list[str] | None = None) -> int:
         "1,000,000-point history (several minutes)",
     )
     parser.add_argument("--workers", type=int, default=1, help="mlflow server --workers")
+    parser.add_argument("--jobs", action="store_true", help="keep mlflow's job runner on")
     args = parser.parse_args(argv)
     sizes = (1_000_000, 5_000, 1_000_000) if args.full else (20_000, 1_000, 100_000)
     print(f"mlflow {mlflow_version()} from {VENV}", flush=True)
-    with MlflowServer(workers=args.workers) as server:
+    with MlflowServer(workers=args.workers, jobs=args.jobs) as server:
         print(
-            f"server {server.url} answered after {server.startup_seconds:.1f} s "
-            f"(workers={server.workers})",
+            f"server {server.url} (workers={server.workers}, jobs={server.jobs}) answered "
+            f"after {server.startup_seconds:.1f} s, idle {server.settle_seconds:.1f} s later",
             flush=True,
         )
         for name, measure, points in (

@@ -52,6 +52,14 @@ class RunConfig:
         environment = environment or {}
         if not isinstance(environment, dict):
             raise UserError("`environment` must be an Environment or its JSON spec.")
+        if environment.get("version"):
+            # A version names a registered environment; none is registered until the
+            # environment registry exists, so any such reference is unknown.
+            raise NotFound(
+                f"Environment {environment.get('name')!r} version {environment['version']!r} is "
+                "not registered in this workspace. Pass an unregistered Environment (it is "
+                "used as given) or register it first."
+            )
         python = environment.get("python") or {}
         if python and not python.get("user_managed_dependencies", True):
             raise UserError(

@@ -54,6 +54,7 @@ def test_it_stringifies_numeric_arguments(owner, experiment, api_as):
         ({"command": None, "script": "../escape.py"}, 400, "'..'"),
         ({"command": None, "script": "train.py"}, 400, "is not in the snapshot"),
         ({"environment_variables": ["A=1"]}, 400, "mapping"),
+        ({"environment": {"name": "AzureML-Minimal", "version": "1"}}, 404, "not registered"),
         ({"environment": {"name": "e", "python": {"user_managed_dependencies": False}}}, 400,
          "user-managed"),
     ],

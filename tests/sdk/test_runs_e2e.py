@@ -15,6 +15,7 @@ from mlstudio.sdk import (
     UserErrorException,
     Workspace,
 )
+from tests.processes import wait_until
 from workspaces import services
 
 pytestmark = pytest.mark.slow
@@ -127,3 +128,15 @@ def test_it_records_git_properties(ws, project_folder, local_worker):
     assert properties["mlflow.source.git.commit"] == properties["azureml.git.commit"]
     assert properties["azureml.git.dirty"] == "True"  # .amlignore and data/ are untracked
     run.wait_for_completion()
+
+
+def test_it_cancels_from_the_sdk(ws, project_folder, local_worker, capsys):
+    (project_folder / "train.py").write_text(
+        "import time\nprint('up', flush=True)\ntime.sleep(600)\n"
+    )
+    run = Experiment(ws, "cancelme").submit(ScriptRunConfig(project_folder, "train.py"))
+    wait_until(lambda: "up" in run._read_log("user_logs/std_log.txt", 0)[0], 60, "the script")
+    run.cancel()
+    details = run.wait_for_completion(raise_on_error=False)
+    assert details["status"] == "Canceled"
+    assert "Canceled by the user" in details["error"]["error"]["message"]
