@@ -7,7 +7,7 @@ from typing import Any
 from django.http import FileResponse, HttpResponse
 from ninja import Query, Router, Schema, Status
 
-from mlstudio.errors import NotFound
+from mlstudio.errors import NotFound, UserError
 from runs import selectors, services, store
 from runs.models import Experiment, Run, Snapshot
 from runs.presenters import run_details, zip_folder_response
@@ -201,3 +201,65 @@ def run_file_download(request, ws: str, run_id: str, name: str):
 def run_zip(request, ws: str, run_id: str):
     run = _run(request, ws, run_id)
     return zip_folder_response(store.run_dir(run.pk), f"{run.pk}.zip")
+
+
+class InteractiveIn(Schema):
+    display_name: str = ""
+    tags: dict[str, Any] | None = None
+
+
+class ChildIn(Schema):
+    name: str = ""
+    run_id: str | None = None
+
+
+class CompleteIn(Schema):
+    status: str = "Completed"
+    error: str = ""
+
+
+@router.post("/workspaces/{ws}/experiments/{experiment_id}/runs/interactive", response={201: dict})
+def run_start_interactive(request, ws: str, experiment_id: int, payload: InteractiveIn):
+    """`experiment.start_logging()`: a run that the notebook logs to and completes."""
+    experiment = _experiment(request, ws, experiment_id, Role.CONTRIBUTOR)
+    run = services.run_start_interactive(
+        experiment=experiment, user=request.user, display_name=payload.display_name,
+        tags=payload.tags,
+    )  # fmt: skip
+    return Status(201, run_details(run))
+
+
+@router.post("/workspaces/{ws}/runs/{run_id}/children", response={201: dict})
+def run_child_create(request, ws: str, run_id: str, payload: ChildIn):
+    parent = _run(request, ws, run_id, Role.CONTRIBUTOR)
+    child = services.run_create_child(parent=parent, run_id=payload.run_id, name=payload.name)
+    return Status(201, run_details(child))
+
+
+@router.get("/workspaces/{ws}/runs/{run_id}/children")
+def run_child_list(request, ws: str, run_id: str):
+    parent = _run(request, ws, run_id)
+    return [run_details(child, brief=True) for child in parent.children.order_by("number")]
+
+
+@router.post("/workspaces/{ws}/runs/{run_id}/complete")
+def run_complete(request, ws: str, run_id: str, payload: CompleteIn):
+    if payload.status not in ("Completed", "Failed"):
+        raise UserError("status must be 'Completed' or 'Failed'.")
+    run = _run(request, ws, run_id, Role.CONTRIBUTOR)
+    done = services.run_complete(run=run, failed=payload.status == "Failed", error=payload.error)
+    return run_details(done)
+
+
+@router.put("/workspaces/{ws}/runs/{run_id}/files/{path:name}", response={201: dict})
+def run_file_upload(request, ws: str, run_id: str, name: str):
+    """`run.upload_file(name, path)` from a notebook: the body is the file's bytes."""
+    run = _run(request, ws, run_id, Role.CONTRIBUTOR)
+    size = store.write_file(run.pk, name, request)
+    return Status(
+        201,
+        {
+            "name": store.run_file(run.pk, name).relative_to(store.run_dir(run.pk)).as_posix(),
+            "size": size,
+        },
+    )

@@ -29,9 +29,9 @@ from mlstudio import live
 from mlstudio.errors import UserError
 from mlstudio.processes import parent_death_signal, signal_group
 from runs import store
-from runs.metrics import Ingestor
+from runs.metrics import RunTreeIngestor
 from runs.models import Run, RunStatus
-from runs.services import run_transition
+from runs.services import run_children_finish, run_transition
 from runs.snapshots import snapshot_materialize
 from runs.transport import TransportReader
 from workspaces.services import api_token_create, api_token_revoke
@@ -308,6 +308,7 @@ class Execution:
         status, error = self.outcome(exit_code)
         self.say(f"Exit code {exit_code}; run {status}")
         self.move(status, exit_code=exit_code, error=error, detail=(error or {}).get("message", ""))
+        run_children_finish(parent=self.run)
         self.close_logs()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -362,7 +363,9 @@ class MetricPump(threading.Thread):
             execution.workdir / ".mlstudio",
             max_line=settings.MLSTUDIO_METRIC_VALUE_MAX_BYTES + 4096,
         )
-        self.ingestor = Ingestor(execution.run)
+        self.ingestor = RunTreeIngestor(
+            execution.run, staging=execution.workdir / ".mlstudio" / "uploads"
+        )
         self.stopping = threading.Event()
         self.stored = 0
         self.skipped = 0
@@ -387,16 +390,19 @@ class MetricPump(threading.Thread):
 
     def pump_once(self, *, final: bool) -> None:
         while records := self.reader.read(final=final):
-            report = self.ingestor.ingest(records)
-            self.stored += report.stored
-            self.skipped += len(report.skipped)
-            for problem in report.skipped[:5]:
+            tree = self.ingestor.ingest(records)
+            problems = tree.problems + [p for r in tree.reports.values() for p in r.skipped]
+            self.stored += sum(r.stored for r in tree.reports.values())
+            self.skipped += len(problems)
+            for problem in problems[:5]:
                 self.execution.say(f"Metric record refused: {problem}")
-            if report.live:
-                live.publish(
-                    self.execution.group,
-                    {"kind": "metric", "run_id": self.execution.run.pk, "metrics": report.live},
-                )
+            for run_id, report in tree.reports.items():
+                if report.live:
+                    event = {"kind": "metric", "run_id": run_id, "metrics": report.live}
+                    live.publish(live.run_group(run_id), event)
+            for run_id, name, size in tree.files:
+                event = {"kind": "file", "name": name, "size": size}
+                live.publish(live.run_group(run_id), event)
             if not final:
                 return
 

@@ -321,3 +321,82 @@ def _shape(kind: str, values: list):
     if kind == MetricKind.VALUE:
         return values[0] if len(values) == 1 else values
     return values[-1]  # confusion matrix, accuracy table, residuals, predictions: the latest
+
+
+# --- a submitted run's transport: its own records and its children's ----------------------
+
+
+@dataclass
+class TreeReport:
+    reports: dict[str, IngestReport] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    files: list[tuple[str, str, int]] = field(default_factory=list)
+
+
+class RunTreeIngestor:
+    """Records from a submitted run's transport files. A record with "r" belongs to a child
+    run; operations create children ("child"), finish them ("status") and move files the
+    script uploaded into the run's files ("file", staged under `staging`)."""
+
+    def __init__(self, root: Run, *, staging: Path):
+        self.root = root
+        self.staging = staging
+        self.ingestors = {root.pk: Ingestor(root)}
+        for child in root.children.all():
+            self.ingestors[child.pk] = Ingestor(child)
+
+    def ingest(self, records: list) -> TreeReport:
+        from runs.services import run_complete, run_create_child
+
+        tree = TreeReport()
+        per_run: dict[str, list] = defaultdict(list)
+        later: list[tuple[str, dict]] = []
+        for record in records:
+            if type(record) is not dict:
+                tree.problems.append(f"not an object: {str(record)[:80]}")
+                continue
+            run_id = record.pop("r", None) or self.root.pk
+            op = record.get("op")
+            if op == "child":
+                try:
+                    child = run_create_child(parent=self.root, run_id=record.get("id"),
+                                             name=record.get("name", ""))  # fmt: skip
+                except Exception as exc:  # reported in the system log
+                    tree.problems.append(f"child run {record.get('id')!r}: {exc}")
+                    continue
+                self.ingestors[child.pk] = Ingestor(child)
+            elif op in ("status", "file"):
+                later.append((run_id, record))
+            else:
+                per_run[run_id].append(record)
+        for run_id, batch in per_run.items():
+            ingestor = self.ingestors.get(run_id)
+            if ingestor is None:
+                tree.problems.append(f"{len(batch)} record(s) for unknown run {run_id!r}")
+                continue
+            tree.reports[run_id] = ingestor.ingest(batch)
+        for run_id, record in later:
+            ingestor = self.ingestors.get(run_id)
+            if ingestor is None:
+                tree.problems.append(f"{record['op']} for unknown run {run_id!r}")
+            elif record["op"] == "file":
+                self._move_file(ingestor.run, record, tree)
+            elif run_id != self.root.pk:
+                run_complete(run=ingestor.run, failed=record.get("status") == "Failed",
+                             error=str(record.get("error") or ""))  # fmt: skip
+        return tree
+
+    def _move_file(self, run: Run, record: dict, tree: TreeReport) -> None:
+        staged = str(record.get("staged", ""))
+        source = self.staging / staged
+        try:
+            if not staged.isalnum() or not source.is_file():
+                raise ValueError("the staged copy is missing")
+            target = store.run_file(run.pk, str(record.get("name", "")))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            size = source.stat().st_size
+            source.replace(target)
+        except Exception as exc:  # a bad upload must not stop the others
+            tree.problems.append(f"file {record.get('name')!r}: {getattr(exc, 'message', exc)}")
+            return
+        tree.files.append((run.pk, target.relative_to(store.run_dir(run.pk)).as_posix(), size))

@@ -38,11 +38,24 @@ def metrics_ingest(request, ws: str, run_id: str, payload: RecordsIn):
 
 
 @router.get("/workspaces/{ws}/runs/{run_id}/metrics")
-def metrics_get(request, ws: str, run_id: str, name: str | None = None):
+def metrics_get(request, ws: str, run_id: str, name: str | None = None, recursive: bool = False):
+    """v1's get_metrics(); with recursive, {"runs": {run_id: {...}}} for the run and all its
+    descendants. "numeric" names the metrics whose "NaN"/"Infinity" strings are numbers."""
     run = _run(request, ws, run_id)
-    values = metrics.metrics_v1(run, name)
-    numeric = [m.name for m in run.metrics.all() if m.is_numeric and m.name in values]
-    return {"metrics": values, "numeric": numeric}
+    if not recursive:
+        values = metrics.metrics_v1(run, name)
+        return {"metrics": values, "numeric": _numeric(run, values)}
+    runs, frontier = {}, [run]
+    while frontier:
+        current = frontier.pop()
+        values = metrics.metrics_v1(current, name)
+        runs[current.pk] = {"metrics": values, "numeric": _numeric(current, values)}
+        frontier += list(current.children.all())
+    return {"runs": runs}
+
+
+def _numeric(run, values: dict) -> list[str]:
+    return [m.name for m in run.metrics.all() if m.is_numeric and m.name in values]
 
 
 def _metric(run, name: str) -> Metric:

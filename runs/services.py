@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from mlstudio import live
 from mlstudio.errors import Conflict, UserError
-from runs.models import ACTIVE_STATUSES, Experiment, Run, RunStatus, Snapshot
+from runs.models import ACTIVE_STATUSES, FINAL_STATUSES, Experiment, Run, RunStatus, Snapshot
 from runs.statuses import sources_of
 from runs.submission import RunConfig, string_map
 from workspaces.models import Workspace, name_validator
@@ -227,3 +227,87 @@ def _publish_status(run: Run) -> None:
     }
     live.publish(live.run_group(run.pk), event)
     live.publish(live.workspace_group(run.experiment.workspace_id), event)
+
+
+# --- runs without an executor: interactive runs and child runs ----------------------------
+
+
+def _run_create_running(
+    *, experiment: Experiment, user, run_id: str, parent: Run | None, display_name: str, tags
+) -> Run:
+    """A run that starts Running at once: nothing executes it; its owner completes it."""
+    if experiment.is_archived:
+        raise UserError(f"Experiment {experiment.name!r} is archived; reactivate it first.")
+    now = timezone.now()
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                number = (experiment.runs.aggregate(n=Max("number"))["n"] or 0) + 1
+                run = Run.objects.create(
+                    id=run_id,
+                    experiment=experiment,
+                    number=number,
+                    parent=parent,
+                    display_name=str(display_name or "")[:255],
+                    status=RunStatus.RUNNING,
+                    status_history=[
+                        {"status": RunStatus.NOT_STARTED, "at": now.isoformat()},
+                        {"status": RunStatus.RUNNING, "at": now.isoformat()},
+                    ],
+                    definition={"interactive": True, "compute_target": "local"},
+                    tags=string_map(tags, "tags"),
+                    submitted_by=user,
+                    started_at=now,
+                )
+                transaction.on_commit(lambda run=run: _publish_status(run))
+                return run
+        except IntegrityError:
+            if Run.objects.filter(pk=run_id).exists():
+                raise Conflict(f"A run with id {run_id!r} already exists.") from None
+    raise Conflict("Too many simultaneous runs in this experiment; try again.")
+
+
+def run_start_interactive(*, experiment: Experiment, user, display_name: str = "", tags=None):
+    run_id = f"{experiment.name}_{int(time.time())}_{secrets.token_hex(4)}"
+    return _run_create_running(
+        experiment=experiment, user=user, run_id=run_id, parent=None,
+        display_name=display_name, tags=tags,
+    )  # fmt: skip
+
+
+def run_create_child(*, parent: Run, run_id: str | None = None, name: str = "") -> Run:
+    """A child of `parent`. Its id is `<parent id>_<suffix>`, so a script can name it
+    without asking the studio (inside a run with no network)."""
+    run_id = run_id or f"{parent.pk}_{secrets.token_hex(4)}"
+    if not run_id.startswith(parent.pk + "_") or len(run_id) > 300:
+        raise UserError(f"A child run id must start with '{parent.pk}_' (got {run_id!r}).")
+    if parent.is_final:
+        raise UserError(f"Run {parent.pk} is {parent.status}; it cannot get new child runs.")
+    return _run_create_running(
+        experiment=parent.experiment, user=parent.submitted_by, run_id=run_id, parent=parent,
+        display_name=name or run_id, tags=None,
+    )  # fmt: skip
+
+
+def run_complete(*, run: Run, failed: bool = False, error: str = "") -> Run:
+    """Finish a run that has no executor (interactive or child); a submitted script's exit
+    code decides its own status instead."""
+    if not run.definition.get("interactive"):
+        raise Conflict(
+            f"Run {run.pk} is executed by a worker: its exit code decides its status. "
+            "Call complete() or fail() on interactive or child runs only."
+        )
+    run.refresh_from_db()
+    if run.is_final:
+        return run
+    run_transition(run_id=run.pk, to=RunStatus.FINALIZING)
+    to = RunStatus.FAILED if failed else RunStatus.COMPLETED
+    details = {"error": {"message": error or "Marked failed."}} if failed else {}
+    return run_transition(run_id=run.pk, to=to, detail=error, **details) or run
+
+
+def run_children_finish(*, parent: Run) -> None:
+    """When a parent ends, children still running end with it."""
+    for child in parent.children.exclude(status__in=FINAL_STATUSES):
+        run_complete(run=child, failed=parent.status != RunStatus.COMPLETED,
+                     error=f"Parent run ended {parent.status}.")  # fmt: skip

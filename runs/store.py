@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from mlstudio.errors import NotFound
+from mlstudio.errors import NotFound, UserError
 from mlstudio.paths import confined
 
 USER_LOG = "user_logs/std_log.txt"
@@ -114,3 +114,24 @@ def list_files(run_id: str) -> list[dict]:
                 continue
             out.append({"name": path.relative_to(root).as_posix(), "size": path.stat().st_size})
     return sorted(out, key=lambda f: f["name"])
+
+
+def write_file(run_id: str, relative: str, source) -> int:
+    """Write a run file from a readable stream, atomically: a reader sees the old file or
+    the whole new one. Returns its size."""
+    target = run_file(run_id, relative)
+    if relative.split("/", 1)[0] in ("user_logs", "system_logs"):
+        raise UserError("user_logs/ and system_logs/ are written by the executor only.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    size = 0
+    try:
+        with open(partial, "wb") as out:
+            while chunk := source.read(1024 * 1024):
+                out.write(chunk)
+                size += len(chunk)
+        partial.replace(target)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise UserError(f"Could not store {relative!r}: {exc.strerror}.") from None
+    return size

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -60,7 +61,7 @@ class RestSink:
         self._buffer: list[dict] = []
         self._last_flush = time.time()
         self._lock = threading.Lock()
-        atexit.register(self.flush)
+        atexit.register(self._flush_at_exit)
 
     def write_line(self, line: str, at: float) -> None:
         self.send(json.loads(line))
@@ -74,6 +75,12 @@ class RestSink:
             )
         if due:
             self.flush()
+
+    def _flush_at_exit(self) -> None:
+        try:
+            self.flush()
+        except Exception as exc:  # the interpreter is ending: say so, never raise
+            print(f"MLStudio: could not send the last metric records: {exc}", file=sys.stderr)
 
     def flush(self) -> None:
         with self._lock:

@@ -64,6 +64,19 @@ class Experiment:
         details = client.post(f"{self._path}/runs", {"snapshot_id": snapshot["id"], "config": body})
         return Run(self, details["runId"], _details=details)
 
+    def start_logging(self, *args, snapshot_directory=None, outputs=None, display_name=None,
+                      **kwargs) -> Run:  # fmt: skip
+        """An interactive run for a notebook: log to it, then run.complete(); or use it as a
+        context manager, which completes it, or marks it Failed on an exception."""
+        if snapshot_directory is not None:
+            raise UserErrorException(
+                "start_logging(snapshot_directory=...) is not supported; submit a "
+                "ScriptRunConfig to run code from a folder."
+            )
+        body = {"display_name": display_name or "", "tags": kwargs.get("tags")}
+        details = self.workspace._client.post(f"{self._path}/runs/interactive", body)
+        return Run(self, details["runId"], _details=details)
+
     def archive(self) -> None:
         """Hide the experiment from lists and queries; nothing is deleted."""
         self._update(self.workspace._client.post(f"{self._path}/archive"))

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import io
 import json
 import os
+import shutil
 import sys
 import time
+import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 from mlstudio.sdk import _metrics as m
 from mlstudio.sdk._http import segment
@@ -155,11 +159,73 @@ class _Metrics:
     def _server_properties(self) -> dict:
         return {}
 
+    def log_image(self, name, path=None, plot=None, description=""):
+        """Log an image: a file (it must really be an image) or a matplotlib figure/pyplot,
+        saved as PNG. The image is stored as a run file under images/."""
+        m.check_name(name)
+        if (path is None) == (plot is None):
+            raise UserErrorException("log_image() takes either path= or plot=, not both.")
+        if plot is not None:
+            buffer = io.BytesIO()
+            plot.savefig(buffer, format="png")
+            data, suffix = buffer.getvalue(), ".png"
+        else:
+            data = Path(path).read_bytes()
+            suffix = _image_suffix(data)
+            if suffix is None:
+                raise UserErrorException(
+                    f"{path} is not an image (PNG, JPEG, GIF, BMP, WebP or SVG); log_image() "
+                    "stores pictures. Use upload_file() for other files."
+                )
+        self._images = getattr(self, "_images", 0) + 1
+        file_name = f"images/{_file_safe(name)}_{self._images}{suffix}"
+        self.upload_file(file_name, io.BytesIO(data))
+        self._sink.send({"n": name, "k": "image", "v": {"path": file_name}, "t": m.now()})
+
+    def upload_folder(self, name: str, path) -> list[str]:
+        root = Path(path)
+        uploaded = []
+        for file in sorted(p for p in root.rglob("*") if p.is_file()):
+            target = f"{name.rstrip('/')}/{file.relative_to(root).as_posix()}"
+            self.upload_file(target, str(file))
+            uploaded.append(target)
+        return uploaded
+
+    def create_children(self, count=None, tag_key=None, tag_values=None) -> list:
+        if tag_values is not None:
+            children = [self.child_run() for _ in tag_values]
+            for child, value in zip(children, tag_values, strict=True):
+                child.tag(tag_key, value)
+            return children
+        return [self.child_run() for _ in range(count or 0)]
+
     def flush(self) -> None:
         self._sink.flush()
 
 
 _REMOVED = object()
+IMAGE_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", ".png"),
+    (b"\xff\xd8\xff", ".jpg"),
+    (b"GIF87a", ".gif"),
+    (b"GIF89a", ".gif"),
+    (b"BM", ".bmp"),
+)
+
+
+def _image_suffix(data: bytes) -> str | None:
+    for magic, suffix in IMAGE_MAGIC:
+        if data.startswith(magic):
+            return suffix
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return ".webp"
+    if b"<svg" in data[:1024].lower():
+        return ".svg"
+    return None
+
+
+def _file_safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:100]
 
 
 def _json_safe(value):
@@ -184,6 +250,7 @@ class Run(_Metrics):
         self._details = _details
         self._init_metrics()
         self._rest_sink = None
+        self._children: list[Run] = []
 
     @property
     def _sink(self):
@@ -206,10 +273,18 @@ class Run(_Metrics):
         """v1's shapes: one value as a scalar, repeated values as a list in log order, rows
         and tables as {column: [values]}; recursive gives {run_id: {...}}."""
         self.flush()
-        query = f"?name={segment(name)}" if name else ""
+        for child in self._children if recursive else ():
+            child.flush()
+        query = "?recursive=true" if recursive else "?recursive=false"
+        if name:
+            query += f"&name={segment(name)}"
         answer = self._client.get(f"{self._path}/metrics{query}")
-        metrics = _decode_numbers(answer["metrics"], set(answer["numeric"]))
-        return {self.id: metrics} if recursive else metrics
+        if not recursive:
+            return _decode_numbers(answer["metrics"], set(answer["numeric"]))
+        return {
+            run_id: _decode_numbers(part["metrics"], set(part["numeric"]))
+            for run_id, part in answer["runs"].items()
+        }
 
     def get_tags(self) -> dict:
         tags = dict(self.get_details().get("tags") or {})
@@ -225,6 +300,53 @@ class Run(_Metrics):
 
     def _server_properties(self) -> dict:
         return self.get_details().get("properties") or {}
+
+    # --- files, children, completion (over the REST API) ------------------------------------
+    def upload_file(self, name: str, path_or_stream) -> None:
+        if isinstance(path_or_stream, str | os.PathLike):
+            data = Path(path_or_stream).read_bytes()
+        else:
+            data = path_or_stream.read()
+        headers = {"Content-Type": "application/octet-stream"}
+        with self._client.open(
+            "PUT", f"{self._path}/files/{quote(name)}", data=data, headers=headers
+        ):
+            pass
+
+    def child_run(self, name: str | None = None, run_id: str | None = None, outputs=None):
+        details = self._client.post(
+            f"{self._path}/children", {"name": name or "", "run_id": run_id}
+        )
+        child = Run(self.experiment, details["runId"], _details=details)
+        self._children.append(child)  # so a recursive read sends their buffered records
+        return child
+
+    def get_children(self, recursive: bool = False, **_) -> list:
+        children = [
+            Run(self.experiment, d["runId"], _details=d)
+            for d in self._client.get(f"{self._path}/children")
+        ]
+        if recursive:
+            children += [grand for child in children for grand in child.get_children(True)]
+        return children
+
+    def complete(self, _set_status: bool = True) -> None:
+        self.flush()
+        self._details = self._client.post(f"{self._path}/complete", {"status": "Completed"})
+
+    def fail(self, error_details=None, error_code=None, _set_status: bool = True) -> None:
+        self.flush()
+        body = {"status": "Failed", "error": str(error_details or "")}
+        self._details = self._client.post(f"{self._path}/complete", body)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if kind is None:
+            self.complete()
+        else:
+            self.fail(error_details=f"{kind.__name__}: {error}")
 
     # --- where things are ---------------------------------------------------------------------
     @property
@@ -371,6 +493,66 @@ class _SubmittedRun(Run):
 
     def fail(self, error_details=None, error_code=None, _set_status: bool = True) -> None:
         self.flush()
+
+    def upload_file(self, name: str, path_or_stream) -> None:
+        """Stage a copy beside the transport; the executor moves it into the run's files."""
+        staging = Path(os.environ["MLSTUDIO_RUN_DIR"]) / "uploads"
+        staging.mkdir(exist_ok=True)
+        token = uuid.uuid4().hex
+        if isinstance(path_or_stream, str | os.PathLike):
+            shutil.copyfile(path_or_stream, staging / token)
+        else:
+            with open(staging / token, "wb") as out:
+                shutil.copyfileobj(path_or_stream, out)
+        self._send_op({"op": "file", "name": name, "staged": token})
+
+    def _send_op(self, record: dict) -> None:
+        self._sink.send(record)
+
+    def child_run(self, name: str | None = None, run_id: str | None = None, outputs=None):
+        """A child run, named here so no network is needed; its records share our file."""
+        child_id = run_id or f"{self.id}_{uuid.uuid4().hex[:8]}"
+        self._sink.send({"op": "child", "id": child_id, "name": name or ""})
+        self._sink.flush()
+        return _SubmittedChild(self, child_id)
+
+
+class _ChildSink:
+    """A child's records travel in the parent's transport file, marked with its id."""
+
+    def __init__(self, parent_sink, run_id: str):
+        self.parent = parent_sink
+        self.run_id = run_id
+
+    def write_line(self, line: str, at: float) -> None:
+        self.send(json.loads(line))
+
+    def send(self, record: dict) -> None:
+        record["r"] = self.run_id
+        self.parent.send(record)
+
+    def flush(self) -> None:
+        self.parent.flush()
+
+
+class _SubmittedChild(_SubmittedRun):
+    def __init__(self, parent: _SubmittedRun, run_id: str):
+        self.id = run_id
+        self._details = None
+        self._init_metrics()
+        self._file_sink = _ChildSink(parent._file_sink, run_id)
+        self._experiment = parent._experiment
+
+    def complete(self, _set_status: bool = True) -> None:
+        self._sink.send({"op": "status", "status": "Completed"})
+        self.flush()
+
+    def fail(self, error_details=None, error_code=None, _set_status: bool = True) -> None:
+        self._sink.send({"op": "status", "status": "Failed", "error": str(error_details or "")})
+        self.flush()
+
+    def child_run(self, name: str | None = None, run_id: str | None = None, outputs=None):
+        raise UserErrorException("Child runs of child runs are not supported inside a script.")
 
 
 def _decode_numbers(metrics: dict, numeric: set[str]) -> dict:

@@ -135,3 +135,37 @@ def test_it_stores_every_call_of_a_submitted_script(owner, workspace, api_as, lo
     assert run.metrics.get(name="step_metric").last_step == 10
     system = client.get(f"/api/workspaces/lab/runs/{run_id}/logs/system_logs/executor.txt")
     assert "1 malformed record(s) skipped" in system.content.decode()
+
+
+CHILDREN = """
+    from mlstudio.sdk import Run
+    run = Run.get_context()
+    for i, child in enumerate(run.create_children(2)):
+        child.log("fold_acc", 0.8 + i / 100)
+        if i == 0:
+            child.complete()
+    open("weights.bin", "wb").write(b"\\x00\\x01")
+    run.upload_file("outputs/uploaded/weights.bin", "weights.bin")
+    open("pic.png", "wb").write(bytes.fromhex("89504e470d0a1a0a") + b"rest")
+    run.log_image("sample", path="pic.png")
+    run.upload_file("../escape.txt", "weights.bin")
+"""
+
+
+@pytest.mark.slow
+def test_it_handles_children_and_files_from_inside_a_run(owner, workspace, api_as, local_worker):
+    experiment = services.experiment_create(workspace=workspace, name="exp", user=owner)
+    client = api_as(owner)
+    run_id = submit_script(client, experiment, {"train.py": CHILDREN})
+    run = wait_for_status(run_id, "Completed", "Failed")
+    assert run.status == "Completed"
+    children = list(run.children.order_by("number"))
+    assert [c.status for c in children] == ["Completed", "Completed"]
+    assert [c.metrics.get().last_value for c in children] == [0.8, 0.81]
+    files = [f["name"] for f in client.get(f"/api/workspaces/lab/runs/{run_id}/files").json()]
+    assert "outputs/uploaded/weights.bin" in files and "images/sample_1.png" in files
+    assert not any("escape" in f for f in files)
+    system = client.get(f"/api/workspaces/lab/runs/{run_id}/logs/system_logs/executor.txt")
+    assert "'..'" in system.content.decode()
+    got = client.get(f"/api/workspaces/lab/runs/{run_id}/metrics").json()["metrics"]
+    assert got["sample"] == "images/sample_1.png"
