@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 
+from mlstudio.admin import RecordAdmin
 from mlstudio.errors import UserError
 from runs import services
 from runs.models import Blob, Experiment, Metric, MetricRecord, Run, Snapshot
@@ -29,7 +30,7 @@ class ExperimentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Run)
-class RunAdmin(admin.ModelAdmin):
+class RunAdmin(RecordAdmin):
     list_display = [
         "id",
         "experiment",
@@ -41,11 +42,7 @@ class RunAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "experiment__workspace", "created_at"]
     search_fields = ["id", "display_name", "experiment__name"]
-    readonly_fields = [f.name for f in Run._meta.fields]
     actions = ["cancel"]
-
-    def has_add_permission(self, request):
-        return False
 
     @admin.action(description="Cancel selected runs")
     def cancel(self, request, queryset):
@@ -55,44 +52,28 @@ class RunAdmin(admin.ModelAdmin):
 
 
 @admin.register(Snapshot)
-class SnapshotAdmin(admin.ModelAdmin):
+class SnapshotAdmin(RecordAdmin):
     list_display = ["id", "workspace", "file_count", "total_size", "created_by", "created_at"]
     list_filter = ["workspace", "created_at"]
     search_fields = ["id", "digest"]
-    readonly_fields = [f.name for f in Snapshot._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
 
 
 @admin.register(Blob)
-class BlobAdmin(admin.ModelAdmin):
+class BlobAdmin(RecordAdmin):
     list_display = ["sha256", "workspace", "size", "created_at"]
     list_filter = ["workspace"]
     search_fields = ["sha256"]
-    readonly_fields = [f.name for f in Blob._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
 
 
 @admin.register(Metric)
-class MetricAdmin(admin.ModelAdmin):
+class MetricAdmin(RecordAdmin):
     list_display = ["name", "run", "kind", "count", "last_value", "min_value", "max_value"]
     list_filter = ["kind", "source", "run__experiment__workspace"]
     search_fields = ["name", "run__id"]
-    readonly_fields = [f.name for f in Metric._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
 
 
 @admin.register(MetricRecord)
-class MetricRecordAdmin(admin.ModelAdmin):
+class MetricRecordAdmin(RecordAdmin):
     list_display = ["metric", "seq", "logged_at"]
     list_filter = ["metric__kind"]
     search_fields = ["metric__name", "metric__run__id"]
-    readonly_fields = [f.name for f in MetricRecord._meta.fields]
-
-    def has_add_permission(self, request):
-        return False

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from mlstudio.admin import RecordAdmin
 from workspaces.models import ApiToken, LoginLink, Membership, Workspace
 
 
@@ -26,7 +27,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(RecordAdmin):
     """Tokens are shown by prefix only; the digest is never displayed or editable."""
 
     list_display = [
@@ -41,11 +42,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_filter = ["revoked_at", "workspace"]
     search_fields = ["name", "user__username", "prefix"]
     exclude = ["digest"]
-    readonly_fields = ["user", "workspace", "prefix", "created_at", "last_used_at"]
     actions = ["revoke"]
-
-    def has_add_permission(self, request):
-        return False
 
     @admin.action(description="Revoke selected tokens")
     def revoke(self, request, queryset):
@@ -56,12 +53,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(LoginLink)
-class LoginLinkAdmin(admin.ModelAdmin):
+class LoginLinkAdmin(RecordAdmin):
     list_display = ["user", "created_at", "expires_at", "used_at"]
     list_filter = ["used_at", "expires_at"]
     search_fields = ["user__username"]
     exclude = ["digest"]
-    readonly_fields = ["user", "created_at", "expires_at", "used_at"]
-
-    def has_add_permission(self, request):
-        return False
