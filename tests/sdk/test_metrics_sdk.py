@@ -62,6 +62,9 @@ def inside_run(tmp_path, monkeypatch):
         (lambda r: r.log_row("r", a=[1, 2]), "Use log_table"),
         (lambda r: r.log("x" * 300, 1), "the limit is 255"),
         (lambda r: r.log("loss", object()), "Cannot log a object"),
+        (lambda r: r.log("note", "x" * (2 * 1024 * 1024)), "the limit for one value"),
+        (lambda r: r.log_list("acc", "abc"), "needs a list of values"),
+        (lambda r: r.log_image("pic", path=__file__), "is not an image"),
     ],
 )
 def test_it_refuses_bad_calls_before_sending_anything(inside_run, tmp_path, call, says):
@@ -169,3 +172,38 @@ def test_it_handles_children_and_files_from_inside_a_run(owner, workspace, api_a
     assert "'..'" in system.content.decode()
     got = client.get(f"/api/workspaces/lab/runs/{run_id}/metrics").json()["metrics"]
     assert got["sample"] == "images/sample_1.png"
+
+
+CRASH = """
+    import os
+    from mlstudio.sdk import Run
+    run = Run.get_context()
+    run.log_list("big", range(100_000))
+    for i in range(1000):
+        run.log("loss", i)
+    run.tag("a", "1")
+    run.tag("b", "2")
+    run.remove_tags(["b"])
+    os.makedirs("folder/sub", exist_ok=True)
+    open("folder/sub/x.txt", "w").write("x")
+    run.upload_folder("outputs/copied", "folder")
+    run.fail(error_details="about to crash")
+    raise RuntimeError("crashed after logging")
+"""
+
+
+@pytest.mark.slow
+def test_it_keeps_every_record_written_before_a_crash(owner, workspace, api_as, local_worker):
+    experiment = services.experiment_create(workspace=workspace, name="exp", user=owner)
+    client = api_as(owner)
+    run_id = submit_script(client, experiment, {"train.py": CRASH})
+    run = wait_for_status(run_id, "Completed", "Failed")
+    assert run.status == "Failed" and "RuntimeError: crashed after logging" in run.error["message"]
+    assert run.metrics.get(name="big").count == 100_000
+    assert run.metrics.get(name="loss").count == 1000
+    run.refresh_from_db()
+    assert run.tags == {"a": "1"}
+    files = [f["name"] for f in client.get(f"/api/workspaces/lab/runs/{run_id}/files").json()]
+    assert "outputs/copied/sub/x.txt" in files
+    got = client.get(f"/api/workspaces/lab/runs/{run_id}/metrics", {"name": "big"}).json()
+    assert got["metrics"]["big"][:3] == [0, 1, 2] and len(got["metrics"]["big"]) == 100_000
