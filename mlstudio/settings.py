@@ -5,6 +5,14 @@ from pathlib import Path
 from mlstudio import config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _plotly_package_data() -> str:
+    import plotly
+
+    return str(Path(plotly.__file__).parent / "package_data")
+
+
 DATA_DIR = config.data_dir()
 
 SECRET_KEY = config.secret_key(DATA_DIR)
@@ -77,7 +85,8 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# plotly.js is served from the plotly package itself: no CDN, no copy in the repository.
+STATICFILES_DIRS = [BASE_DIR / "static", ("vendor/plotly", _plotly_package_data())]
 STATIC_ROOT = DATA_DIR / "static"
 MEDIA_ROOT = DATA_DIR / "files"
 STORAGES = {

@@ -170,15 +170,18 @@ def run_cancel(request, ws: str, run_id: str):
 
 class LogQuery(Schema):
     offset: int = 0
+    limit: int = store.READ_CHUNK
 
 
 @router.get("/workspaces/{ws}/runs/{run_id}/logs/{path:name}")
 def run_log(request, ws: str, run_id: str, name: str, query: Query[LogQuery]):
     """The log's text after byte `offset`; X-Next-Offset says where to continue."""
     run = _run(request, ws, run_id)
-    text, next_offset = store.read_log(run.pk, name, max(0, query.offset))
+    limit = min(max(query.limit, 1), 4 * store.READ_CHUNK)
+    text, next_offset = store.read_log(run.pk, name, max(0, query.offset), limit)
     response = HttpResponse(text, content_type="text/plain; charset=utf-8")
     response["X-Next-Offset"] = str(next_offset)
+    response["X-Log-Size"] = str(store.log_files(run.pk).get(name, 0))
     response["X-Run-Status"] = run.status
     return response
 

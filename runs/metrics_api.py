@@ -54,6 +54,18 @@ def metrics_get(request, ws: str, run_id: str, name: str | None = None, recursiv
     return {"runs": runs}
 
 
+@router.get("/workspaces/{ws}/runs/{run_id}/metric-list")
+def metric_list(request, ws: str, run_id: str):
+    """Every metric of the run with its summary, without its values: what a page needs to
+    decide which charts and tables to draw."""
+    run = _run(request, ws, run_id)
+    return [
+        {"name": m.name, "kind": m.kind, "count": m.count, "last": m.last_value,
+         "min": m.min_value, "max": m.max_value, "source": m.source}
+        for m in run.metrics.all()
+    ]  # fmt: skip
+
+
 def _numeric(run, values: dict) -> list[str]:
     return [m.name for m in run.metrics.all() if m.is_numeric and m.name in values]
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 
 from mlstudio.errors import NotFound, UserError
-from runs.models import Experiment, Run
+from runs.models import NUMERIC_KINDS, Experiment, Metric, Run
 from workspaces.models import Role
 from workspaces.selectors import workspace_get_for_user
 
@@ -64,3 +64,35 @@ def run_get_visible(*, user, run_id: str, token=None) -> Run:
     except NotFound:
         raise NotFound(f"No run {run_id!r} that you can see.") from None
     return run
+
+
+def experiments_with_stats(*, workspace, view_type: str = "ActiveOnly", query: str = ""):
+    """Experiments with their run count and the status of their newest run."""
+    newest = Run.objects.filter(experiment=OuterRef("pk"), parent__isnull=True).order_by(
+        "-created_at"
+    )
+    experiments = experiments_list(workspace=workspace, view_type=view_type)
+    if query:
+        experiments = experiments.filter(name__icontains=query)
+    return experiments.annotate(
+        run_count=Count("runs"),
+        last_status=Subquery(newest.values("status")[:1]),
+        last_run_at=Subquery(newest.values("created_at")[:1]),
+    )
+
+
+def runs_table(*, experiment: Experiment) -> tuple[list[Run], dict, list[str]]:
+    """Top-level runs of the experiment, their metric summaries, and the numeric metric names:
+    three queries whatever the number of runs."""
+    runs = list(
+        experiment.runs.filter(parent__isnull=True)
+        .select_related("submitted_by")
+        .order_by("-number")
+    )
+    summaries: dict[str, dict] = {}
+    names: set[str] = set()
+    rows = Metric.objects.filter(run__experiment=experiment, kind__in=NUMERIC_KINDS)
+    for row in rows.values("run_id", "name", "last_value", "min_value", "max_value"):
+        summaries.setdefault(row["run_id"], {})[row["name"]] = row
+        names.add(row["name"])
+    return runs, summaries, sorted(names)

@@ -2,29 +2,97 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from compute.selectors import nodes_online
 from mlstudio.errors import NotFound
 from runs import selectors, store
+from runs.models import FINAL_STATUSES, Run, RunStatus
 from runs.presenters import run_details
+from workspaces.selectors import workspace_get_for_user
 
-LOG_TAIL_BYTES = 64 * 1024
+VIEWS = {"active": "ActiveOnly", "archived": "ArchivedOnly", "all": "All"}
+
+
+def _workspace(request, name: str):
+    try:
+        return workspace_get_for_user(user=request.user, name=name)
+    except NotFound as exc:
+        raise Http404(exc.message) from None
+
+
+@require_GET
+def experiment_list(request, name: str):
+    workspace, membership = _workspace(request, name)
+    view = request.GET.get("view", "active")
+    experiments = selectors.experiments_with_stats(
+        workspace=workspace, view_type=VIEWS.get(view, "ActiveOnly"), query=request.GET.get("q", "")
+    )
+    return render(
+        request,
+        "runs/experiments.html",
+        {"workspace": workspace, "membership": membership, "experiments": experiments,
+         "view": view if view in VIEWS else "active", "q": request.GET.get("q", "")},
+    )  # fmt: skip
+
+
+@require_GET
+def experiment_detail(request, name: str, experiment_id: int):
+    workspace, membership = _workspace(request, name)
+    try:
+        experiment = selectors.experiment_get(workspace=workspace, experiment_id=experiment_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from None
+    runs, summaries, metric_names = selectors.runs_table(experiment=experiment)
+    rows = [{"run": run, "metrics": summaries.get(run.pk, {}), "tags": run.tags} for run in runs]
+    return render(
+        request,
+        "runs/experiment.html",
+        {"workspace": workspace, "membership": membership, "experiment": experiment,
+         "rows": rows, "metric_names": metric_names, "statuses": RunStatus.values,
+         "metric_summaries": summaries},
+    )  # fmt: skip
 
 
 @require_GET
 def run_detail(request, name: str, run_id: str):
+    workspace, membership = _workspace(request, name)
     try:
         run = selectors.run_get_for_user(user=request.user, workspace_name=name, run_id=run_id)
     except NotFound as exc:
         raise Http404(exc.message) from None
-    sizes = store.log_files(run.pk)
-    logs = {
-        log: store.read_log(run.pk, log, max(0, size - LOG_TAIL_BYTES), LOG_TAIL_BYTES)[0]
-        for log, size in sizes.items()
-    }
     context = {
+        "workspace": workspace,
+        "membership": membership,
         "run": run,
         "details": run_details(run),
-        "logs": logs,
+        "logs": store.log_files(run.pk),
         "files": store.list_files(run.pk),
+        "children": run.children.order_by("number"),
+        "snapshot_files": run.snapshot.manifest if run.snapshot else [],
         "api": f"/api/workspaces/{name}/runs/{run.pk}",
+        "is_final": run.status in FINAL_STATUSES,
+        "page_data": {
+            "api": f"/api/workspaces/{name}/runs/{run.pk}",
+            "runId": run.pk,
+            "ws": f"/ws/runs/{run.pk}/",
+            "logs": store.log_files(run.pk),
+            "final": run.status in FINAL_STATUSES,
+        },
     }
     return render(request, "runs/detail.html", context)
+
+
+@require_GET
+def workspace_home(request, name: str):
+    workspace, membership = _workspace(request, name)
+    recent = (
+        Run.objects.filter(experiment__workspace=workspace, parent__isnull=True)
+        .select_related("experiment", "submitted_by")
+        .order_by("-created_at")[:15]
+    )
+    experiments = selectors.experiments_with_stats(workspace=workspace)[:15]
+    return render(
+        request,
+        "runs/home.html",
+        {"workspace": workspace, "membership": membership, "recent": recent,
+         "experiments": experiments, "nodes": nodes_online()},
+    )  # fmt: skip

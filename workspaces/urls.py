@@ -10,6 +10,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("tokens/", views.tokens, name="tokens"),
     path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token-revoke"),
-    path("w/<str:name>/", views.workspace_detail, name="workspace"),
+    path("w/<str:name>/settings/", views.workspace_detail, name="workspace-settings"),
     path("w/<str:name>/config.json", views.workspace_config, name="workspace-config"),
 ]

@@ -82,5 +82,22 @@ def test_it_refuses_a_link_planted_inside_the_run(owner, run, api_as):
 
 def test_it_shows_the_run_page_to_members_only(owner, stranger, run, logged_in):
     page = logged_in(owner).get(f"/w/lab/runs/{run.pk}/").content.decode()
-    assert "Queued" in page and "hello" in page and "outputs/model/weights.bin" in page
+    assert "Queued" in page and "outputs/model/weights.bin" in page
     assert logged_in(stranger).get(f"/w/lab/runs/{run.pk}/").status_code == 404
+
+
+def test_it_lists_experiments_and_runs_on_the_pages(owner, stranger, run, logged_in):
+    client = logged_in(owner)
+    experiments = client.get("/w/lab/experiments/").content.decode()
+    assert "exp" in experiments and 'data-action="archive"' in experiments
+    table = client.get(f"/w/lab/experiments/{run.experiment_id}/").content.decode()
+    assert run.pk in table and "Compare selected" in table
+    home = client.get("/w/lab/").content.decode()
+    assert run.pk in home and "Download config.json" in home
+    assert logged_in(stranger).get("/w/lab/experiments/").status_code == 404
+
+
+def test_it_serves_plotly_from_the_package(owner, logged_in):
+    from django.contrib.staticfiles import finders
+
+    assert finders.find("vendor/plotly/plotly.min.js")

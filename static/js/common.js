@@ -1,0 +1,49 @@
+// Shared helpers for the studio's pages: CSRF-protected API calls and resumable live sockets.
+
+export function csrfToken() {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+export async function api(method, url, body) {
+  const options = { method, headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" } };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(url, options);
+  const text = await response.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!response.ok) {
+    throw new Error((data && data.detail) || `${response.status} ${response.statusText}`);
+  }
+  return data;
+}
+
+// A websocket that reconnects after a drop and asks for what follows the offsets it has,
+// so nothing is lost or repeated. `offsets()` returns {logName: byteOffset}.
+export function liveSocket(path, { offsets = () => ({}), onEvent, onState = () => {} }) {
+  let socket = null;
+  let closed = false;
+  let delay = 500;
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const query = "?offsets=" + encodeURIComponent(JSON.stringify(offsets()));
+    socket = new WebSocket(`${scheme}://${location.host}${path}${query}`);
+    socket.onopen = () => { delay = 500; onState("open"); };
+    socket.onmessage = (message) => onEvent(JSON.parse(message.data));
+    socket.onclose = () => {
+      onState("closed");
+      if (!closed) setTimeout(connect, delay = Math.min(delay * 2, 10000));
+    };
+  }
+  connect();
+  return { close() { closed = true; if (socket) socket.close(); } };
+}
+
+export function setStatus(element, status) {
+  element.textContent = status;
+  element.className = `status status-${status}`;
+}
+
+export const FINAL = new Set(["Completed", "Failed", "Canceled"]);

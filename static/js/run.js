@@ -1,0 +1,222 @@
+import { api, FINAL, liveSocket, setStatus } from "./common.js";
+
+const page = JSON.parse(document.getElementById("page-data").textContent);
+const TAIL = 256 * 1024;
+
+// --- tabs: arrow keys move between them, as the WAI-ARIA pattern asks ---------------------
+const tabs = [...document.querySelectorAll("[role=tab]")];
+function selectTab(tab) {
+  for (const other of tabs) {
+    const selected = other === tab;
+    other.setAttribute("aria-selected", String(selected));
+    other.tabIndex = selected ? 0 : -1;
+    document.getElementById(other.getAttribute("aria-controls")).hidden = !selected;
+  }
+  tab.focus();
+  history.replaceState(null, "", `#${tab.id.slice(4)}`);
+  if (tab.id === "tab-metrics") for (const div of charts.values()) Plotly.Plots.resize(div);
+}
+for (const tab of tabs) {
+  tab.addEventListener("click", () => selectTab(tab));
+  tab.addEventListener("keydown", (key) => {
+    const step = { ArrowRight: 1, ArrowLeft: -1 }[key.key];
+    if (step) selectTab(tabs[(tabs.indexOf(tab) + step + tabs.length) % tabs.length]);
+  });
+}
+
+// --- logs: the tail first, older parts on scroll, live lines appended ----------------------
+const logView = document.getElementById("log");
+const logChoice = document.getElementById("log-choice");
+const ends = { ...page.logs };  // what we have received of every log, by byte offset
+let shownStart = 0;
+let loadingOlder = false;
+
+async function readLog(name, offset, limit) {
+  const response = await fetch(`${page.api}/logs/${name}?offset=${offset}&limit=${limit}`);
+  return { text: await response.text(), next: Number(response.headers.get("X-Next-Offset")) };
+}
+
+async function showLog() {
+  const name = logChoice.value;
+  const end = ends[name] || 0;
+  shownStart = Math.max(0, end - TAIL);
+  const { text } = await readLog(name, shownStart, end - shownStart);
+  // Drop a partial first line when we did not start at the top.
+  logView.textContent = shownStart > 0 ? text.slice(text.indexOf("\n") + 1) : text;
+  logView.scrollTop = logView.scrollHeight;
+}
+
+logView.addEventListener("scroll", async () => {
+  if (logView.scrollTop > 50 || shownStart === 0 || loadingOlder) return;
+  loadingOlder = true;
+  const from = Math.max(0, shownStart - TAIL);
+  const { text } = await readLog(logChoice.value, from, shownStart - from);
+  const height = logView.scrollHeight;
+  const older = from > 0 ? text.slice(text.indexOf("\n") + 1) : text;
+  logView.textContent = older + logView.textContent;
+  logView.scrollTop = logView.scrollHeight - height;
+  shownStart = from;
+  loadingOlder = false;
+});
+logChoice.addEventListener("change", showLog);
+
+function appendLog(event) {
+  if (event.offset + new Blob([event.data]).size <= (ends[event.name] || 0)) return;
+  ends[event.name] = event.offset + new Blob([event.data]).size;
+  if (event.name !== logChoice.value) return;
+  const following = logView.scrollHeight - logView.scrollTop - logView.clientHeight < 30;
+  logView.append(event.data);
+  if (following) logView.scrollTop = logView.scrollHeight;
+}
+
+// --- metrics: one chart per numeric series, extended live; zoom re-queries ---------------
+const chartsBox = document.getElementById("charts");
+const charts = new Map();
+const layout = (name) => ({ title: { text: name }, margin: { t: 40, r: 20 }, xaxis: { title: { text: "step" } }, height: 320 });
+
+async function loadSeries(name, div, range) {
+  const query = range ? `&start=${range[0]}&end=${range[1]}` : "";
+  const series = await api("GET", `${page.api}/series?name=${encodeURIComponent(name)}${query}`);
+  const trace = { x: series.steps, y: series.values.map(Number), mode: "lines", name };
+  const view = { ...layout(name) };
+  if (range) view.xaxis = { ...view.xaxis, range, autorange: false };
+  await Plotly.react(div, [trace], view, { responsive: true });
+  div.dataset.count = series.count;
+}
+
+function addChart(name) {
+  document.getElementById("no-metrics").hidden = true;
+  const div = document.createElement("div");
+  div.className = "chart";
+  div.setAttribute("aria-label", `Chart of ${name}`);
+  div.dataset.metric = name;
+  chartsBox.append(div);
+  charts.set(name, div);
+  loadSeries(name, div).then(() => {
+    div.on("plotly_relayout", (change) => {
+      if ("xaxis.range[0]" in change) loadSeries(name, div, [change["xaxis.range[0]"], change["xaxis.range[1]"]]);
+      else if (change["xaxis.autorange"]) loadSeries(name, div);
+    });
+  });
+  return div;
+}
+
+const tablesBox = document.getElementById("metric-tables");
+async function showOther(metric) {
+  const got = (await api("GET", `${page.api}/metrics?name=${encodeURIComponent(metric.name)}`)).metrics[metric.name];
+  let box = tablesBox.querySelector(`[data-metric="${CSS.escape(metric.name)}"]`);
+  if (!box) {
+    box = document.createElement("div");
+    box.dataset.metric = metric.name;
+    tablesBox.append(box);
+  }
+  const heading = document.createElement("h3");
+  heading.textContent = metric.name;
+  box.replaceChildren(heading);
+  if (metric.kind === "image") {
+    for (const path of [].concat(got)) {
+      const image = document.createElement("img");
+      image.src = `${page.api}/files/${path}`;
+      image.alt = `${metric.name}: ${path}`;
+      image.style.maxWidth = "100%";
+      box.append(image);
+    }
+  } else if (metric.kind === "row" || metric.kind === "table") {
+    const table = document.createElement("table");
+    table.className = "grid";
+    const columns = Object.keys(got);
+    const head = table.createTHead().insertRow();
+    for (const column of columns) head.insertCell().outerHTML = `<th scope="col"></th>`;
+    [...head.cells].forEach((cell, i) => { cell.textContent = columns[i]; });
+    const count = Math.max(0, ...columns.map((c) => got[c].length));
+    for (let i = 0; i < count; i++) {
+      const row = table.insertRow();
+      for (const column of columns) row.insertCell().textContent = String(got[column][i] ?? "");
+    }
+    box.append(table);
+  } else {
+    const pre = document.createElement("pre");
+    pre.textContent = JSON.stringify(got, null, 2);
+    box.append(pre);
+  }
+}
+
+async function loadMetrics() {
+  for (const metric of await api("GET", `${page.api}/metric-list`)) {
+    if (metric.kind === "scalar" || metric.kind === "list") { if (!charts.has(metric.name)) addChart(metric.name); }
+    else showOther(metric);
+  }
+}
+
+function extendCharts(event) {
+  for (const [name, update] of Object.entries(event.metrics)) {
+    if (update.kind !== "scalar" && update.kind !== "list") { showOther({ name, kind: update.kind }); continue; }
+    const div = charts.get(name);
+    if (!div) { addChart(name); continue; }
+    if (!div.data) continue;  // still loading; its first query includes these points
+    Plotly.extendTraces(div, { x: [update.steps], y: [update.values.map(Number)] }, [0]);
+  }
+}
+
+// --- status, cancel, files -------------------------------------------------------------
+const statusBadge = document.getElementById("run-status");
+const cancel = document.getElementById("cancel");
+async function showStatus(status, detail) {
+  setStatus(statusBadge, status);
+  document.getElementById("run-detail").textContent = detail || "";
+  if (!FINAL.has(status)) return;
+  if (cancel) cancel.hidden = true;
+  const details = await api("GET", page.api);
+  if (details.error) {
+    document.getElementById("error-message").textContent = details.error.error.message;
+    document.getElementById("error-box").hidden = false;
+  }
+}
+if (cancel) {
+  cancel.addEventListener("click", async () => {
+    if (!window.confirm("Cancel this run? Its processes are stopped and its files collected.")) return;
+    cancel.disabled = true;
+    const details = await api("POST", `${page.api}/cancel`).catch((problem) => alert(problem.message));
+    if (details) showStatus(details.status, details.statusDetail);
+  });
+}
+
+const fileList = document.getElementById("files");
+function addFile(event) {
+  const known = [...fileList.querySelectorAll("a")].some((a) => a.textContent === event.name);
+  if (known) return;
+  if (fileList.querySelector("li:not(:has(a))")) fileList.replaceChildren();
+  const item = document.createElement("li");
+  const link = document.createElement("a");
+  link.href = `${page.api}/files/${event.name}`;
+  link.textContent = event.name;
+  item.append(link);
+  fileList.append(item);
+}
+
+// --- the snapshot viewer ----------------------------------------------------------------
+const snapshotView = document.getElementById("snapshot-view");
+document.getElementById("snapshot-files")?.addEventListener("click", async (click) => {
+  const link = click.target.closest("a[data-view-file]");
+  if (!link) return;
+  click.preventDefault();
+  const response = await fetch(link.href);
+  const data = await response.arrayBuffer();
+  const text = new TextDecoder("utf-8", { fatal: false }).decode(data.slice(0, 1024 * 1024));
+  snapshotView.textContent = text.includes("\u0000") ? "(binary file: use the link to download it)" : text;
+});
+
+// --- start ---------------------------------------------------------------------------------
+const initial = tabs.find((tab) => tab.id === `tab-${location.hash.slice(1)}`);
+if (initial) selectTab(initial);
+showLog();
+loadMetrics();
+liveSocket(page.ws, {
+  offsets: () => ({ ...ends }),
+  onEvent(event) {
+    if (event.kind === "log") appendLog(event);
+    else if (event.kind === "status") showStatus(event.status, event.detail);
+    else if (event.kind === "metric") extendCharts(event);
+    else if (event.kind === "file") addFile(event);
+  },
+});
