@@ -1,6 +1,6 @@
 """Metrics: ingestion in bulk, the series store, downsampling for charts, v1's read shapes.
 
-Numeric points (from log and log_list) are appended to <run files>/metrics/<metric id>.f64
+Numeric points (from log and log_list) are appended to <file store>/series/<run id>/<metric id>.f64
 as float64 triples (step, value, time), in log order; a Metric row keeps count, last, min
 and max so the runs table never reads a series. Everything else is a MetricRecord row.
 
@@ -37,7 +37,8 @@ class IngestReport:
 
 
 def series_path(metric: Metric) -> Path:
-    return store.run_dir(metric.run_id) / "metrics" / f"{metric.pk}.f64"
+    # Beside the run's files, not among them: the series are the store's, not the user's.
+    return Path(settings.MEDIA_ROOT) / "series" / metric.run_id / f"{metric.pk}.f64"
 
 
 def encode_number(value: float) -> float | str:

@@ -166,7 +166,7 @@ NUMERIC_KINDS = frozenset({MetricKind.SCALAR, MetricKind.LIST})
 class Metric(models.Model):
     """One named metric of a run, with a summary that the runs table reads cheaply.
 
-    Numeric points live in <run files>/metrics/<id>.f64 as (step, value, time) float64
+    Numeric points live in <file store>/series/<run id>/<id>.f64 as (step, value, time) float64
     triples, appended in log order; other values are MetricRecord rows.
     """
 

@@ -207,8 +207,12 @@ document.getElementById("snapshot-files")?.addEventListener("click", async (clic
 });
 
 // --- start ---------------------------------------------------------------------------------
-const initial = tabs.find((tab) => tab.id === `tab-${location.hash.slice(1)}`);
-if (initial) selectTab(initial);
+function tabFromHash() {
+  const wanted = tabs.find((tab) => tab.id === `tab-${location.hash.slice(1)}`);
+  if (wanted) selectTab(wanted);
+}
+window.addEventListener("hashchange", tabFromHash);
+tabFromHash();
 showLog();
 loadMetrics();
 liveSocket(page.ws, {

@@ -145,3 +145,11 @@ def test_it_lets_a_notebook_post_records_but_not_a_reader(owner, teammate, run, 
     assert api_as(owner).post(url, body, content_type="application/json").json()["stored"] == 1
     got = api_as(teammate).get(url).json()
     assert got == {"metrics": {"loss": 1.0}, "numeric": ["loss"]}
+
+
+def test_it_keeps_series_out_of_the_run_files(run):
+    from runs import store
+
+    ingest(run, {"n": "loss", "v": 1, "t": 1})
+    assert store.list_files(run.pk) == []
+    assert metrics.series_path(run.metrics.get()).exists()

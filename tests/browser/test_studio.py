@@ -1,0 +1,105 @@
+"""What a user sees in the studio, in a real browser, while real runs go on."""
+
+import pytest
+
+from runs import services as run_services
+from runs.models import Experiment, Run
+from tests.processes import wait_until
+from tests.runs.helpers import submit_script, wait_for_status
+from workspaces import services
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+TICKER = """
+    import time
+    from mlstudio.sdk import Run
+    run = Run.get_context()
+    for i in range({count}):
+        print(f"line {{i}}", flush=True)
+        run.log("loss", 1.0 / (i + 1))
+        run.flush()
+        time.sleep({pause})
+"""
+
+
+@pytest.fixture
+def experiment(owner, workspace):
+    return run_services.experiment_create(workspace=workspace, name="exp", user=owner)
+
+
+def test_it_signs_in_through_the_login_link(page, server, owner, workspace):
+    page.goto(f"{server}/login/link/{services.login_link_create(user=owner)}/")
+    page.wait_for_selector("text=alice")
+    page.click("text=lab")
+    assert page.title().startswith("Workspace lab")
+    page.goto(f"{server}/login/link/{services.login_link_create(user=owner)}x/")
+    assert "invalid, expired or already used" in page.content()
+
+
+def test_it_streams_log_lines_and_grows_the_chart_while_the_run_goes_on(
+    signed_in, server, owner, experiment, api_as
+):
+    page = signed_in
+    run_id = submit_script(
+        api_as(owner), experiment, {"train.py": TICKER.format(count=40, pause=0.25)}
+    )
+    page.goto(f"{server}/w/lab/runs/{run_id}/#outputs")
+    page.wait_for_selector("#log:has-text('line 3')")
+    assert Run.objects.get(pk=run_id).status == "Running"
+    page.wait_for_selector("#log:has-text('line 8')")
+    page.click("#tab-metrics")
+    chart = page.wait_for_selector("[data-metric='loss'] .main-svg")
+    assert chart
+    points = "document.querySelector('[data-metric=loss]').data[0].x.length"
+    first = page.evaluate(points)
+    wait_until(lambda: page.evaluate(points) > first + 3, 20, "the chart to grow")
+    page.wait_for_selector("#run-status:has-text('Completed')", timeout=60_000)
+    assert page.locator("#cancel").is_hidden()
+
+
+def test_it_cancels_a_run_from_its_page(signed_in, server, owner, experiment, api_as):
+    page = signed_in
+    run_id = submit_script(
+        api_as(owner), experiment, {"train.py": TICKER.format(count=600, pause=0.5)}
+    )
+    wait_for_status(run_id, "Running")
+    page.goto(f"{server}/w/lab/runs/{run_id}/")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#cancel")
+    page.wait_for_selector("#run-status:has-text('Canceled')", timeout=60_000)
+    page.wait_for_selector("#error-message:has-text('Canceled by the user')")
+    assert Run.objects.get(pk=run_id).status == "Canceled"
+
+
+def test_it_archives_and_reactivates_an_experiment(signed_in, server, experiment):
+    page = signed_in
+    page.goto(f"{server}/w/lab/experiments/")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click(f"tr[data-id='{experiment.pk}'] button[data-action=archive]")
+    page.wait_for_selector(f"tr[data-id='{experiment.pk}']", state="detached")
+    assert Experiment.objects.get(pk=experiment.pk).is_archived
+    page.goto(f"{server}/w/lab/experiments/?view=archived")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click(f"tr[data-id='{experiment.pk}'] button[data-action=reactivate]")
+    page.wait_for_selector(f"tr[data-id='{experiment.pk}']", state="detached")
+    assert not Experiment.objects.get(pk=experiment.pk).is_archived
+
+
+def test_it_compares_two_runs(signed_in, server, owner, experiment, api_as):
+    page = signed_in
+    client = api_as(owner)
+    ids = [
+        submit_script(client, experiment, {"train.py": TICKER.format(count=5, pause=0)})
+        for _ in range(2)
+    ]
+    for run_id in ids:
+        wait_for_status(run_id, "Completed")
+    page.goto(f"{server}/w/lab/experiments/{experiment.pk}/")
+    for run_id in ids:
+        page.check(f"tr[data-run='{run_id}'] input[type=checkbox]")
+    page.select_option("#metric-column", "loss")
+    page.click("#compare")
+    page.wait_for_selector("#compare-chart .main-svg")
+    traces = page.evaluate("document.getElementById('compare-chart').data.length")
+    assert traces == 2
+    assert page.locator(f"tr[data-run='{ids[0]}'] [data-metric-cell]").inner_text() == "0.20000"
