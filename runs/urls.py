@@ -9,4 +9,5 @@ urlpatterns = [
         "w/<str:name>/experiments/<int:experiment_id>/", views.experiment_detail, name="experiment"
     ),
     path("w/<str:name>/runs/<str:run_id>/", views.run_detail, name="run"),
+    path("w/<str:name>/submit/", views.submit_page, name="submit"),
 ]

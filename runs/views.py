@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -7,6 +8,7 @@ from mlstudio.errors import NotFound
 from runs import selectors, store
 from runs.models import FINAL_STATUSES, Run, RunStatus
 from runs.presenters import run_details
+from runs.submission import KNOWN_TARGETS
 from workspaces.selectors import workspace_get_for_user
 
 VIEWS = {"active": "ActiveOnly", "archived": "ArchivedOnly", "all": "All"}
@@ -95,4 +97,18 @@ def workspace_home(request, name: str):
         "runs/home.html",
         {"workspace": workspace, "membership": membership, "recent": recent,
          "experiments": experiments, "nodes": nodes_online()},
+    )  # fmt: skip
+
+
+@require_GET
+def submit_page(request, name: str):
+    """The submit form; the browser uploads the folder and submits through the API."""
+    workspace, membership = _workspace(request, name)
+    experiments = selectors.experiments_list(workspace=workspace)
+    return render(
+        request,
+        "runs/submit.html",
+        {"workspace": workspace, "membership": membership, "experiments": experiments,
+         "targets": KNOWN_TARGETS, "max_bytes": settings.MLSTUDIO_SNAPSHOT_MAX_BYTES,
+         "max_files": settings.MLSTUDIO_SNAPSHOT_MAX_FILES},
     )  # fmt: skip

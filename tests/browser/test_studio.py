@@ -103,3 +103,50 @@ def test_it_compares_two_runs(signed_in, server, owner, experiment, api_as):
     traces = page.evaluate("document.getElementById('compare-chart').data.length")
     assert traces == 2
     assert page.locator(f"tr[data-run='{ids[0]}'] [data-metric-cell]").inner_text() == "0.20000"
+
+
+def test_it_submits_a_run_by_uploading_a_folder(signed_in, server, tmp_path):
+    page = signed_in
+    folder = tmp_path / "project"
+    (folder / "data").mkdir(parents=True)
+    (folder / "train.py").write_text("import sys\nprint('uploaded and running', sys.argv[1:])\n")
+    (folder / "helper.py").write_text("X = 1\n")
+    (folder / "data" / "huge.bin").write_bytes(b"\0" * 1000)
+    (folder / ".amlignore").write_text("data/\n")
+    page.goto(f"{server}/w/lab/submit/")
+    page.fill("#experiment", "from-browser")
+    page.set_input_files("#folder", str(folder))
+    page.wait_for_selector("#folder-summary:has-text('3 files')")
+    assert "left out by .amlignore" in page.inner_text("#folder-summary")
+    page.fill("#arguments", "--name 'two words")
+    page.click("#submit-button")
+    page.wait_for_selector("#submit-error:has-text('unbalanced')")
+    page.fill("#arguments", "--name 'two words' --lr 0.1")
+    page.select_option("#script", "")
+    page.click("#submit-button")
+    page.wait_for_selector("#submit-error:has-text('Choose the script')")
+    page.select_option("#script", "train.py")
+    page.click("#submit-button")
+    page.wait_for_url("**/runs/**")
+    page.wait_for_selector("#log:has-text('uploaded and running')", timeout=60_000)
+    assert "['--name', 'two words', '--lr', '0.1']" in page.inner_text("#log")
+    run = Run.objects.get()
+    assert sorted(e["path"] for e in run.snapshot.manifest) == [
+        ".amlignore",
+        "helper.py",
+        "train.py",
+    ]
+
+
+def test_it_says_a_folder_is_too_large_before_sending(signed_in, server, tmp_path):
+    page = signed_in
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(2001):  # one over the default limit of 2,000 files
+        (folder / f"f{i:04d}.py").write_text("x" * (i % 7))
+    page.goto(f"{server}/w/lab/submit/")
+    page.set_input_files("#folder", str(folder))
+    page.wait_for_selector("#submit-error:has-text('too large to submit')")
+    assert "2001 files" in page.inner_text("#submit-error")
+    assert ".amlignore" in page.inner_text("#submit-error")
+    assert not Run.objects.exists()
