@@ -129,7 +129,7 @@ def database(url: str | None, folder: Path, name: str = "DATABASE_URL") -> dict:
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname or "",
             "PORT": str(port or ""),
-            "CONN_MAX_AGE": 60,
+            "CONN_MAX_AGE": env_int("MLSTUDIO_DB_CONN_MAX_AGE", 60),
             "CONN_HEALTH_CHECKS": True,
         }
     raise ConfigError(

@@ -307,8 +307,8 @@ class Execution:
                 )
         status, error = self.outcome(exit_code)
         self.say(f"Exit code {exit_code}; run {status}")
+        run_children_finish(parent=self.run, ending=status)
         self.move(status, exit_code=exit_code, error=error, detail=(error or {}).get("message", ""))
-        run_children_finish(parent=self.run)
         self.close_logs()
         shutil.rmtree(self.workdir, ignore_errors=True)
 

