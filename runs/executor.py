@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psutil
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections, connection
 
 from mlstudio import live
 from mlstudio.errors import UserError
@@ -43,6 +43,7 @@ FLUSH_SECONDS = 0.01
 FLUSH_BYTES = 256 * 1024
 HEARTBEAT_SECONDS = 5.0
 CANCEL_POLL_SECONDS = 0.5
+LEFTOVER_SECONDS = 2.0  # how long processes the script left may hold its output after it exits
 LOGS_SYNC_SECONDS = 5.0
 METRICS_SECONDS = 0.05  # at most 20 metric messages a second per run reach browsers
 TRACEBACK = re.compile(rb"Traceback \(most recent call last\):\n")
@@ -80,16 +81,20 @@ class Execution:
         self._synced: dict[str, tuple[int, int]] = {}
         self._say_lock = threading.Lock()
         self.metrics: MetricPump | None = None
+        self.heartbeat = Heartbeat(run.pk)
         self.token = None
 
     # --- the whole run ----------------------------------------------------------------------
     def go(self) -> None:
+        self.heartbeat.start()
         try:
             argv, env = self.prepare()
             if not self.move(RunStatus.STARTING):
                 return self.finish_canceled_early()
             self.start(argv, env)
-            self.move(RunStatus.RUNNING)
+            if not self.move(RunStatus.RUNNING):  # canceled while starting
+                self.finish_canceled_early()
+                self.kill_tree()
             self.metrics = MetricPump(self)
             self.metrics.start()
             self.pump()
@@ -112,7 +117,7 @@ class Execution:
 
     def finish_canceled_early(self) -> None:
         self.run.refresh_from_db()
-        if self.run.status == RunStatus.CANCEL_REQUESTED:
+        if self.run.status == RunStatus.CANCEL_REQUESTED and self.stop_reason is None:
             self.stop_reason = (RunStatus.CANCELED, self.run.status_detail or "Canceled.")
 
     # --- preparing ----------------------------------------------------------------------------
@@ -167,6 +172,7 @@ class Execution:
                 name=f"run {self.run.pk}"[:100],
                 workspace_name=self.run.experiment.workspace.name,
             )
+            Run.objects.filter(pk=self.run.pk).update(api_token=self.token)
             env.update({"MLSTUDIO_URL": settings.MLSTUDIO_PUBLIC_URL, "MLSTUDIO_TOKEN": raw})
         return env
 
@@ -189,18 +195,26 @@ class Execution:
         self.say(f"Started process {self.process.pid}")
 
     def pump(self) -> None:
+        """Move the script's output into the user log until the script has exited and its
+        output is closed, checking for cancel and timeout all along. Processes the script
+        left behind get LEFTOVER_SECONDS after it exits, then are stopped: the run is over
+        when its main process is."""
         lines = LineSplitter()
         selector = selectors.DefaultSelector()
         selector.register(self.process.stdout, selectors.EVENT_READ)
         fd = self.process.stdout.fileno()
-        deadline = self.run.started_at.timestamp() + self.run.definition["max_run_duration_seconds"]
-        next_beat = next_cancel = next_sync = time.monotonic()
+        started = self.run.started_at or _now()
+        deadline = started.timestamp() + self.run.definition["max_run_duration_seconds"]
+        next_cancel = next_sync = time.monotonic()
         batch_started: float | None = None
+        exited_at: float | None = None
         open_pipe = True
-        while open_pipe:
+        while True:
             age = time.monotonic() - batch_started if batch_started else 0.0
             wait = max(0.0, FLUSH_SECONDS - age) if lines.pending_output else 0.2
-            if selector.select(timeout=wait):
+            if not open_pipe:
+                time.sleep(wait)
+            elif selector.select(timeout=wait):
                 chunk = os.read(fd, READ_SIZE)
                 open_pipe = bool(chunk)
                 lines.feed(chunk)
@@ -214,18 +228,19 @@ class Execution:
             ):
                 self.write_user_log(lines.take())
                 batch_started = None
-            if now >= next_beat:
-                self.heartbeat()
-                next_beat = now + HEARTBEAT_SECONDS
+            if exited_at is None and self.process.poll() is not None:
+                exited_at = now
+            if exited_at is not None and (not open_pipe or now - exited_at > LEFTOVER_SECONDS):
+                break
             if now >= next_cancel and self.stop_reason is None:
                 self.check_cancel_and_timeout(deadline)
                 next_cancel = now + CANCEL_POLL_SECONDS
             if now >= next_sync:
                 self.sync_folder("logs")
                 next_sync = now + LOGS_SYNC_SECONDS
+        self.stop_leftovers()
         self.write_user_log(lines.close())
         selector.close()
-        self.process.wait()
 
     def write_user_log(self, data: bytes) -> None:
         if not data:
@@ -247,10 +262,6 @@ class Execution:
             self.group, {"kind": "log", "name": store.SYSTEM_LOG, "offset": offset, "data": text}
         )
 
-    def heartbeat(self) -> None:
-        Run.objects.filter(pk=self.run.pk).update(heartbeat_at=_now())
-        close_old_connections()
-
     def check_cancel_and_timeout(self, deadline: float) -> None:
         status = Run.objects.filter(pk=self.run.pk).values_list("status", "status_detail").first()
         if status and status[0] in (RunStatus.CANCEL_REQUESTED, RunStatus.FAILED):
@@ -270,31 +281,74 @@ class Execution:
             self.kill_tree()
 
     def kill_tree(self) -> None:
-        """SIGTERM the script and every descendant, wait the grace period, then SIGKILL."""
-        if self.process is None or self.process.poll() is not None:
+        """SIGTERM the script and every process it started, wait the grace period, then
+        SIGKILL what is left."""
+        if self.process is None:
             return
-        try:
-            family = [psutil.Process(self.process.pid)]
-            family += family[0].children(recursive=True)
-        except psutil.NoSuchProcess:
-            family = []
+        grace = settings.MLSTUDIO_CANCEL_GRACE_SECONDS
+        ends = time.monotonic() + grace
+        family = self.family()
         _signal_all(self.process.pid, family, signal.SIGTERM)
-        _gone, alive = psutil.wait_procs(family, timeout=settings.MLSTUDIO_CANCEL_GRACE_SECONDS)
-        if alive:
-            self.say(f"{len(alive)} process(es) outlived SIGTERM; sending SIGKILL")
+        # Popen reaps the script itself, so its exit code (the signal) is kept; psutil only
+        # watches the others, which are not this process's children.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=grace)
+        _gone, alive = psutil.wait_procs(family, timeout=max(0.0, ends - time.monotonic()))
+        if alive or self.process.poll() is None:
+            self.say(f"{len(alive) + (self.process.poll() is None)} process(es) outlived "
+                     "SIGTERM; sending SIGKILL")  # fmt: skip
             _signal_all(self.process.pid, alive, signal.SIGKILL)
+            self.process.wait()
+
+    def stop_leftovers(self) -> None:
+        """Stop what the script left running after it exited (a server, a forked worker)."""
+        if self.process is None or not self.family():
+            return
+        self.say(f"The script exited but {len(self.family())} process(es) it started still "
+                 "run; stopping them")  # fmt: skip
+        self.kill_tree()
+
+    def family(self) -> list[psutil.Process]:
+        """Every live process started for this run but the script itself: its descendants,
+        and orphans that carry the run's id in their environment (they may have left the
+        process group)."""
+        found: dict[int, psutil.Process] = {}
+        with contextlib.suppress(psutil.NoSuchProcess):
+            for child in psutil.Process(self.process.pid).children(recursive=True):
+                found[child.pid] = child
+        for proc in psutil.process_iter():
+            if proc.pid in found or proc.pid == self.process.pid:
+                continue
+            with contextlib.suppress(psutil.Error):
+                if proc.environ().get("MLSTUDIO_RUN_ID") == self.run.pk:
+                    found[proc.pid] = proc
+        return [p for p in found.values() if _alive(p)]
 
     # --- finishing ----------------------------------------------------------------------------
     def finalize(self) -> None:
-        self.run.refresh_from_db()
-        if self.run.is_final:
-            self.say(f"Run already {self.run.status}; nothing more to record")
-            return self.close_logs()
-        self.move(RunStatus.FINALIZING)
-        if self.metrics is not None:
+        """Record how the run ended, unless it already has (a sweep failed it, say); either
+        way release everything it held."""
+        try:
+            self.run.refresh_from_db()
+            if self.run.is_final:
+                self.say(f"Run already {self.run.status}; nothing more to record")
+                self.stop_metrics()
+            else:
+                self.move(RunStatus.FINALIZING)
+                self.stop_metrics()
+                self.record_end()
+        finally:
+            self.release()
+
+    def stop_metrics(self) -> None:
+        if self.metrics is None:
+            return
+        try:
             self.metrics.finish()
-        if self.token is not None:
-            api_token_revoke(user=self.token.user, token_id=self.token.pk)
+        except Exception as exc:  # the run's status must still be recorded
+            self.say(f"Storing the last metrics failed: {type(exc).__name__}: {exc}")
+
+    def record_end(self) -> None:
         exit_code = self.process.returncode if self.process else None
         for folder in ("outputs", "logs"):
             try:
@@ -309,6 +363,11 @@ class Execution:
         self.say(f"Exit code {exit_code}; run {status}")
         run_children_finish(parent=self.run, ending=status)
         self.move(status, exit_code=exit_code, error=error, detail=(error or {}).get("message", ""))
+
+    def release(self) -> None:
+        if self.token is not None:
+            api_token_revoke(user=self.token.user, token_id=self.token.pk)
+        self.heartbeat.stop()
         self.close_logs()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -337,19 +396,52 @@ class Execution:
                 path = Path(current) / name
                 relative = path.relative_to(self.workdir).as_posix()
                 real = Path(os.path.realpath(path))
-                if work not in real.parents or not real.is_file():
+                if work not in real.parents:
                     if relative not in self._synced:
                         self.say(f"Skipped {relative}: it links outside the run's folder")
                         self._synced[relative] = (-1, -1)
                     continue
-                stat = real.stat()
-                if self._synced.get(relative) == (stat.st_size, stat.st_mtime_ns):
+                if not real.is_file():  # gone meanwhile, or a pipe or socket
                     continue
-                target = store.run_file(self.run.pk, relative)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(real, target)
-                self._synced[relative] = (stat.st_size, stat.st_mtime_ns)
-                live.publish(self.group, {"kind": "file", "name": relative, "size": stat.st_size})
+                try:
+                    self._sync_file(relative, real)
+                except OSError as exc:  # it vanished or cannot be read: skip it, go on
+                    self.say(f"Could not collect {relative}: {exc.strerror or exc}")
+
+    def _sync_file(self, relative: str, real: Path) -> None:
+        stat = real.stat()
+        if self._synced.get(relative) == (stat.st_size, stat.st_mtime_ns):
+            return
+        target = store.run_file(self.run.pk, relative)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(real, target)
+        self._synced[relative] = (stat.st_size, stat.st_mtime_ns)
+        live.publish(self.group, {"kind": "file", "name": relative, "size": stat.st_size})
+
+
+class Heartbeat(threading.Thread):
+    """Keeps the run's heartbeat fresh for the whole execution, preparing a large snapshot
+    and collecting large outputs included, so the lost-worker sweep never fails a live run."""
+
+    def __init__(self, run_id: str):
+        super().__init__(name=f"heartbeat-{run_id}", daemon=True)
+        self.run_id = run_id
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopping.wait(HEARTBEAT_SECONDS):
+                try:
+                    Run.objects.filter(pk=self.run_id).update(heartbeat_at=_now())
+                except DatabaseError:  # a blip; the next beat tries again
+                    connection.close()
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.is_alive():
+            self.join()
 
 
 class MetricPump(threading.Thread):
@@ -375,7 +467,7 @@ class MetricPump(threading.Thread):
             while not self.stopping.wait(METRICS_SECONDS):
                 self.pump_once(final=False)
         finally:
-            close_old_connections()
+            connection.close()
 
     def finish(self) -> None:
         """Stop tailing, store what is left (a line cut by a crash is counted, not stored)."""
@@ -390,7 +482,16 @@ class MetricPump(threading.Thread):
 
     def pump_once(self, *, final: bool) -> None:
         while records := self.reader.read(final=final):
-            tree = self.ingestor.ingest(records)
+            try:
+                tree = self.ingestor.ingest(records)
+            except Exception as exc:  # one bad batch must not stop the metrics of the run
+                self.skipped += len(records)
+                self.execution.say(
+                    f"{len(records)} metric record(s) could not be stored: "
+                    f"{type(exc).__name__}: {exc}"
+                )
+                close_old_connections()
+                continue
             problems = tree.problems + [p for r in tree.reports.values() for p in r.skipped]
             self.stored += sum(r.stored for r in tree.reports.values())
             self.skipped += len(problems)
@@ -486,6 +587,13 @@ def error_summary(run_id: str, exit_code: int | None, *, workdir: Path) -> dict:
             message += " Last output: " + " | ".join(last_lines[-3:])
         trace = "\n".join(last_lines)
     return {"message": message, "traceback": trace, "exit_code": exit_code}
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _signal_all(pgid: int, processes: list[psutil.Process], sig: signal.Signals) -> None:

@@ -76,12 +76,17 @@ class Ingestor:
                     )
                     batch.add(None, value, record["t"])
                     continue
-            problem = self._sort(record, points, others, tags, untag, props)
+            try:
+                problem = self._sort(record, points, others, tags, untag, props)
+            except (KeyError, TypeError, AttributeError, ValueError) as exc:
+                problem = f"malformed record {str(record)[:80]}: {type(exc).__name__} {exc}"
             if problem:
                 report.skipped.append(problem)
             numeric = {name for name, metric in self.metrics.items() if metric.is_numeric}
         with transaction.atomic():
             for name, batch in points.items():
+                if not batch.values:  # log_list(name, []) adds nothing
+                    continue
                 report.stored += self._append_points(self.metrics[name], batch, report)
             for name, batch in others.items():
                 report.stored += self._append_records(self.metrics[name], batch)
@@ -95,10 +100,16 @@ class Ingestor:
             return f"not an object: {str(record)[:80]}"
         op = record.get("op")
         if op == "tag":
-            tags.update({str(k): "" if v is None else str(v) for k, v in record["tags"].items()})
+            # Later operations win: a tag set after an untag of the same key stays.
+            added = {str(k): "" if v is None else str(v) for k, v in record["tags"].items()}
+            tags.update(added)
+            untag.difference_update(added)
             return None
         if op == "untag":
-            untag.update(str(k) for k in record["keys"])
+            removed = {str(k) for k in record["keys"]}
+            untag.update(removed)
+            for key in removed:
+                tags.pop(key, None)
             return None
         if op == "props":
             props.update({str(k): str(v) for k, v in record["props"].items()})
@@ -393,7 +404,7 @@ class RunTreeIngestor:
         try:
             if not staged.isalnum() or not source.is_file():
                 raise ValueError("the staged copy is missing")
-            target = store.run_file(run.pk, str(record.get("name", "")))
+            target = store.user_file(run.pk, str(record.get("name", "")))
             target.parent.mkdir(parents=True, exist_ok=True)
             size = source.stat().st_size
             source.replace(target)

@@ -8,14 +8,15 @@ import io
 from typing import Any
 
 import orjson
+from django.db import transaction
 from django.http import HttpResponse, StreamingHttpResponse
 from ninja import Router, Schema
 
 from mlstudio import live
-from mlstudio.errors import NotFound, UserError
+from mlstudio.errors import Conflict, NotFound, UserError
 from runs import metrics
 from runs.api import _experiment, _run
-from runs.models import Metric
+from runs.models import Metric, Run
 from workspaces.models import Role
 
 router = Router(tags=["metrics"])
@@ -29,7 +30,16 @@ class RecordsIn(Schema):
 @router.post("/workspaces/{ws}/runs/{run_id}/metrics")
 def metrics_ingest(request, ws: str, run_id: str, payload: RecordsIn):
     run = _run(request, ws, run_id, Role.CONTRIBUTOR)
-    report = metrics.Ingestor(run).ingest(payload.records)
+    if not run.definition.get("interactive") and not run.is_final:
+        raise Conflict(
+            f"Run {run.pk} is {run.status} on a worker, which stores its metrics: log them from "
+            "its script with Run.get_context(), or log here once the run has ended."
+        )
+    with transaction.atomic():
+        # One ingestion per run at a time: each appends to the run's series where the last
+        # one stopped.
+        Run.objects.select_for_update().filter(pk=run.pk).exists()
+        report = metrics.Ingestor(run).ingest(payload.records)
     if report.live:
         live.publish(
             live.run_group(run.pk), {"kind": "metric", "run_id": run.pk, "metrics": report.live}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from datetime import timedelta
@@ -17,6 +18,9 @@ from runs.models import ACTIVE_STATUSES, FINAL_STATUSES, Experiment, Run, RunSta
 from runs.statuses import sources_of
 from runs.submission import RunConfig, string_map
 from workspaces.models import Workspace, name_validator
+from workspaces.services import api_tokens_revoke
+
+CHILD_SUFFIX = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 
 # --- experiments ---------------------------------------------------------------------------
 
@@ -177,24 +181,31 @@ def run_transition(*, run_id: str, to: str, detail: str = "", **fields) -> Run |
 
 def run_cancel(*, run: Run, reason: str = "Canceled by the user.") -> Run:
     """Cancel a run: one that has not started never will; a started one is stopped by its
-    executor, which kills the whole process tree and collects its files."""
-    run.refresh_from_db()
-    if run.is_final:
-        return run
-    if run.status in (RunStatus.NOT_STARTED, RunStatus.QUEUED):
-        moved = run_transition(
-            run_id=run.pk, to=RunStatus.CANCELED, detail=reason, error={"message": reason}
-        )
-    else:
-        moved = run_transition(
-            run_id=run.pk,
-            to=RunStatus.CANCEL_REQUESTED,
-            detail=reason,
-            cancel_requested_at=timezone.now(),
-        )
-    if moved is None:  # it moved on meanwhile; look again
-        return run_cancel(run=run, reason=reason)
-    return moved
+    executor, which kills the whole process tree and collects its files; one that nothing
+    executes (interactive or child) ends Canceled at once. Canceling twice is harmless."""
+    for _ in range(10):
+        run.refresh_from_db()
+        if run.is_final or run.status == RunStatus.FINALIZING:
+            return run
+        executed = not run.definition.get("interactive")
+        if run.status in (RunStatus.NOT_STARTED, RunStatus.QUEUED) or not executed:
+            moved = run_transition(
+                run_id=run.pk, to=RunStatus.CANCELED, detail=reason, error={"message": reason}
+            )
+        elif run.status == RunStatus.CANCEL_REQUESTED:
+            return run  # its executor is stopping it
+        else:
+            moved = run_transition(
+                run_id=run.pk,
+                to=RunStatus.CANCEL_REQUESTED,
+                detail=reason,
+                cancel_requested_at=timezone.now(),
+            )
+        if moved is not None:
+            if not executed:
+                run_children_finish(parent=moved, ending=RunStatus.CANCELED)
+            return moved
+    return run  # it kept moving; the caller sees its latest status
 
 
 def runs_fail_lost(*, stale_after: timedelta) -> list[str]:
@@ -210,9 +221,12 @@ def runs_fail_lost(*, stale_after: timedelta) -> list[str]:
             f"Worker lost: no heartbeat from its executor for {stale_after.total_seconds():.0f} s. "
             "Every log line received before the loss is kept. Resubmit the run."
         )
-        if run_transition(
+        run = run_transition(
             run_id=run_id, to=RunStatus.FAILED, detail="worker lost", error={"message": message}
-        ):
+        )
+        if run is not None:
+            run_children_finish(parent=run, ending=RunStatus.FAILED)
+            api_tokens_revoke(tokens=[run.api_token_id])
             failed.append(run_id)
     return failed
 
@@ -279,8 +293,12 @@ def run_create_child(*, parent: Run, run_id: str | None = None, name: str = "") 
     """A child of `parent`. Its id is `<parent id>_<suffix>`, so a script can name it
     without asking the studio (inside a run with no network)."""
     run_id = run_id or f"{parent.pk}_{secrets.token_hex(4)}"
-    if not run_id.startswith(parent.pk + "_") or len(run_id) > 300:
-        raise UserError(f"A child run id must start with '{parent.pk}_' (got {run_id!r}).")
+    suffix = run_id[len(parent.pk) + 1 :] if run_id.startswith(parent.pk + "_") else ""
+    if not CHILD_SUFFIX.fullmatch(suffix) or len(run_id) > 300:
+        raise UserError(
+            f"A child run id must be '{parent.pk}_' followed by letters, digits, '_', '-' or "
+            f"'.' (got {str(run_id)[:120]!r})."
+        )
     if parent.is_final:
         raise UserError(f"Run {parent.pk} is {parent.status}; it cannot get new child runs.")
     return _run_create_running(

@@ -31,6 +31,19 @@ def run_file(run_id: str, relative: str) -> Path:
     return confined(run_dir(run_id), relative, what="file name")
 
 
+def user_file(run_id: str, relative: str) -> Path:
+    """A run file that a script or user may write: anywhere in the run's folder but the logs,
+    which only the executor writes."""
+    target = run_file(run_id, relative)
+    parts = target.relative_to(run_dir(run_id)).parts
+    if parts and parts[0] in ("user_logs", "system_logs"):
+        raise UserError(
+            f"Cannot write {relative!r}: user_logs/ and system_logs/ are written by the executor "
+            "only. Upload the file under another folder, e.g. outputs/."
+        )
+    return target
+
+
 def log_files(run_id: str) -> dict[str, int]:
     """Every log of the run and its current size in bytes."""
     root = run_dir(run_id)
@@ -119,9 +132,7 @@ def list_files(run_id: str) -> list[dict]:
 def write_file(run_id: str, relative: str, source) -> int:
     """Write a run file from a readable stream, atomically: a reader sees the old file or
     the whole new one. Returns its size."""
-    target = run_file(run_id, relative)
-    if relative.split("/", 1)[0] in ("user_logs", "system_logs"):
-        raise UserError("user_logs/ and system_logs/ are written by the executor only.")
+    target = user_file(run_id, relative)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
     size = 0

@@ -17,6 +17,7 @@ class TransportReader:
         self.folder = folder
         self.max_line = max_line
         self.offsets: dict[Path, int] = {}
+        self.skipping: set[Path] = set()  # files in the middle of a line too long to keep
         self.malformed = 0
 
     def read(self, *, final: bool = False) -> list[dict]:
@@ -37,7 +38,13 @@ class TransportReader:
             handle.seek(offset)
             data = handle.read(READ_LIMIT)
         at_end = len(data) < READ_LIMIT
+        if path in self.skipping:
+            return self._skip_long_line(path, offset, data)
         end = len(data) if final and at_end else data.rfind(b"\n") + 1
+        if end == 0 and not at_end:  # a whole read without a newline: drop that line
+            self.malformed += 1
+            self.skipping.add(path)
+            return self._skip_long_line(path, offset, data)
         self.offsets[path] = offset + end
         chunk = data[:end].rstrip(b"\n")
         if not chunk:
@@ -49,6 +56,16 @@ class TransportReader:
         except orjson.JSONDecodeError:
             records += self._parse_lines(chunk)
         return end
+
+    def _skip_long_line(self, path: Path, offset: int, data: bytes) -> int:
+        """Skip to the end of an over-long line, wherever the reads find it."""
+        newline = data.find(b"\n")
+        if newline < 0:
+            self.offsets[path] = offset + len(data)
+            return len(data)
+        self.skipping.discard(path)
+        self.offsets[path] = offset + newline + 1
+        return newline + 1
 
     def _parse_lines(self, chunk: bytes) -> list[dict]:
         records = []

@@ -101,6 +101,15 @@ def api_token_revoke(*, user, token_id: int) -> ApiToken:
     return token
 
 
+def api_tokens_revoke(*, tokens: list[int | None]) -> int:
+    """Revoke tokens by id, whoever owns them: for the studio itself, e.g. the token of a run
+    whose worker was lost."""
+    ids = [pk for pk in tokens if pk is not None]
+    return ApiToken.objects.filter(pk__in=ids, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+
+
 def api_token_authenticate(*, raw: str) -> ApiToken:
     token = (
         ApiToken.objects.select_related("user", "workspace")

@@ -213,3 +213,45 @@ def test_it_syncs_the_logs_folder_while_the_run_goes_on(owner, experiment, api_a
     assert Run.objects.get(pk=run_id).status == "Running"
     client.post(f"/api/workspaces/lab/runs/{run_id}/cancel")
     wait_for_status(run_id, "Canceled")
+
+
+def test_it_cancels_a_script_that_closed_its_output(owner, experiment, api_as, local_worker):
+    files = {
+        "train.py": """
+            import os, time
+            print("started", flush=True)
+            os.close(1)
+            os.close(2)
+            time.sleep(600)
+        """
+    }
+    client = api_as(owner)
+    run_id = submit_script(client, experiment, files)
+    processes.wait_until(lambda: "started" in log_of(run_id), 60, "the script to start")
+    time.sleep(0.5)  # the output is closed now; the script still runs
+    assert Run.objects.get(pk=run_id).status == "Running"
+    client.post(f"/api/workspaces/lab/runs/{run_id}/cancel")
+    run = wait_for_status(run_id, "Canceled", timeout=30)
+    assert run.exit_code == -signal.SIGTERM  # the signal, not a made-up success
+
+
+def test_it_stops_processes_the_script_left_running(
+    owner, experiment, api_as, local_worker, tmp_path
+):
+    pid_file = tmp_path / "pid"
+    files = {
+        "train.py": f"""
+            import subprocess, sys
+            daemon = subprocess.Popen(
+                [sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True
+            )
+            open({str(pid_file)!r}, "w").write(str(daemon.pid))
+            print("leaving a daemon behind", flush=True)
+        """
+    }
+    run_id = submit_script(api_as(owner), experiment, files)
+    run = wait_for_status(run_id, "Completed", "Failed", timeout=60)
+    assert run.status == "Completed"
+    pid = int(pid_file.read_text())
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+    assert "process(es) it started still run; stopping them" in log_of(run_id, store.SYSTEM_LOG)

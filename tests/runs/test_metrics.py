@@ -139,12 +139,37 @@ def test_it_summarises_metrics_per_run_for_the_runs_table(owner, run, api_as):
 
 
 def test_it_lets_a_notebook_post_records_but_not_a_reader(owner, teammate, run, api_as):
-    url = f"/api/workspaces/lab/runs/{run.pk}/metrics"
+    interactive = services.run_start_interactive(experiment=run.experiment, user=owner)
+    url = f"/api/workspaces/lab/runs/{interactive.pk}/metrics"
     body = {"records": [{"n": "loss", "v": 1.0, "t": 1}]}
     assert api_as(teammate).post(url, body, content_type="application/json").status_code == 403
     assert api_as(owner).post(url, body, content_type="application/json").json()["stored"] == 1
     got = api_as(teammate).get(url).json()
     assert got == {"metrics": {"loss": 1.0}, "numeric": ["loss"]}
+
+
+def test_it_refuses_posted_records_while_a_worker_stores_the_runs_metrics(owner, run, api_as):
+    url = f"/api/workspaces/lab/runs/{run.pk}/metrics"
+    body = {"records": [{"n": "loss", "v": 1.0, "t": 1}]}
+    answer = api_as(owner).post(url, body, content_type="application/json")
+    assert answer.status_code == 409
+    assert "Run.get_context()" in answer.json()["detail"]
+    assert not run.metrics.exists()
+
+
+def test_it_skips_an_empty_list_and_applies_tag_operations_in_order(run):
+    report = ingest(
+        run,
+        {"n": "empty", "k": "list", "v": [], "t": 1},
+        {"op": "tag", "tags": {"a": "1", "b": "1"}},
+        {"op": "untag", "keys": ["a", "b"]},
+        {"op": "tag", "tags": {"b": "2"}},
+        {"op": "tag", "tags": "not a mapping"},
+    )
+    run.refresh_from_db()
+    assert run.tags == {"b": "2"}
+    assert report.stored == 0
+    assert len(report.skipped) == 1 and "malformed record" in report.skipped[0]
 
 
 def test_it_keeps_series_out_of_the_run_files(run):
