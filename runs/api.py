@@ -127,10 +127,19 @@ def experiment_tags(request, ws: str, experiment_id: int, payload: TagsIn):
 
 
 @router.get("/workspaces/{ws}/experiments/{experiment_id}/runs")
-def run_list(request, ws: str, experiment_id: int, limit: int = 100):
+def run_list(
+    request,
+    ws: str,
+    experiment_id: int,
+    limit: int = 100,
+    offset: int = 0,
+    include_children: bool = True,
+):
+    """Newest first, a page at a time: `offset` skips that many, `limit` is at most 1000."""
     experiment = _experiment(request, ws, experiment_id)
-    runs = selectors.runs_of(experiment=experiment)[: max(1, min(limit, 1000))]
-    return [run_details(run, brief=True) for run in runs]
+    runs = selectors.runs_of(experiment=experiment, include_children=include_children)
+    start = max(0, offset)
+    return [run_details(run, brief=True) for run in runs[start : start + max(1, min(limit, 1000))]]
 
 
 @router.post("/workspaces/{ws}/experiments/{experiment_id}/runs", response={201: dict})
@@ -148,6 +157,20 @@ def run_submit(request, ws: str, experiment_id: int, payload: SubmitIn):
         experiment=experiment, user=request.user, snapshot=snapshot, config=config
     )
     return Status(201, run_details(run))
+
+
+class SubmitCheckIn(Schema):
+    config: dict[str, Any]
+    paths: list[str] | None = None
+
+
+@router.post("/workspaces/{ws}/experiments/{experiment_id}/runs/check")
+def run_submit_check(request, ws: str, experiment_id: int, payload: SubmitCheckIn):
+    """Everything a submit checks but the snapshot upload: the SDK asks this first."""
+    experiment = _experiment(request, ws, experiment_id, Role.CONTRIBUTOR)
+    config = RunConfig.parse(payload.config)
+    services.run_submit_check(experiment=experiment, config=config, paths=payload.paths)
+    return {"ok": True}
 
 
 def _uuid(value: str) -> str:

@@ -49,8 +49,9 @@ def run_get_for_user(
     return run
 
 
-def runs_of(*, experiment: Experiment) -> QuerySet[Run]:
-    return experiment.runs.select_related("submitted_by").order_by("-created_at")
+def runs_of(*, experiment: Experiment, include_children: bool = True) -> QuerySet[Run]:
+    runs = experiment.runs.select_related("submitted_by").order_by("-created_at", "-number")
+    return runs if include_children else runs.filter(parent__isnull=True)
 
 
 def run_get_visible(*, user, run_id: str, token=None) -> Run:

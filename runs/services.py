@@ -103,15 +103,23 @@ def experiment_set_tags(*, experiment: Experiment, tags: dict) -> Experiment:
 # --- runs ----------------------------------------------------------------------------------
 
 
-def run_submit(
-    *, experiment: Experiment, user, snapshot: Snapshot | None, config: RunConfig
-) -> Run:
-    """Validate everything, then create the run as Queued and enqueue it after commit."""
+def run_submit_check(*, experiment: Experiment, config: RunConfig, paths=None) -> None:
+    """What a submit would refuse, asked before the source folder is uploaded, so a refused
+    submit stores nothing. `paths` are the files the snapshot will hold."""
     if experiment.is_archived:
         raise UserError(
             f"Experiment {experiment.name!r} is archived; reactivate it first "
             "(experiment.reactivate() or the Reactivate button), then submit."
         )
+    if paths is not None:
+        config.check_paths(paths)
+
+
+def run_submit(
+    *, experiment: Experiment, user, snapshot: Snapshot | None, config: RunConfig
+) -> Run:
+    """Validate everything, then create the run as Queued and enqueue it after commit."""
+    run_submit_check(experiment=experiment, config=config)
     config.check_against(snapshot)
     properties = dict(config.properties)
     if snapshot is not None and snapshot.git:

@@ -76,9 +76,12 @@ class RunConfig:
 
     def check_against(self, snapshot) -> None:
         """Refuse a script that is not in the snapshot, naming what is there instead."""
+        self.check_paths([entry["path"] for entry in (snapshot.manifest if snapshot else [])])
+
+    def check_paths(self, paths: list[str]) -> None:
         if self.script is None:
             return
-        paths = {entry["path"] for entry in (snapshot.manifest if snapshot else [])}
+        paths = set(paths)
         if self.script not in paths:
             top = sorted({p.split("/", 1)[0] + ("/" if "/" in p else "") for p in paths})
             listing = ", ".join(top[:30]) or "none (the snapshot is empty)"

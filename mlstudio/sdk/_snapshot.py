@@ -18,7 +18,7 @@ import stat
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -336,13 +336,17 @@ def upload_snapshot(
     source_directory: str | os.PathLike[str],
     *,
     git: dict[str, Any] | None = None,
+    before_upload: Callable[[Manifest], None] | None = None,
 ) -> dict[str, Any]:
     """Snapshot `source_directory` in the workspace, sending only bodies the studio lacks.
+    `before_upload` sees the manifest first and may refuse by raising: nothing is sent.
 
     Returns the studio's snapshot ({"id", "file_count", "total_size", "digest"}) plus
     "uploaded_files" and "uploaded_bytes": the blobs sent, each distinct content once.
     """
     manifest = build_manifest(source_directory)
+    if before_upload is not None:
+        before_upload(manifest)
     snapshots = f"workspaces/{segment(workspace_name)}/snapshots"
     files = manifest.files()
     missing = _missing(client.post(f"{snapshots}/negotiate", {"files": files}))

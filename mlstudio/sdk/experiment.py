@@ -5,6 +5,7 @@ from mlstudio.sdk.exceptions import UserErrorException
 from mlstudio.sdk.run import Run
 
 VIEW_TYPES = ("ActiveOnly", "ArchivedOnly", "All")
+RUNS_PAGE = 1000
 
 
 class Experiment:
@@ -55,11 +56,17 @@ class Experiment:
         body = config.to_dict()
         body["tags"] = {**(tags or {})}
         client = self.workspace._client
+
+        def check(manifest) -> None:  # a refused submit uploads nothing
+            paths = [entry.path for entry in manifest.entries]
+            client.post(f"{self._path}/runs/check", {"config": body, "paths": paths})
+
         snapshot = upload_snapshot(
             client,
             self.workspace.name,
             config.source_directory,
             git=git_info(config.source_directory),
+            before_upload=check,
         )
         details = client.post(f"{self._path}/runs", {"snapshot_id": snapshot["id"], "config": body})
         return Run(self, details["runId"], _details=details)
@@ -87,9 +94,18 @@ class Experiment:
         self._update(self.workspace._client.post(f"{self._path}/reactivate"))
 
     def get_runs(self, type=None, tags=None, properties=None, include_children=False):
-        """This experiment's runs, newest first."""
-        for details in self.workspace._client.get(f"{self._path}/runs"):
-            yield Run(self, details["runId"], _details=details)
+        """This experiment's runs, newest first, fetched a page at a time; child runs only
+        with include_children=True, as in v1."""
+        children = "true" if include_children else "false"
+        offset = 0
+        while True:
+            query = f"?limit={RUNS_PAGE}&offset={offset}&include_children={children}"
+            page = self.workspace._client.get(f"{self._path}/runs{query}")
+            for details in page:
+                yield Run(self, details["runId"], _details=details)
+            if len(page) < RUNS_PAGE:
+                return
+            offset += len(page)
 
     @staticmethod
     def list(workspace, experiment_name=None, view_type="ActiveOnly", tags=None) -> list:

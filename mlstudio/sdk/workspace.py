@@ -15,9 +15,10 @@ class Workspace:
     """A workspace on a studio: `Workspace.from_config()` or `Workspace(name=, url=, token=)`."""
 
     def __init__(self, name: str | None = None, url: str | None = None, token: str | None = None):
-        name = os.environ.get(ENV_WORKSPACE) or name
-        url = os.environ.get(ENV_URL) or url
-        token = os.environ.get(ENV_TOKEN) or token
+        # What the caller passes wins; the environment fills in the rest.
+        name = name or os.environ.get(ENV_WORKSPACE)
+        url = url or os.environ.get(ENV_URL)
+        token = token or os.environ.get(ENV_TOKEN)
         missing = [
             label for label, value in (("name", name), ("url", url), ("token", token)) if not value
         ]
@@ -48,7 +49,9 @@ class Workspace:
             return cls()
         config = _read_config(find_config(path, _file_name))
         return cls(
-            name=config.get("workspace_name"), url=config.get("url"), token=config.get("token")
+            name=os.environ.get(ENV_WORKSPACE) or config.get("workspace_name"),
+            url=os.environ.get(ENV_URL) or config.get("url"),
+            token=os.environ.get(ENV_TOKEN) or config.get("token"),
         )
 
     @property

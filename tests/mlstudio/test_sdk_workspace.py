@@ -53,6 +53,14 @@ def test_it_lets_environment_variables_override_the_file(sdk_env, live_server, t
     assert Workspace.from_config(path=tmp_path).url == live_server.url
 
 
+def test_it_lets_explicit_arguments_win_over_the_environment(sdk_env, live_server, token):
+    sdk_env.setenv("MLSTUDIO_URL", "http://127.0.0.1:1")
+    sdk_env.setenv("MLSTUDIO_WORKSPACE", "elsewhere")
+    sdk_env.setenv("MLSTUDIO_TOKEN", token)
+    ws = Workspace(name="lab", url=live_server.url)
+    assert ws.name == "lab" and ws.url == live_server.url
+
+
 def test_it_needs_no_file_when_all_variables_are_set(sdk_env, live_server, token, tmp_path):
     sdk_env.chdir(tmp_path)
     sdk_env.setenv("MLSTUDIO_URL", live_server.url)

@@ -15,6 +15,8 @@ from mlstudio.sdk import (
     UserErrorException,
     Workspace,
 )
+from runs.models import Blob, Snapshot
+from runs.models import Run as RunRow
 from tests.processes import wait_until
 from workspaces import services
 
@@ -96,6 +98,21 @@ def test_it_raises_on_a_failed_run_unless_told_not_to(ws, project_folder, local_
 def test_it_refuses_a_missing_script_listing_what_is_there(ws, project_folder):
     with pytest.raises(UserErrorException, match=r"'tran\.py' is not in the snapshot.*train\.py"):
         Experiment(ws, "typo").submit(ScriptRunConfig(project_folder, "tran.py"))
+    assert not Snapshot.objects.exists() and not Blob.objects.exists()  # nothing was uploaded
+
+
+@pytest.mark.parametrize(
+    ("config", "says"),
+    [
+        ({"compute_target": "nowhere"}, "Unknown compute target"),
+        ({"max_run_duration_seconds": -1}, "positive whole number"),
+    ],
+)
+def test_it_uploads_nothing_for_a_refused_submit(ws, project_folder, config, says):
+    with pytest.raises(UserErrorException, match=says):
+        Experiment(ws, "refused").submit(ScriptRunConfig(project_folder, "train.py", **config))
+    assert not Snapshot.objects.exists() and not Blob.objects.exists()
+    assert not RunRow.objects.exists()
 
 
 def test_it_archives_and_reactivates(ws, project_folder):
@@ -105,6 +122,7 @@ def test_it_archives_and_reactivates(ws, project_folder):
     assert "old" in [e.name for e in Experiment.list(ws, view_type="ArchivedOnly")]
     with pytest.raises(UserErrorException, match="reactivate it first"):
         experiment.submit(ScriptRunConfig(project_folder, "train.py"))
+    assert not Snapshot.objects.exists()
     experiment.reactivate()
     assert "old" in [e.name for e in Experiment.list(ws)]
 
@@ -140,3 +158,19 @@ def test_it_cancels_from_the_sdk(ws, project_folder, local_worker, capsys):
     details = run.wait_for_completion(raise_on_error=False)
     assert details["status"] == "Canceled"
     assert "Canceled by the user" in details["error"]["error"]["message"]
+
+
+def test_it_reads_a_submitted_runs_metrics_with_its_children(ws, project_folder, local_worker):
+    (project_folder / "train.py").write_text(
+        "from mlstudio.sdk import Run\n"
+        "run = Run.get_context()\n"
+        "run.log('loss', 0.5)\n"
+        "run.child_run('fold', run_id=run.id + '_fold').log('acc', 0.9)\n"
+    )
+    run = Experiment(ws, "tree").submit(ScriptRunConfig(project_folder, "train.py"))
+    run.wait_for_completion()
+    assert run.get_metrics(recursive=True) == {
+        run.id: {"loss": 0.5},
+        f"{run.id}_fold": {"acc": 0.9},
+    }
+    assert run.get_metrics() == {"loss": 0.5}

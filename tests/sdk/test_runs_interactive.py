@@ -107,3 +107,14 @@ def test_it_refuses_completing_a_submitted_run_from_outside(ws, owner, api_as):
         content_type="application/json",
     )
     assert response.status_code == 409 and "exit code decides" in response.json()["detail"]
+
+
+def test_it_lists_every_run_page_by_page_newest_first(ws, monkeypatch):
+    monkeypatch.setattr("mlstudio.sdk.experiment.RUNS_PAGE", 2)
+    experiment = Experiment(ws, "many")
+    started = [experiment.start_logging() for _ in range(3)]
+    child = started[0].child_run()
+    for run in started:
+        run.complete()
+    assert [r.id for r in experiment.get_runs()] == [r.id for r in reversed(started)]
+    assert child.id in [r.id for r in experiment.get_runs(include_children=True)]
