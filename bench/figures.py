@@ -14,12 +14,16 @@ class Figure:
     below: bool = True
     peer_name: str | None = None
     peer_value: float | None = None
+    min_ratio: float | None = None  # how many times better than the peer it must be
 
     @property
     def met(self) -> bool | None:
-        if self.target is None:
-            return None
-        return self.value <= self.target if self.below else self.value >= self.target
+        checks = []
+        if self.target is not None:
+            checks.append(self.value <= self.target if self.below else self.value >= self.target)
+        if self.min_ratio is not None:
+            checks.append(self.ratio is not None and self.ratio >= self.min_ratio)
+        return all(checks) if checks else None
 
     @property
     def ratio(self) -> float | None:
@@ -34,7 +38,8 @@ class Figure:
             f"{self.value:.4g} {self.unit}",
             f"{sign} {self.target:g} {self.unit}" if self.target is not None else "-",
             f"{self.peer_name} {self.peer_value:.4g} {self.unit}" if self.peer_name else "-",
-            f"{self.ratio:.1f}x" if self.ratio else "-",
+            (f"{self.ratio:.1f}x" if self.ratio else "-")
+            + (f" (≥ {self.min_ratio:g}x)" if self.min_ratio else ""),
             {True: "met", False: "MISS", None: "-"}[self.met],
         )
 

@@ -353,6 +353,10 @@ class Execution:
         for folder in ("outputs", "logs"):
             try:
                 self.sync_folder(folder)
+                kept = [p for p, state in self._synced.items() if p.startswith(folder + "/")]
+                collected = [p for p in kept if self._synced[p] != (-1, -1)]
+                size = sum(self._synced[p][0] for p in collected)
+                self.say(f"Collected ./{folder}: {len(collected)} file(s), {size} bytes")
             except OSError as exc:
                 self.say(f"Could not collect ./{folder}: {exc}")
                 self.stop_reason = self.stop_reason or (

@@ -47,6 +47,7 @@ def test_it_runs_a_script_and_keeps_its_output(owner, experiment, api_as, local_
     assert "to stderr" in log
     system = log_of(run_id, store.SYSTEM_LOG)
     assert "Materializing snapshot" in system and "Command:" in system and "Exit code 0" in system
+    assert "Collected ./outputs: 1 file(s), 2 bytes" in system
     assert run.exit_code == 0
     names = [f["name"] for f in store.list_files(run_id)]
     assert "outputs/model/weights.txt" in names and "logs/events.txt" in names
