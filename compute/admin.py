@@ -1,11 +1,38 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
-from compute.models import Node
+from compute import services
+from compute.models import ComputeTarget, Node, SlotLease
 from mlstudio.admin import RecordAdmin
+from mlstudio.errors import UserError
+
+
+@admin.register(ComputeTarget)
+class ComputeTargetAdmin(RecordAdmin):
+    list_display = ["name", "workspace", "type", "min_nodes", "max_nodes", "provisioning_state"]
+    list_filter = ["type", "provisioning_state", "workspace"]
+    search_fields = ["name", "workspace__name", "vm_size", "docker_host"]
+
+    def delete_model(self, request, obj):
+        self.delete_queryset(request, [obj])
+
+    def delete_queryset(self, request, queryset):
+        """Through target_delete, so a target with active runs (or `local`) stays."""
+        for target in queryset:
+            try:
+                services.target_delete(target=target)
+            except UserError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
 
 
 @admin.register(Node)
 class NodeAdmin(RecordAdmin):
-    list_display = ["name", "hostname", "queues", "concurrency", "heartbeat_at", "started_at"]
-    list_filter = ["hostname", "heartbeat_at"]
+    list_display = ["name", "hostname", "target_queue", "slots", "busy_slots", "heartbeat_at"]
+    list_filter = ["hostname", "target_queue", "heartbeat_at"]
     search_fields = ["name", "hostname", "queues"]
+
+
+@admin.register(SlotLease)
+class SlotLeaseAdmin(RecordAdmin):
+    list_display = ["holder", "target", "node", "requested_at", "granted_at"]
+    list_filter = ["granted_at"]
+    search_fields = ["holder", "node", "target__name", "target__workspace__name"]

@@ -8,6 +8,8 @@ from django.http import HttpRequest
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
 
+from compute.api import router as compute_router
+from environments.api import router as environments_router
 from mlstudio.errors import UserError
 from runs.api import router as runs_router
 from runs.metrics_api import router as metrics_router
@@ -49,3 +51,5 @@ api.add_router("/", workspaces_router)
 api.add_router("/", snapshots_router)
 api.add_router("/", runs_router)
 api.add_router("/", metrics_router)
+api.add_router("/", environments_router)
+api.add_router("/", compute_router)

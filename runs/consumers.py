@@ -32,7 +32,12 @@ class RunConsumer(MemberConsumer):
         await super().connect()
         if not getattr(self, "group", None):
             return
-        await self.send_json({"kind": "status", "run_id": self.run.pk, "status": self.run.status})
+        # Read the status only now that the group is joined: a transition made meanwhile is
+        # either in this read or in an event that follows (the client drops older `seq`s).
+        await database_sync_to_async(self.run.refresh_from_db)(
+            fields=["status", "status_detail", "status_history"]
+        )
+        await self.send_json(status_event(self.run))
         names = await database_sync_to_async(store.log_files)(self.run.pk)
         for name in sorted(set(names) | set(self.positions)):
             await self.catch_up(name, names.get(name, 0))
@@ -71,6 +76,17 @@ class RunConsumer(MemberConsumer):
                 {"kind": "log", "name": name, "offset": position, "data": rest.decode()}
             )
         self.positions[name] = end
+
+
+def status_event(run) -> dict:
+    """The run's current status as the payload its transitions publish."""
+    return {
+        "kind": "status",
+        "run_id": run.pk,
+        "status": run.status,
+        "detail": run.status_detail,
+        "seq": len(run.status_history),
+    }
 
 
 def _offsets(query_string: bytes) -> dict[str, int]:

@@ -25,6 +25,11 @@ import psutil
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 
+from compute.selectors import target_of_queue
+from compute.services import slot_release, slot_wait
+from environments import docker as envdocker
+from environments.builders import Built, environment_build
+from environments.selectors import environment_version_by_pk
 from mlstudio import live
 from mlstudio.errors import UserError
 from mlstudio.processes import parent_death_signal, signal_group
@@ -46,6 +51,9 @@ CANCEL_POLL_SECONDS = 0.5
 LEFTOVER_SECONDS = 2.0  # how long processes the script left may hold its output after it exits
 LOGS_SYNC_SECONDS = 5.0
 METRICS_SECONDS = 0.05  # at most 20 metric messages a second per run reach browsers
+IMAGE_BUILD_LOG = "system_logs/image_build_log.txt"
+ENV_BUILD_LOG = "system_logs/environment_build_log.txt"
+SERVER_SECRETS = ("DATABASE_URL", "REDIS_URL")
 TRACEBACK = re.compile(rb"Traceback \(most recent call last\):\n")
 
 
@@ -54,15 +62,33 @@ class PreparationError(UserError):
 
 
 def execute(run_id: str, *, worker: str) -> None:
-    run = run_transition(
-        run_id=run_id,
-        to=RunStatus.PREPARING,
-        worker=worker,
-        heartbeat_at=_now(),
-    )
-    if run is None:
+    queued = Run.objects.filter(pk=run_id, status=RunStatus.QUEUED).first()
+    if queued is None:
         return  # already started, finished or canceled: a redelivery, nothing to do
-    Execution(run).go()
+    target = target_of_queue(queued.definition.get("queue", ""))
+    if target is not None and not _wait_for_a_slot(queued, target, worker):
+        return  # canceled while it waited
+    try:
+        run = run_transition(
+            run_id=run_id, to=RunStatus.PREPARING, worker=worker, heartbeat_at=_now()
+        )
+        if run is not None:
+            Execution(run).go()
+    finally:
+        if target is not None:
+            slot_release(holder=run_id)
+
+
+def _wait_for_a_slot(run: Run, target, worker: str) -> bool:
+    """Hold the run in Queued until its target has a free slot (max_nodes across all nodes),
+    first in, first out; False if it was canceled meanwhile. Its place in the line is shown
+    by the runs_queue_positions task."""
+
+    def still_wanted() -> bool:
+        return Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).exists()
+
+    return slot_wait(target=target, holder=run.pk, node=worker, requested_at=run.created_at,
+                     still_wanted=still_wanted)  # fmt: skip
 
 
 def _now() -> datetime:
@@ -83,6 +109,8 @@ class Execution:
         self.metrics: MetricPump | None = None
         self.heartbeat = Heartbeat(run.pk)
         self.token = None
+        self.built: Built | None = None
+        self.container: str | None = None
 
     # --- the whole run ----------------------------------------------------------------------
     def go(self) -> None:
@@ -132,27 +160,86 @@ class Execution:
         for folder in ("outputs", "logs"):
             (self.workdir / folder).mkdir(exist_ok=True)
         (self.workdir / ".mlstudio").mkdir(exist_ok=True)
-        python = definition["environment"]["python"].get("interpreter_path") or sys.executable
-        if not shutil.which(python):
-            raise PreparationError(
-                f"The interpreter {python!r} does not exist on worker {self.run.worker}. Fix "
-                "python.interpreter_path, or leave it empty to use the worker's own Python."
-            )
-        self.say(f"Environment: user-managed, interpreter {python}")
+        self.built, spec = self.prepare_environment(definition.get("environment"))
+        python = self.built.python
         if definition.get("command"):
             argv = list(definition["command"])
         else:
             argv = [python, definition["script"], *definition["arguments"]]
-        return argv, self.environment(definition)
+        env = self.environment(definition)
+        if self.built.kind == "docker":
+            return self.in_container(argv, env, spec["docker"])
+        return argv, env
+
+    def prepare_environment(self, reference: dict | None) -> tuple[Built, dict]:
+        """Build (or find cached) the run's environment; its build log streams live."""
+        if not reference or not reference.get("id"):
+            self.say(f"Environment: none given; the worker's own Python, {sys.executable}")
+            return Built("user-managed", sys.executable, None, True, ""), {}
+        version = environment_version_by_pk(pk=reference["id"])
+        docker = (
+            bool(version.spec["docker"]["enabled"])
+            or self.run.definition.get("target_type") == "docker"
+        )
+        build_log = store.AppendLog(self.run.pk, IMAGE_BUILD_LOG if docker else ENV_BUILD_LOG)
+        started = time.monotonic()
+
+        def log(line: str) -> None:
+            text = line.rstrip("\n") + "\n"
+            offset = build_log.append(text.encode())
+            name = build_log.name
+            live.publish(self.group, {"kind": "log", "name": name, "offset": offset, "data": text})
+
+        if version.build_status != "Succeeded":
+            Run.objects.filter(pk=self.run.pk).update(
+                status_detail="building environment (first use of this spec, cached afterwards)"
+            )
+        try:
+            built = environment_build(version=version, log=log, docker=docker)
+        except UserError as exc:
+            message = f"Environment {version.label} failed to build: {exc.message}"
+            raise PreparationError(message) from None
+        finally:
+            build_log.close()
+        how = "cached" if built.cached else f"built in {time.monotonic() - started:.1f} s"
+        where = f"image {built.image}" if built.image else f"interpreter {built.python}"
+        self.say(f"Environment {version.label}: {built.kind}, {how}; {where}")
+        return built, version.spec
+
+    def in_container(self, argv, env, docker: dict) -> tuple[list[str], dict[str, str]]:
+        """The docker CLI command that runs `argv` in the environment's image: the working
+        folder mounted at the same path, the SDK mounted read-only, host networking so the
+        SDK reaches the studio."""
+        self.container = f"mlstudio-run-{re.sub(r'[^A-Za-z0-9_.-]', '-', self.run.pk)}"[:200]
+        envdocker.container_remove(self.container)  # a redelivery's leftover
+        container_argv = envdocker.container_argv(
+            name=self.container,
+            image=self.built.image,
+            argv=argv,
+            workdir=str(self.workdir),
+            env=env,
+            shm_size=docker.get("shm_size"),
+            arguments=docker.get("arguments") or [],
+            sdk_path=str(REPO_ROOT),
+        )
+        return container_argv, envdocker.container_env(env)
 
     def environment(self, definition: dict) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MLSTUDIO_", "DJANGO_"))}
-        env.pop("DATABASE_URL", None)
-        env.pop("REDIS_URL", None)
+        """The script's variables. On this host it inherits the worker's (PATH, locale, …),
+        never the studio's own settings; in a container it gets only its own."""
+        if self.built.kind == "docker":
+            env = {}
+        else:
+            env = {
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(("MLSTUDIO_", "DJANGO_")) and k not in SERVER_SECRETS
+            }
         env.update(definition.get("environment_variables") or {})
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p
-        )
+        if self.built.kind != "docker":
+            env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p
+            )
         env["PYTHONUNBUFFERED"] = "1"
         env.update(
             {
@@ -286,6 +373,8 @@ class Execution:
         if self.process is None:
             return
         grace = settings.MLSTUDIO_CANCEL_GRACE_SECONDS
+        if self.container is not None:
+            envdocker.container_stop(self.container, timeout=grace)
         ends = time.monotonic() + grace
         family = self.family()
         _signal_all(self.process.pid, family, signal.SIGTERM)
@@ -369,6 +458,11 @@ class Execution:
         self.move(status, exit_code=exit_code, error=error, detail=(error or {}).get("message", ""))
 
     def release(self) -> None:
+        if self.container is not None:
+            try:
+                envdocker.container_remove(self.container)
+            except Exception as exc:  # the engine went away: say so, release the rest
+                self.say(f"Could not remove container {self.container}: {exc}")
         if self.token is not None:
             api_token_revoke(user=self.token.user, token_id=self.token.pk)
         self.heartbeat.stop()

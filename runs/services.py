@@ -12,6 +12,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from compute.selectors import queued_details, target_for_run
+from environments.selectors import environment_version_get
+from environments.services import environment_check, environment_resolve
 from mlstudio import live
 from mlstudio.errors import Conflict, UserError
 from runs.models import ACTIVE_STATUSES, FINAL_STATUSES, Experiment, Run, RunStatus, Snapshot
@@ -111,8 +114,35 @@ def run_submit_check(*, experiment: Experiment, config: RunConfig, paths=None) -
             f"Experiment {experiment.name!r} is archived; reactivate it first "
             "(experiment.reactivate() or the Reactivate button), then submit."
         )
+    config.use_target(target_for_run(workspace=experiment.workspace, name=config.compute_target))
     if paths is not None:
         config.check_paths(paths)
+    spec = config.environment_spec
+    if spec is not None:
+        if _names_a_version(spec):
+            environment_version_get(
+                workspace=experiment.workspace, name=str(spec["name"]), version=str(spec["version"])
+            )
+        elif not spec.get("version"):
+            environment_check(spec=spec)
+
+
+def _names_a_version(spec: dict) -> bool:
+    return bool(spec.get("version")) and set(spec) <= {"name", "version"}
+
+
+def _resolve_environment(*, experiment: Experiment, config: RunConfig, user) -> None:
+    """Registers an unregistered Environment, as azureml did at submit."""
+    spec = config.environment_spec
+    if spec is None:
+        return
+    if _names_a_version(spec):
+        version = environment_version_get(
+            workspace=experiment.workspace, name=str(spec["name"]), version=str(spec["version"])
+        )
+    else:
+        version = environment_resolve(workspace=experiment.workspace, spec=spec, user=user)
+    config.use_environment(version)
 
 
 def run_submit(
@@ -121,6 +151,7 @@ def run_submit(
     """Validate everything, then create the run as Queued and enqueue it after commit."""
     run_submit_check(experiment=experiment, config=config)
     config.check_against(snapshot)
+    _resolve_environment(experiment=experiment, config=config, user=user)
     properties = dict(config.properties)
     if snapshot is not None and snapshot.git:
         from mlstudio.sdk._git import git_properties
@@ -237,6 +268,28 @@ def runs_fail_lost(*, stale_after: timedelta) -> list[str]:
             api_tokens_revoke(tokens=[run.api_token_id])
             failed.append(run_id)
     return failed
+
+
+def runs_queue_positions() -> int:
+    """Tell each Queued run what it waits for, e.g. "waiting for a free node (3 ahead)";
+    returns how many details changed."""
+    queued = list(
+        Run.objects.filter(status=RunStatus.QUEUED)
+        .order_by("created_at", "pk")
+        .values_list("pk", "experiment__workspace_id", "definition__compute_target",
+                     "status_detail")
+    )  # fmt: skip
+    details = queued_details(queued=[row[:3] for row in queued])
+    changed = 0
+    for run_id, _, _, detail in queued:
+        if details.get(run_id, detail) == detail:
+            continue
+        if Run.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
+            status_detail=details[run_id]
+        ):
+            changed += 1
+            _publish_status(Run.objects.select_related("experiment").get(pk=run_id))
+    return changed
 
 
 def _publish_status(run: Run) -> None:

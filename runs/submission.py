@@ -6,11 +6,10 @@ import shlex
 from dataclasses import dataclass, field
 
 from compute.queues import LOCAL_TARGET, target_queue
-from mlstudio.errors import NotFound, UserError
+from mlstudio.errors import UserError
 from mlstudio.paths import clean_relative_path
 
 DEFAULT_MAX_RUN_DURATION = 30 * 24 * 3600
-KNOWN_TARGETS = (LOCAL_TARGET,)
 
 
 @dataclass
@@ -19,8 +18,10 @@ class RunConfig:
     command: list[str] | None = None
     arguments: list[str] = field(default_factory=list)
     compute_target: str = LOCAL_TARGET
-    interpreter_path: str | None = None
-    environment_name: str | None = None
+    queue: str = target_queue(LOCAL_TARGET)
+    target_type: str = "local"
+    environment_spec: dict | None = None
+    environment: dict | None = None
     environment_variables: dict[str, str] = field(default_factory=dict)
     max_run_duration_seconds: int = DEFAULT_MAX_RUN_DURATION
     tags: dict[str, str] = field(default_factory=dict)
@@ -49,29 +50,29 @@ class RunConfig:
         return config
 
     def _read_environment(self, environment, run_variables) -> None:
-        environment = environment or {}
-        if not isinstance(environment, dict):
+        if environment is not None and not isinstance(environment, dict):
             raise UserError("`environment` must be an Environment or its JSON spec.")
-        if environment.get("version"):
-            # A version names a registered environment; none is registered until the
-            # environment registry exists, so any such reference is unknown.
-            raise NotFound(
-                f"Environment {environment.get('name')!r} version {environment['version']!r} is "
-                "not registered in this workspace. Pass an unregistered Environment (it is "
-                "used as given) or register it first."
-            )
-        python = environment.get("python") or {}
-        if python and not python.get("user_managed_dependencies", True):
-            raise UserError(
-                f"Environment {environment.get('name')!r} asks MLStudio to build its Python "
-                "packages; this studio version runs user-managed environments only. Set "
-                "python.user_managed_dependencies = True and install the packages yourself."
-            )
-        self.environment_name = environment.get("name") or None
-        self.interpreter_path = python.get("interpreter_path") or None
+        # Resolved against the workspace's registry (registered if new) at submit.
+        self.environment_spec = environment or None
+        self.environment_variables = string_map(run_variables, "environment_variables")
+
+    def use_target(self, target) -> None:
+        """Run on `target` (a ComputeTarget): its queue, and its type for the executor."""
+        self.compute_target = target.name
+        self.queue = target.queue
+        self.target_type = target.type
+
+    def use_environment(self, version) -> None:
+        """Run in `version` (an EnvironmentVersion); its variables yield to the run's own."""
+        self.environment = {
+            "id": version.pk,
+            "name": version.name,
+            "version": version.version,
+            "kind": version.kind,
+        }
         self.environment_variables = {
-            **string_map(environment.get("environment_variables"), "environment_variables"),
-            **string_map(run_variables, "environment_variables"),
+            **version.spec.get("environment_variables", {}),
+            **self.environment_variables,
         }
 
     def check_against(self, snapshot) -> None:
@@ -96,14 +97,9 @@ class RunConfig:
             "command": self.command,
             "arguments": self.arguments,
             "compute_target": self.compute_target,
-            "queue": target_queue(self.compute_target),
-            "environment": {
-                "name": self.environment_name,
-                "python": {
-                    "user_managed_dependencies": True,
-                    "interpreter_path": self.interpreter_path,
-                },
-            },
+            "queue": self.queue,
+            "target_type": self.target_type,
+            "environment": self.environment,
             "environment_variables": self.environment_variables,
             "max_run_duration_seconds": self.max_run_duration_seconds,
         }
@@ -135,10 +131,12 @@ def _command(raw) -> list[str]:
 
 
 def _target(raw) -> str:
-    name = raw or LOCAL_TARGET
-    if name not in KNOWN_TARGETS:
-        raise NotFound(f"Unknown compute target {name!r}. Available: {', '.join(KNOWN_TARGETS)}.")
-    return name
+    """A target's name; whether the workspace has it is checked at submit."""
+    if raw is None or raw == "":
+        return LOCAL_TARGET
+    if not isinstance(raw, str):
+        raise UserError(f"`compute_target` must be a target's name, not {raw!r}.")
+    return raw
 
 
 def _duration(raw) -> int:

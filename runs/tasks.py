@@ -17,3 +17,8 @@ def runs_fail_lost() -> list[str]:
     return services.runs_fail_lost(
         stale_after=timedelta(seconds=settings.MLSTUDIO_RUN_HEARTBEAT_TIMEOUT)
     )
+
+
+@shared_task(ignore_result=True)
+def runs_queue_positions() -> int:
+    return services.runs_queue_positions()

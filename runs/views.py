@@ -3,12 +3,13 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from compute.selectors import nodes_online
+from compute.selectors import target_list
+from compute.views import status_context
+from environments.selectors import environments_latest
 from mlstudio.errors import NotFound
 from runs import selectors, store
 from runs.models import FINAL_STATUSES, Run, RunStatus
 from runs.presenters import run_details
-from runs.submission import KNOWN_TARGETS
 from workspaces.selectors import workspace_get_for_user
 
 VIEWS = {"active": "ActiveOnly", "archived": "ArchivedOnly", "all": "All"}
@@ -96,7 +97,7 @@ def workspace_home(request, name: str):
         request,
         "runs/home.html",
         {"workspace": workspace, "membership": membership, "recent": recent,
-         "experiments": experiments, "nodes": nodes_online()},
+         "experiments": experiments, **status_context(workspace=workspace)},
     )  # fmt: skip
 
 
@@ -109,6 +110,8 @@ def submit_page(request, name: str):
         request,
         "runs/submit.html",
         {"workspace": workspace, "membership": membership, "experiments": experiments,
-         "targets": KNOWN_TARGETS, "max_bytes": settings.MLSTUDIO_SNAPSHOT_MAX_BYTES,
+         "targets": [t.name for t in target_list(workspace=workspace)],
+         "environments": environments_latest(workspace=workspace).values(),
+         "max_bytes": settings.MLSTUDIO_SNAPSHOT_MAX_BYTES,
          "max_files": settings.MLSTUDIO_SNAPSHOT_MAX_FILES},
     )  # fmt: skip

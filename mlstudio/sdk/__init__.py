@@ -6,6 +6,14 @@ run = Experiment(ws, "my_experiment").submit(ScriptRunConfig(".", "train.py"))
 run.wait_for_completion(show_output=True)
 """
 
+from mlstudio.sdk.compute_target import (
+    AmlCompute,
+    ComputeTarget,
+    ComputeTargetException,
+    DockerCompute,
+)
+from mlstudio.sdk.conda_dependencies import CondaDependencies
+from mlstudio.sdk.container_registry import ContainerRegistry
 from mlstudio.sdk.environment import Environment
 from mlstudio.sdk.exceptions import (
     AuthenticationException,
@@ -22,7 +30,13 @@ from mlstudio.sdk.workspace import Workspace
 
 __all__ = [
     "ActivityFailedException",
+    "AmlCompute",
     "AuthenticationException",
+    "ComputeTarget",
+    "ComputeTargetException",
+    "CondaDependencies",
+    "ContainerRegistry",
+    "DockerCompute",
     "Environment",
     "Experiment",
     "MLStudioException",

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import time
 from collections.abc import Iterable
+from pathlib import Path
 
 from mlstudio.sdk.exceptions import UserErrorException
 
@@ -25,10 +27,14 @@ def plain(value):
     if kind is float or kind is int or kind is str or kind is bool or value is None:
         return value
     if hasattr(value, "item") and getattr(value, "shape", None) == ():
-        return value.item()  # numpy and torch scalars of every width
+        value = value.item()  # numpy and torch scalars; float128 stays a numpy type
     for base in (bool, int, float, str):
         if isinstance(value, base):
             return base(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple) or hasattr(value, "tolist"):
@@ -58,6 +64,22 @@ def check_name(name) -> str:
             f"Metric name {name[:40]!r}… is {len(name)} characters; the limit is {NAME_MAX}."
         )
     return name
+
+
+def sized_chunks(name: str, values: list) -> list[list]:
+    """Pieces of a long list, each at most LIST_CHUNK items and VALUE_MAX_BYTES as JSON, so a
+    list of any length is stored; only one item over the limit is refused."""
+    pieces = [values[i : i + LIST_CHUNK] for i in range(0, max(len(values), 1), LIST_CHUNK)]
+    out = []
+    while pieces:
+        piece = pieces.pop(0)
+        if len(piece) > 1 and len(json.dumps(piece, default=str)) > VALUE_MAX_BYTES:
+            half = len(piece) // 2
+            pieces[:0] = [piece[:half], piece[half:]]
+            continue
+        check_size(name, piece)
+        out.append(piece)
+    return out
 
 
 def check_size(name: str, value) -> None:
@@ -107,3 +129,111 @@ def table_values(name: str, table: dict) -> dict:
 
 def now() -> float:
     return time.time()
+
+
+# --- reading a submitted run's records back, without the studio ---------------------------
+
+NUMBER_NAMES = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+JSON_KINDS = ("confusion_matrix", "accuracy_table", "residuals", "predictions")
+
+
+class TransportView:
+    """What the transport files of a submitted run hold (every process's records, its child
+    runs' too), sorted as the studio sorts them, so `get_metrics()` inside a script sees what
+    it has just logged. Files only grow: each read parses only what was appended since."""
+
+    _shared: dict[str, TransportView] = {}
+
+    def __init__(self, folder: str):
+        self.folder = Path(folder)
+        self.offsets: dict[str, int] = {}
+        self.runs: dict[str, dict[str, dict]] = {}  # run id -> name -> {"kind", "values"}
+
+    @classmethod
+    def shared(cls, folder: str) -> TransportView:
+        key = os.path.abspath(folder)
+        return cls._shared.get(key) or cls._shared.setdefault(key, cls(key))
+
+    def read(self, root: str) -> TransportView:
+        self.runs.setdefault(root, {})
+        for path in sorted(self.folder.glob("metrics-*.jsonl")):
+            with open(path, "rb") as handle:
+                handle.seek(self.offsets.get(path.name, 0))
+                data = handle.read()
+            complete = data[: data.rfind(b"\n") + 1]  # a line still being written waits
+            self.offsets[path.name] = self.offsets.get(path.name, 0) + len(complete)
+            for line in complete.splitlines():
+                try:
+                    self._add(json.loads(line), root)
+                except (ValueError, TypeError, KeyError, AttributeError):
+                    continue  # the studio skips it too, and says so in the system log
+        return self
+
+    def _add(self, record: dict, root: str) -> None:
+        run = self.runs.setdefault(record.get("r") or root, {})
+        if record.get("op") == "child":
+            self.runs.setdefault(record["id"], {})
+        if "op" in record:
+            return
+        name, kind = record["n"], record.get("k", "scalar")
+        value = NUMBER_NAMES[record["x"]] if "x" in record else record.get("v")
+        if kind == "list":
+            value = [NUMBER_NAMES.get(v, v) if isinstance(v, str) else v for v in value]
+        metric = run.get(name)
+        if kind == "list":  # as the studio decides where None may stand for NaN
+            none_ok = metric is None or metric["kind"] in NUMERIC
+        else:
+            none_ok = metric is not None
+        numbers = _numbers(kind, value, none_ok=none_ok)
+        if numbers is None and kind in NUMERIC:
+            kind = "value"
+        if metric is None:
+            metric = run[name] = {"kind": kind, "values": []}
+        if metric["kind"] in NUMERIC:
+            if numbers is not None:
+                metric["values"] += numbers
+        elif kind not in NUMERIC or metric["kind"] == "value":
+            metric["values"] += value if kind == "list" else [value]
+
+    def counts(self, run_id: str) -> dict[str, int]:
+        return {name: len(m["values"]) for name, m in self.runs.get(run_id, {}).items()}
+
+    def metrics(self, run_id: str, name: str | None = None) -> dict:
+        """v1's shapes, as the studio answers get_metrics()."""
+        found = self.runs.get(run_id, {})
+        return {n: _shape(m["kind"], m["values"]) for n, m in found.items() if name in (None, n)}
+
+
+NUMERIC = ("scalar", "list")
+
+
+def _numbers(kind: str, value, *, none_ok: bool) -> list[float] | None:
+    """The record's numbers (None as NaN once a series exists), or None if it holds others."""
+    values = value if kind == "list" else [value] if kind == "scalar" else None
+    if values is None:
+        return None
+    numbers = []
+    for v in values:
+        if v is None and none_ok:
+            numbers.append(math.nan)
+        elif isinstance(v, int | float) and not isinstance(v, bool):
+            numbers.append(float(v))
+        else:
+            return None
+    return numbers
+
+
+def _shape(kind: str, values: list):
+    if kind == "list":
+        return values
+    if kind in ("row", "table"):
+        columns: dict[str, list] = {}
+        for value in values:
+            for column, cell in value.items():
+                columns.setdefault(column, []).extend(cell if kind == "table" else [cell])
+        return columns
+    if kind == "image":
+        values = [v["path"] for v in values]
+    if kind in JSON_KINDS:
+        return values[-1]  # the latest
+    return values[0] if len(values) == 1 else values

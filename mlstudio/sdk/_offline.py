@@ -7,12 +7,16 @@ import uuid
 
 
 class OfflineRun:
-    def __init__(self):
+    def __init__(self, name: str = ""):
         self.id = f"OfflineRun_{uuid.uuid4()}"
         self.number = 0
         self.experiment = None
+        self.parent = None
+        self.display_name = name or self.id
+        self.status = "Running"
         self._tags: dict = {}
         self._properties: dict = {}
+        self._children: list[OfflineRun] = []
 
     def _say(self, kind: str, name, value) -> None:
         print(f"Attempted to log {kind} metric {name}:\n{value}")
@@ -78,11 +82,57 @@ class OfflineRun:
     def flush(self):
         pass
 
+    def child_run(self, name=None, run_id=None, outputs=None):
+        child = OfflineRun(name or "")
+        child.parent = self
+        self._children.append(child)
+        return child
+
+    def create_children(self, count=None, tag_key=None, tag_values=None):
+        total = len(tag_values) if tag_values is not None else int(count or 0)
+        children = [self.child_run() for _ in range(total)]
+        if tag_key is not None and tag_values is not None:
+            for child, value in zip(children, tag_values, strict=True):
+                child.tag(tag_key, value)
+        return children
+
+    def get_children(self, recursive=False, **_):
+        for child in self._children:
+            yield child
+            if recursive:
+                yield from child.get_children(recursive=True)
+
+    def get_status(self):
+        return self.status
+
+    def get_details(self):
+        return {"runId": self.id, "status": self.status, "tags": self.get_tags(),
+                "properties": self.get_properties(), "offline": True}  # fmt: skip
+
+    def get_detailed_status(self):
+        return {"status": self.status, "details": "an offline run: nothing is sent"}
+
+    def wait_for_completion(self, show_output=False, **_):
+        return self.get_details()
+
+    def cancel(self):
+        self.status = "Canceled"
+
     def complete(self, _set_status=True):
-        pass
+        self.status = "Completed"
 
     def fail(self, error_details=None, error_code=None, _set_status=True):
-        pass
+        self.status = "Failed"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        if kind is None:
+            self.complete()
+        else:
+            self.fail()
+        return False
 
     def __repr__(self) -> str:
         return f"Run(Id: {self.id}, offline)"

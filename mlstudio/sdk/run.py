@@ -13,11 +13,18 @@ from urllib.parse import quote
 from mlstudio.sdk import _metrics as m
 from mlstudio.sdk._http import segment
 from mlstudio.sdk._sinks import FileSink, RestSink
-from mlstudio.sdk.exceptions import MLStudioException, UserErrorException
+from mlstudio.sdk.exceptions import (
+    MLStudioException,
+    NotFoundException,
+    ServiceUnreachableException,
+    UserErrorException,
+)
 
 FINAL_STATUSES = ("Completed", "Failed", "Canceled")
 USER_LOG = "user_logs/std_log.txt"
 POLL_SECONDS = 0.5
+POLL_STORED_SECONDS = 0.05
+STORE_PATIENCE_SECONDS = 2.0
 
 
 class ActivityFailedException(MLStudioException):
@@ -91,11 +98,9 @@ class _Metrics:
         m.check_name(name)
         values = m.list_values(name, value)
         at = m.now()
-        for start in range(0, max(len(values), 1), m.LIST_CHUNK):
-            chunk = values[start : start + m.LIST_CHUNK]
-            m.check_size(name, chunk)
+        for position, chunk in enumerate(m.sized_chunks(name, values)):
             record = {"n": name, "k": "list", "v": _json_safe(chunk), "t": at}
-            if description and start == 0:
+            if description and position == 0:
                 record["d"] = str(description)
             self._sink.send(record)
 
@@ -381,6 +386,11 @@ class Run(_Metrics):
     def get_status(self) -> str:
         return self.get_details()["status"]
 
+    def get_detailed_status(self) -> dict:
+        """The status and what it waits for, e.g. "waiting for a free node (3 ahead)"."""
+        details = self.get_details()
+        return {"status": details["status"], "details": details.get("statusDetail", "")}
+
     def cancel(self) -> None:
         self._details = self._client.post(f"{self._path}/cancel")
 
@@ -469,8 +479,9 @@ class _SubmittedRun(Run):
         self.id = os.environ["MLSTUDIO_RUN_ID"]
         self._details = None
         self._init_metrics()
-        self._file_sink = FileSink(os.environ["MLSTUDIO_RUN_DIR"])
+        self._file_sink = FileSink.shared(os.environ["MLSTUDIO_RUN_DIR"])
         self._experiment = None
+        self._children: list[Run] = []  # in-script children write to our sink
 
     @property
     def _sink(self):
@@ -487,6 +498,52 @@ class _SubmittedRun(Run):
 
     def _server_properties(self) -> dict:
         return {}  # no network needed: the executor refuses a changed property too
+
+    def get_metrics(self, name: str | None = None, recursive: bool = False, **_) -> dict:
+        """What this run holds, including what the script logged a moment ago: from the
+        studio when the run has a connection to it (once it has stored what the transport
+        files hold), else from the transport files themselves."""
+        self.flush()
+        root = os.environ["MLSTUDIO_RUN_ID"]
+        local = m.TransportView.shared(os.environ["MLSTUDIO_RUN_DIR"]).read(root)
+        scope = [self.id]
+        if recursive and self.id == root:
+            scope += [run_id for run_id in local.runs if run_id != root]
+        if os.environ.get("MLSTUDIO_URL") and os.environ.get("MLSTUDIO_TOKEN"):
+            try:
+                self._wait_until_stored({run_id: local.counts(run_id) for run_id in scope})
+                return super().get_metrics(name, recursive)
+            except ServiceUnreachableException:
+                pass  # every record is here too: answer without the studio
+        if not recursive:
+            return local.metrics(self.id, name)
+        return {run_id: local.metrics(run_id, name) for run_id in scope}
+
+    def _wait_until_stored(self, wanted: dict[str, dict[str, int]]) -> None:
+        """The executor stores transport records a moment after they are written. Wait
+        until the studio counts as many values as the files hold, or until its counts stop
+        moving (it refused a record; the run's system log says why)."""
+        seen, moved_at = None, time.monotonic()
+        while time.monotonic() - moved_at < STORE_PATIENCE_SECONDS:
+            stored = {run_id: self._stored_counts(run_id) for run_id in wanted}
+            if all(
+                stored[run_id] is not None
+                and all(stored[run_id].get(n, 0) >= count for n, count in counts.items())
+                for run_id, counts in wanted.items()
+            ):
+                return
+            if stored != seen:
+                seen, moved_at = stored, time.monotonic()
+            time.sleep(POLL_STORED_SECONDS)
+
+    def _stored_counts(self, run_id: str) -> dict[str, int] | None:
+        """Values stored per metric; None for a child run not created yet."""
+        workspace = segment(self.experiment.workspace.name)
+        path = f"workspaces/{workspace}/runs/{segment(run_id)}/metric-list"
+        try:
+            return {metric["name"]: metric["count"] for metric in self._client.get(path)}
+        except NotFoundException:
+            return None
 
     def complete(self, _set_status: bool = True) -> None:
         self.flush()
@@ -542,6 +599,7 @@ class _SubmittedChild(_SubmittedRun):
         self._init_metrics()
         self._file_sink = _ChildSink(parent._file_sink, run_id)
         self._experiment = parent._experiment
+        self._children = []
 
     def complete(self, _set_status: bool = True) -> None:
         self._sink.send({"op": "status", "status": "Completed"})

@@ -13,11 +13,26 @@ export async function api(method, url, body) {
   }
   const response = await fetch(url, options);
   const text = await response.text();
-  const data = text ? JSON.parse(text) : null;
-  if (!response.ok) {
-    throw new Error((data && data.detail) || `${response.status} ${response.statusText}`);
+  if (!response.ok) throw failure(response.status, response.statusText, text);
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    throw new Error(`The studio answered ${url} with a page instead of data (HTTP ${response.status}); reload, and sign in again if asked.`);
   }
-  return data;
+}
+
+// The error for a refused request: the studio's own message, or, when what answered was not
+// the studio (a proxy's 502 or 413 page), the HTTP status.
+export function failure(status, statusText, body) {
+  try {
+    const detail = JSON.parse(body).detail;
+    if (detail) return new Error(detail);
+  } catch { /* not JSON: not the studio's answer */ }
+  const reason = `HTTP ${status}${statusText ? ` ${statusText}` : ""}`;
+  if (status === 413) {
+    return new Error(`The request was too large for the web server in front of the studio (${reason}); raise its request size limit (nginx: client_max_body_size).`);
+  }
+  return new Error(`The request failed with ${reason}. Try again; if it persists, the studio or the server in front of it needs a look.`);
 }
 
 // A websocket that reconnects after a drop and asks for what follows the offsets it has,

@@ -25,47 +25,80 @@ for (const tab of tabs) {
 }
 
 // --- logs: the tail first, older parts on scroll, live lines appended ----------------------
+// Offsets count bytes of the stored log, as the websocket's events do.
 const logView = document.getElementById("log");
 const logChoice = document.getElementById("log-choice");
 const ends = { ...page.logs };  // what we have received of every log, by byte offset
-let shownStart = 0;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+let shownStart = 0;  // the viewer shows bytes shownStart..shownEnd of the chosen log
+let shownEnd = 0;
+let held = null;  // live events that arrived while the tail was being fetched
+let showing = 0;  // which showLog() call is the current one
 let loadingOlder = false;
 
 async function readLog(name, offset, limit) {
   const response = await fetch(`${page.api}/logs/${name}?offset=${offset}&limit=${limit}`);
-  return { text: await response.text(), next: Number(response.headers.get("X-Next-Offset")) };
+  return { bytes: new Uint8Array(await response.arrayBuffer()), next: Number(response.headers.get("X-Next-Offset")) };
+}
+
+// The whole lines of bytes read from `offset` up to `next`, and where they start: a read
+// that does not start the log may begin inside a line (even inside a character).
+function wholeLines({ bytes, next }, offset) {
+  const kept = offset > 0 ? bytes.subarray(bytes.indexOf(10) + 1) : bytes;
+  return { lines: decoder.decode(kept), start: next - kept.length };
 }
 
 async function showLog() {
   const name = logChoice.value;
+  const call = ++showing;
+  held = [];
   const end = ends[name] || 0;
-  shownStart = Math.max(0, end - TAIL);
-  const { text } = await readLog(name, shownStart, end - shownStart);
-  // Drop a partial first line when we did not start at the top.
-  logView.textContent = shownStart > 0 ? text.slice(text.indexOf("\n") + 1) : text;
+  const from = Math.max(0, end - TAIL);
+  const read = await readLog(name, from, end - from);
+  if (call !== showing) return;  // another log was chosen meanwhile
+  const { lines, start } = wholeLines(read, from);
+  logView.textContent = lines;
+  [shownStart, shownEnd] = [start, read.next];
+  const arrived = held;
+  held = null;
+  for (const event of arrived) showLive(event);
   logView.scrollTop = logView.scrollHeight;
 }
 
 logView.addEventListener("scroll", async () => {
-  if (logView.scrollTop > 50 || shownStart === 0 || loadingOlder) return;
+  if (logView.scrollTop > 50 || shownStart === 0 || loadingOlder || held) return;
   loadingOlder = true;
+  const call = showing;
   const from = Math.max(0, shownStart - TAIL);
-  const { text } = await readLog(logChoice.value, from, shownStart - from);
-  const height = logView.scrollHeight;
-  const older = from > 0 ? text.slice(text.indexOf("\n") + 1) : text;
-  logView.textContent = older + logView.textContent;
-  logView.scrollTop = logView.scrollHeight - height;
-  shownStart = from;
+  const read = await readLog(logChoice.value, from, shownStart - from);
+  if (call === showing) {
+    const { lines, start } = wholeLines(read, from);
+    const height = logView.scrollHeight;
+    logView.prepend(lines);
+    logView.scrollTop = logView.scrollHeight - height;
+    shownStart = start;
+  }
   loadingOlder = false;
 });
 logChoice.addEventListener("change", showLog);
 
 function appendLog(event) {
-  if (event.offset + new Blob([event.data]).size <= (ends[event.name] || 0)) return;
-  ends[event.name] = event.offset + new Blob([event.data]).size;
-  if (event.name !== logChoice.value) return;
+  ends[event.name] = Math.max(ends[event.name] || 0, event.offset + encoder.encode(event.data).length);
+  if (event.name === logChoice.value) showLive(event);
+}
+
+// Show what an event adds after shownEnd: nothing if the viewer has it, the rest if it has
+// part of it. A gap (not expected: the socket resumes from what we have) reads the tail again.
+// While the tail is on its way, events wait for it.
+function showLive(event) {
+  if (held) { held.push(event); return; }
+  const data = encoder.encode(event.data);
+  if (event.offset + data.length <= shownEnd) return;
+  if (event.offset > shownEnd) { showLog(); return; }
   const following = logView.scrollHeight - logView.scrollTop - logView.clientHeight < 30;
-  logView.append(event.data);
+  logView.append(event.offset === shownEnd ? event.data : decoder.decode(data.subarray(shownEnd - event.offset)));
+  shownEnd = event.offset + data.length;
   if (following) logView.scrollTop = logView.scrollHeight;
 }
 
@@ -161,6 +194,16 @@ function extendCharts(event) {
 // --- status, cancel, files -------------------------------------------------------------
 const statusBadge = document.getElementById("run-status");
 const cancel = document.getElementById("cancel");
+let statusSeq = Number(statusBadge.dataset.seq || 0);  // transitions shown so far
+
+// Events may arrive out of order (the socket's first message races the run's own events):
+// one numbered below what is shown is old news.
+function applyStatus({ status, detail, seq }) {
+  if (seq !== undefined && seq < statusSeq) return;
+  statusSeq = seq ?? statusSeq;
+  showStatus(status, detail);
+}
+
 async function showStatus(status, detail) {
   setStatus(statusBadge, status);
   document.getElementById("run-detail").textContent = detail || "";
@@ -177,7 +220,7 @@ if (cancel) {
     if (!window.confirm("Cancel this run? Its processes are stopped and its files collected.")) return;
     cancel.disabled = true;
     const details = await api("POST", `${page.api}/cancel`).catch((problem) => alert(problem.message));
-    if (details) showStatus(details.status, details.statusDetail);
+    if (details) applyStatus({ status: details.status, detail: details.statusDetail, seq: details.statusHistory?.length });
   });
 }
 
@@ -219,7 +262,7 @@ liveSocket(page.ws, {
   offsets: () => ({ ...ends }),
   onEvent(event) {
     if (event.kind === "log") appendLog(event);
-    else if (event.kind === "status") showStatus(event.status, event.detail);
+    else if (event.kind === "status") applyStatus(event);
     else if (event.kind === "metric") extendCharts(event);
     else if (event.kind === "file") addFile(event);
   },

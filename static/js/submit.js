@@ -1,4 +1,4 @@
-import { api, csrfToken } from "./common.js";
+import { api, csrfToken, failure } from "./common.js";
 
 const form = document.getElementById("submit-form");
 const base = form.dataset.api;
@@ -163,7 +163,7 @@ function put(url, file) {
     request.setRequestHeader("X-CSRFToken", csrfToken());
     request.setRequestHeader("Content-Type", "application/octet-stream");
     request.upload.onprogress = (event) => { progress.value = sent + event.loaded; };
-    request.onload = () => (request.status < 300 ? resolve() : reject(new Error(JSON.parse(request.responseText).detail)));
+    request.onload = () => (request.status < 300 ? resolve() : reject(failure(request.status, request.statusText, request.responseText)));
     request.onerror = () => reject(new Error("The upload was interrupted; check the connection and submit again."));
     request.send(file);
   });
@@ -217,6 +217,8 @@ form.addEventListener("submit", async (event) => {
     const run = await api("POST", `${base}/experiments/${found.id}/runs`, { snapshot_id: snapshot.id, config });
     location.href = `${form.dataset.runPage}${encodeURIComponent(run.runId)}/#outputs`;
   } catch (problem) {
+    progress.hidden = true;
+    summary.textContent = "Nothing was submitted.";
     fail(problem.message);
     button.disabled = false;
   }

@@ -1,8 +1,11 @@
 """What a user sees in the studio, in a real browser, while real runs go on."""
 
+import time
+
 import pytest
 
 from runs import services as run_services
+from runs import store
 from runs.models import Experiment, Run
 from tests.processes import wait_until
 from tests.runs.helpers import submit_script, wait_for_status
@@ -150,3 +153,61 @@ def test_it_says_a_folder_is_too_large_before_sending(signed_in, server, tmp_pat
     assert "2001 files" in page.inner_text("#submit-error")
     assert ".amlignore" in page.inner_text("#submit-error")
     assert not Run.objects.exists()
+
+
+CHATTY = """
+    import sys, time
+    for i in range(3000):  # more than the viewer's first read: it starts inside a line
+        print(f"line {i:04d} " + "x" * 90)
+    sys.stdout.flush()
+    for i in range(3000, 3300):
+        print(f"line {i:04d} " + "x" * 90, flush=True)
+        time.sleep(0.02)
+"""
+
+
+def test_it_shows_every_log_line_once_and_in_order(signed_in, server, owner, experiment, api_as):
+    page = signed_in
+    run_id = submit_script(api_as(owner), experiment, {"train.py": CHATTY})
+    wait_until(lambda: store.log_files(run_id).get(store.USER_LOG, 0) > 300_000, 60, "output")
+
+    def slow_tail(route):
+        time.sleep(1.5)  # live lines arrive over the websocket while the tail is on its way
+        route.continue_()
+
+    page.route("**/logs/user_logs/**", slow_tail)
+    page.goto(f"{server}/w/lab/runs/{run_id}/#outputs")
+    page.wait_for_selector("#log:has-text('line 3299')", timeout=60_000)
+    page.unroute("**/logs/user_logs/**")
+    page.evaluate("document.getElementById('log').scrollTop = 0")  # loads what came before
+    page.wait_for_function("document.getElementById('log').textContent.startsWith('line 0000')")
+    shown = page.evaluate("document.getElementById('log').textContent").splitlines()
+    assert shown == [f"line {i:04d} " + "x" * 90 for i in range(3300)]
+
+
+def test_it_says_which_http_status_refused_a_submission(signed_in, server, tmp_path):
+    page = signed_in
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "train.py").write_text("print('through at last')\n")
+    page.goto(f"{server}/w/lab/submit/")
+    page.fill("#experiment", "behind-a-proxy")
+    page.set_input_files("#folder", str(folder))
+    page.wait_for_selector("#folder-summary:has-text('1 files')")
+
+    def proxy_says(status: int, title: str):
+        body = f"<html><head><title>{status} {title}</title></head><body>nginx</body></html>"
+        return lambda route: route.fulfill(status=status, content_type="text/html", body=body)
+
+    page.route("**/blobs/**", proxy_says(502, "Bad Gateway"))
+    page.click("#submit-button")
+    page.wait_for_selector("#submit-error:has-text('HTTP 502')")
+    assert page.inner_text("#folder-summary") == "Nothing was submitted."
+    page.unroute("**/blobs/**")
+    page.route("**/snapshots/negotiate", proxy_says(413, "Request Entity Too Large"))
+    page.click("#submit-button")
+    page.wait_for_selector("#submit-error:has-text('HTTP 413')")
+    assert "client_max_body_size" in page.inner_text("#submit-error")
+    page.unroute("**/snapshots/negotiate")
+    page.click("#submit-button")
+    page.wait_for_selector("#log:has-text('through at last')", timeout=60_000)

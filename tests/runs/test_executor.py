@@ -186,7 +186,13 @@ def test_it_passes_environment_variables_and_the_chosen_interpreter(
 
 def test_it_fails_clearly_when_the_interpreter_is_missing(owner, experiment, api_as, local_worker):
     files = {"train.py": "print('never')\n"}
-    environment = {"python": {"interpreter_path": "/opt/nowhere/bin/python"}}
+    environment = {
+        "name": "elsewhere",
+        "python": {
+            "user_managed_dependencies": True,
+            "interpreter_path": "/opt/nowhere/bin/python",
+        },
+    }
     run_id = submit_script(api_as(owner), experiment, files, environment=environment)
     run = wait_for_status(run_id, "Completed", "Failed")
     assert run.status == "Failed"

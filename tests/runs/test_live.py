@@ -9,7 +9,8 @@ from channels.testing import WebsocketCommunicator
 
 from mlstudio.asgi import application
 from runs import services, store
-from runs.models import Run
+from runs.consumers import RunConsumer
+from runs.models import Run, RunStatus
 from tests.runs.helpers import submit_script
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -92,3 +93,41 @@ async def test_it_refuses_a_stranger(owner, stranger, workspace, api_as):
     communicator = connect(stranger_client.raw_token, run_id)
     connected, code = await communicator.connect()
     assert not connected and code == 4404
+
+
+async def test_it_sends_the_status_as_it_is_once_the_client_is_listening(
+    owner, workspace, api_as, monkeypatch
+):
+    """A worker claims the run between the consumer's permission check and its joining the
+    run's group: the claim's own event is lost to this client, so the first status it gets
+    must already say Preparing, numbered so later events can be told from older ones."""
+    client = await database_sync_to_async(api_as)(owner)
+    experiment = await database_sync_to_async(services.experiment_create)(
+        workspace=workspace, name="exp", user=owner
+    )
+    response = await database_sync_to_async(client.post)(
+        f"/api/workspaces/lab/experiments/{experiment.pk}/runs",
+        {"config": {"command": ["true"]}},
+        content_type="application/json",
+    )
+    run_id = response.json()["runId"]
+    authorise = RunConsumer.authorise
+
+    def authorise_then_claim(self):  # the race, made certain
+        group = authorise(self)
+        services.run_transition(run_id=run_id, to=RunStatus.PREPARING)
+        return group
+
+    monkeypatch.setattr(RunConsumer, "authorise", authorise_then_claim)
+    communicator = connect(client.raw_token, run_id)
+    assert (await communicator.connect())[0]
+    first = await communicator.receive_json_from(timeout=10)
+    await communicator.disconnect()
+    run = await database_sync_to_async(Run.objects.get)(pk=run_id)
+    assert first == {
+        "kind": "status",
+        "run_id": run_id,
+        "status": "Preparing",
+        "detail": "",
+        "seq": len(run.status_history),
+    }

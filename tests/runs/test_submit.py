@@ -54,9 +54,12 @@ def test_it_stringifies_numeric_arguments(owner, experiment, api_as):
         ({"command": None, "script": "../escape.py"}, 400, "'..'"),
         ({"command": None, "script": "train.py"}, 400, "is not in the snapshot"),
         ({"environment_variables": ["A=1"]}, 400, "mapping"),
-        ({"environment": {"name": "AzureML-Minimal", "version": "1"}}, 404, "not registered"),
-        ({"environment": {"name": "e", "python": {"user_managed_dependencies": False}}}, 400,
-         "user-managed"),
+        ({"environment": {"name": "Nope", "version": "1"}}, 404, "No environment 'Nope'"),
+        ({"environment": {"name": "MLStudio-Minimal", "version": "9"}}, 404, "has no version"),
+        ({"environment": {"name": "MLStudio-Mine"}}, 400, "reserved"),
+        ({"environment": {"name": "e", "docker": {"base_image": "a", "base_dockerfile": "FROM b"}}},
+         400, "base_image"),
+        ({"environment": "python3"}, 400, "must be an Environment"),
     ],
 )  # fmt: skip
 def test_it_refuses_bad_submissions_and_stores_nothing(

@@ -118,3 +118,10 @@ def test_it_lists_every_run_page_by_page_newest_first(ws, monkeypatch):
         run.complete()
     assert [r.id for r in experiment.get_runs()] == [r.id for r in reversed(started)]
     assert child.id in [r.id for r in experiment.get_runs(include_children=True)]
+
+
+def test_it_tells_the_detailed_status(ws):
+    run = Experiment(ws, "detailed").start_logging()
+    assert run.get_detailed_status() == {"status": "Running", "details": ""}
+    run.cancel()
+    assert run.get_detailed_status()["status"] == "Canceled"

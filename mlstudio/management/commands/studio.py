@@ -13,7 +13,8 @@ from workspaces import services
 class Command(BaseCommand):
     help = (
         "Start the whole studio on this machine and stay in the foreground: migrations, a "
-        "private Redis (unless REDIS_URL is set), Celery workers and beat, and the web server."
+        "private Redis (unless REDIS_URL is set), Celery workers and beat, the web server, and "
+        "a worker node for each cluster and docker compute target."
     )
 
     def add_arguments(self, parser):
@@ -63,6 +64,7 @@ class Command(BaseCommand):
                 if dead is not None:
                     self.stderr.write(_died_message(dead))
                     return 1
+                studio.sync_nodes(say=self.say)
                 time.sleep(0.5)
             self.say(f"Received {stopping[0]}; stopping.")
             return 0

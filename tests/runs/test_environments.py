@@ -1,0 +1,114 @@
+"""Runs in registered environments, executed by a real worker: a virtualenv built once and
+cached, a Docker image with the script in a container, and a build that fails."""
+
+import subprocess
+
+import pytest
+
+from environments.models import EnvironmentVersion
+from runs import services, store
+from tests.environments.helpers import make_wheel, offline_packages
+from tests.runs.helpers import submit_script, wait_for_status
+
+pytest_plugins = ["tests.docker_fixtures"]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def experiment(owner, workspace):
+    return services.experiment_create(workspace=workspace, name="envs", user=owner)
+
+
+def log_of(run_id: str, name: str) -> str:
+    return store.read_log(run_id, name, 0, 10_000_000)[0]
+
+
+def venv_spec(tmp_path) -> dict:
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels)
+    return {
+        "name": "tiny",
+        "python": {"conda_dependencies": {"pip_packages": offline_packages(wheels, "tinypkg")}},
+    }
+
+
+SCRIPT = """
+    import sys, tinypkg
+    from mlstudio.sdk import Run
+    print(tinypkg.GREETING, sys.prefix, flush=True)
+    Run.get_context().log("loss", 0.5)
+"""
+
+
+def test_it_builds_a_virtualenv_once_then_runs_from_the_cache(
+    owner, experiment, api_as, local_worker, tmp_path
+):
+    client = api_as(owner)
+    spec = venv_spec(tmp_path)
+    first = submit_script(client, experiment, {"train.py": SCRIPT}, environment=spec)
+    run = wait_for_status(first, "Completed", "Failed", timeout=120)
+    system = log_of(first, store.SYSTEM_LOG)
+    assert run.status == "Completed", system + log_of(first, store.USER_LOG)
+    assert "hello from tinypkg 1.0" in log_of(first, store.USER_LOG)
+    assert "Successfully installed tinypkg" in log_of(
+        first, "system_logs/environment_build_log.txt"
+    )
+    assert run.definition["environment"]["name"] == "tiny"
+    assert run.definition["environment"]["version"] == "1"
+    assert "virtualenv, built in" in system
+
+    second = submit_script(client, experiment, {"train.py": SCRIPT}, environment=spec)
+    run = wait_for_status(second, "Completed", "Failed", timeout=60)
+    assert run.status == "Completed"
+    assert "virtualenv, cached" in log_of(second, store.SYSTEM_LOG)
+    assert run.metrics.get(name="loss").last_value == 0.5
+    assert EnvironmentVersion.objects.filter(environment__name="tiny").count() == 1
+
+
+def test_it_fails_a_run_whose_packages_cannot_be_installed(
+    owner, experiment, api_as, local_worker, tmp_path
+):
+    spec = {
+        "name": "broken",
+        "python": {"conda_dependencies": {"pip_packages": offline_packages(tmp_path, "nope-pkg")}},
+    }
+    run_id = submit_script(api_as(owner), experiment, {"train.py": "print(1)"}, environment=spec)
+    run = wait_for_status(run_id, "Completed", "Failed", timeout=120)
+    assert run.status == "Failed"
+    assert "failed to build" in run.error["message"]
+    assert "No matching distribution found for nope-pkg" in run.error["message"]
+    build_log = log_of(run_id, "system_logs/environment_build_log.txt")
+    assert "No matching distribution found for nope-pkg" in build_log
+    version = EnvironmentVersion.objects.get(environment__name="broken")
+    assert version.build_status == "Failed"
+
+
+def test_it_runs_a_docker_environment_in_a_container(
+    owner, experiment, api_as, local_worker, docker_engine
+):
+    spec = {
+        "name": "boxed",
+        "python": {"user_managed_dependencies": True, "interpreter_path": "python3"},
+        "docker": {"enabled": True, "shm_size": "64m"},
+        "environment_variables": {"WHERE": "in a box"},
+    }
+    script = """
+        import os, pathlib
+        from mlstudio.sdk import Run
+        print(os.environ["WHERE"], pathlib.Path("/.dockerenv").exists(), flush=True)
+        Run.get_context().log("acc", 0.9)
+        open("outputs/result.txt", "w").write("made inside")
+    """
+    run_id = submit_script(api_as(owner), experiment, {"train.py": script}, environment=spec)
+    run = wait_for_status(run_id, "Completed", "Failed", timeout=180)
+    system = log_of(run_id, store.SYSTEM_LOG)
+    assert run.status == "Completed", system + log_of(run_id, store.USER_LOG)
+    assert "in a box True" in log_of(run_id, store.USER_LOG)
+    assert "image mlstudio/env:" in system
+    assert run.metrics.get(name="acc").last_value == 0.9
+    assert "outputs/result.txt" in [f["name"] for f in store.list_files(run_id)]
+    left = subprocess.run(
+        ["docker", "ps", "-a", "--filter", "label=mlstudio.run-container", "-q"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert left.strip() == ""
