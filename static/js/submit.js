@@ -208,11 +208,12 @@ form.addEventListener("submit", async (event) => {
     const found = await api("POST", `${base}/experiments/resolve`, { name: experiment });
     const tags = Object.fromEntries(document.getElementById("tags").value.split("\n").map((l) => l.trim()).filter(Boolean)
       .map((l) => [l.split("=")[0].trim(), l.includes("=") ? l.slice(l.indexOf("=") + 1).trim() : ""]));
-    const interpreter = document.getElementById("interpreter").value.trim();
+    const environmentChoice = document.getElementById("environment").value;
     const config = {
       script: scriptSelect.value, arguments: args, compute_target: document.getElementById("target").value,
       max_run_duration_seconds: Number(document.getElementById("timeout").value), tags,
-      environment: interpreter ? { name: "browser", python: { user_managed_dependencies: true, interpreter_path: interpreter } } : null,
+      // A registered version, by reference: "name:version".
+      environment: environmentChoice ? { name: environmentChoice.slice(0, environmentChoice.lastIndexOf(":")), version: environmentChoice.slice(environmentChoice.lastIndexOf(":") + 1) } : null,
     };
     const run = await api("POST", `${base}/experiments/${found.id}/runs`, { snapshot_id: snapshot.id, config });
     location.href = `${form.dataset.runPage}${encodeURIComponent(run.runId)}/#outputs`;

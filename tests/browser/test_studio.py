@@ -129,11 +129,13 @@ def test_it_submits_a_run_by_uploading_a_folder(signed_in, server, tmp_path):
     page.click("#submit-button")
     page.wait_for_selector("#submit-error:has-text('Choose the script')")
     page.select_option("#script", "train.py")
+    page.select_option("#environment", "MLStudio-Minimal:1")
     page.click("#submit-button")
     page.wait_for_url("**/runs/**")
     page.wait_for_selector("#log:has-text('uploaded and running')", timeout=60_000)
     assert "['--name', 'two words', '--lr', '0.1']" in page.inner_text("#log")
     run = Run.objects.get()
+    assert run.definition["environment"]["name"] == "MLStudio-Minimal"
     assert sorted(e["path"] for e in run.snapshot.manifest) == [
         ".amlignore",
         "helper.py",

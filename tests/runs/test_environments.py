@@ -7,6 +7,7 @@ import pytest
 
 from environments.models import EnvironmentVersion
 from runs import services, store
+from tests import processes
 from tests.environments.helpers import make_wheel, offline_packages
 from tests.runs.helpers import submit_script, wait_for_status
 
@@ -112,3 +113,23 @@ def test_it_runs_a_docker_environment_in_a_container(
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert left.strip() == ""
+
+
+def test_it_stops_and_removes_the_container_of_a_canceled_run(
+    owner, experiment, api_as, local_worker, docker_engine
+):
+    spec = {
+        "name": "boxed-sleeper",
+        "python": {"user_managed_dependencies": True, "interpreter_path": "python3"},
+        "docker": {"enabled": True},
+    }
+    script = "import time\nprint('sleeping in a box', flush=True)\ntime.sleep(600)\n"
+    client = api_as(owner)
+    run_id = submit_script(client, experiment, {"train.py": script}, environment=spec)
+    processes.wait_until(
+        lambda: "sleeping in a box" in log_of(run_id, store.USER_LOG), 120, "the container"
+    )
+    client.post(f"/api/workspaces/lab/runs/{run_id}/cancel")
+    run = wait_for_status(run_id, "Canceled", timeout=60)
+    assert run.status == "Canceled"
+    assert not docker_engine.containers.list(all=True, filters={"label": "mlstudio.run-container"})
