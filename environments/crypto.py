@@ -50,7 +50,7 @@ def password_decrypt(token: str, *, what: str) -> str:
         raise SecretUnreadable(
             f"The registry password of {what} cannot be decrypted: the server's secret key "
             "changed since it was stored. Register the environment again with its password "
-            "(or put the old key in SECRET_KEY_FALLBACKS)."
+            "(or list the old key in MLSTUDIO_SECRET_KEY_FALLBACKS)."
         ) from None
 
 

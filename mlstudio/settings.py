@@ -16,6 +16,8 @@ def _plotly_package_data() -> str:
 DATA_DIR = config.data_dir()
 
 SECRET_KEY = config.secret_key(DATA_DIR)
+# Earlier keys, after a rotation: what they signed or encrypted (registry passwords) still reads.
+SECRET_KEY_FALLBACKS = config.env_list("MLSTUDIO_SECRET_KEY_FALLBACKS", [])
 DEBUG = config.env_bool("DEBUG", False)
 ALLOWED_HOSTS = config.env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = config.env_list("CSRF_TRUSTED_ORIGINS", [])
