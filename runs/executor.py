@@ -439,6 +439,7 @@ class Execution:
 
     def record_end(self) -> None:
         exit_code = self.process.returncode if self.process else None
+        self.remove_container()  # a finished run has no container left
         for folder in ("outputs", "logs"):
             try:
                 self.sync_folder(folder)
@@ -457,12 +458,17 @@ class Execution:
         run_children_finish(parent=self.run, ending=status)
         self.move(status, exit_code=exit_code, error=error, detail=(error or {}).get("message", ""))
 
+    def remove_container(self) -> None:
+        if self.container is None:
+            return
+        try:
+            envdocker.container_remove(self.container)
+        except Exception as exc:  # the engine went away: say so, release the rest
+            self.say(f"Could not remove container {self.container}: {exc}")
+        self.container = None
+
     def release(self) -> None:
-        if self.container is not None:
-            try:
-                envdocker.container_remove(self.container)
-            except Exception as exc:  # the engine went away: say so, release the rest
-                self.say(f"Could not remove container {self.container}: {exc}")
+        self.remove_container()
         if self.token is not None:
             api_token_revoke(user=self.token.user, token_id=self.token.pk)
         self.heartbeat.stop()
