@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import docker
+from django.conf import settings
 from docker import errors as docker_errors
 from docker.utils import parse_repository_tag
 
@@ -81,6 +82,20 @@ def engine_is_remote() -> bool:
         return not ipaddress.ip_address(hostname).is_loopback
     except ValueError:
         return True
+
+
+def copies_files() -> bool:
+    """Whether run containers get their files by copy (put_archive/get_archive) instead of a
+    mount: always for a remote engine, and when MLSTUDIO_DOCKER_COPY_FILES is set."""
+    return engine_is_remote() or settings.MLSTUDIO_DOCKER_COPY_FILES
+
+
+def engine_address() -> str:
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
+def is_not_found(error: Exception) -> bool:
+    return isinstance(error, docker_errors.NotFound)
 
 
 def image_exists(tag: str) -> bool:

@@ -27,9 +27,8 @@ def _workspace(request, name: str):
 @require_http_methods(["GET", "POST"])
 def environment_list(request, name: str):
     workspace, membership = _workspace(request, name)
-    form = {}
+    form = request.POST if request.method == "POST" else _prefilled(request, workspace)
     if request.method == "POST":
-        form = request.POST
         registered = _register(request, workspace, membership, form)
         if registered is not None:
             return redirect("environment", workspace.name, registered.name)
@@ -40,6 +39,33 @@ def environment_list(request, name: str):
         {"workspace": workspace, "membership": membership, "environments": latest.values(),
          "form": form, "can_register": membership.allows(Role.CONTRIBUTOR)},
     )  # fmt: skip
+
+
+def _prefilled(request, workspace) -> dict:
+    """The form for `?from=<name>:<version>&add_pip=<package>`, where a failed run's hint
+    links: that version's spec with the package added (so MLStudio installs it; a curated
+    one becomes a copy under your own name), or a new environment with just the package."""
+    form = {}
+    if source := request.GET.get("from"):
+        env, _, number = source.partition(":")
+        try:
+            version = selectors.environment_version_get(
+                workspace=workspace, name=env, version=number or None
+            )
+        except NotFound as exc:
+            messages.error(request, exc.message)
+        else:
+            form = _form_from(version)
+            if version.environment.is_curated:
+                curated = version.environment.name.removeprefix(specs.RESERVED_PREFIX)
+                form["name"] = f"my-{curated.lower()}"
+    if package := request.GET.get("add_pip", "").strip():
+        lines = form.get("pip_requirements", "").splitlines()
+        if package not in lines:
+            lines.append(package)
+        form["pip_requirements"] = "\n".join(lines)
+        form["user_managed"] = False
+    return form
 
 
 @require_http_methods(["GET", "POST"])

@@ -14,6 +14,7 @@ from mlstudio.errors import UserError
 from runs.api import router as runs_router
 from runs.metrics_api import router as metrics_router
 from runs.snapshot_api import router as snapshots_router
+from runs.tensorboard_api import router as tensorboard_router
 from workspaces.api import router as workspaces_router
 from workspaces.auth import api_auth, docs_require_auth
 
@@ -51,5 +52,6 @@ api.add_router("/", workspaces_router)
 api.add_router("/", snapshots_router)
 api.add_router("/", runs_router)
 api.add_router("/", metrics_router)
+api.add_router("/", tensorboard_router)
 api.add_router("/", environments_router)
 api.add_router("/", compute_router)

@@ -168,6 +168,13 @@ MLSTUDIO_ENVS_DIR = DATA_DIR / "envs"
 MLSTUDIO_DEFAULT_BASE_IMAGE = config.env_str(
     "MLSTUDIO_DEFAULT_BASE_IMAGE", "mlstudio/python:bookworm"
 )
+# Run containers get the working folder by copy instead of a mount: automatic when DOCKER_HOST
+# names another machine; set it for an engine on this machine that can't see its folders.
+MLSTUDIO_DOCKER_COPY_FILES = config.env_bool("MLSTUDIO_DOCKER_COPY_FILES", False)
+# A TensorBoard the studio started stops after this long without a request.
+MLSTUDIO_TENSORBOARD_IDLE_SECONDS = config.env_int(
+    "MLSTUDIO_TENSORBOARD_IDLE_SECONDS", 1800, minimum=10
+)
 MLSTUDIO_CANCEL_GRACE_SECONDS = config.env_int("MLSTUDIO_CANCEL_GRACE_SECONDS", 10, minimum=0)
 MLSTUDIO_RUN_HEARTBEAT_TIMEOUT = config.env_int("MLSTUDIO_RUN_HEARTBEAT_TIMEOUT", 60, minimum=5)
 MLSTUDIO_METRIC_NAME_MAX = config.env_int("MLSTUDIO_METRIC_NAME_MAX", 255, minimum=1)

@@ -12,7 +12,7 @@ class ExperimentAdmin(admin.ModelAdmin):
     list_filter = ["workspace", ("archived_at", admin.EmptyFieldListFilter), "created_at"]
     search_fields = ["name", "workspace__name"]
     readonly_fields = ["created_at", "archived_at"]
-    actions = ["archive", "reactivate"]
+    actions = ["archive", "reactivate", "delete"]
 
     @admin.action(description="Archive selected experiments")
     def archive(self, request, queryset):
@@ -27,6 +27,24 @@ class ExperimentAdmin(admin.ModelAdmin):
                 services.experiment_reactivate(experiment=experiment)
             except UserError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
+
+    @admin.action(description="Delete selected archived experiments and their runs")
+    def delete(self, request, queryset):
+        deleted = 0
+        for experiment in queryset:
+            try:
+                services.experiment_delete(experiment=experiment, actor=request.user)
+                deleted += 1
+            except UserError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+        if deleted:
+            self.message_user(
+                request, f"Deleted {deleted} experiment(s); their files are being purged."
+            )
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Django's own delete would skip the rules and leave the runs' files behind.
+        return False
 
 
 @admin.register(Run)

@@ -120,6 +120,16 @@ def experiment_reactivate(request, ws: str, experiment_id: int):
     return _experiment_out(services.experiment_reactivate(experiment=experiment))
 
 
+@router.delete("/workspaces/{ws}/experiments/{experiment_id}", response={204: None})
+def experiment_delete(request, ws: str, experiment_id: int):
+    """Delete an archived experiment and its runs (workspace owners only); the name is free at
+    once and the runs' files are purged in the background."""
+    services.experiment_delete(
+        experiment=_experiment(request, ws, experiment_id), actor=request.user
+    )
+    return Status(204, None)
+
+
 @router.post("/workspaces/{ws}/experiments/{experiment_id}/tags", response=ExperimentOut)
 def experiment_tags(request, ws: str, experiment_id: int, payload: TagsIn):
     experiment = _experiment(request, ws, experiment_id, Role.CONTRIBUTOR)

@@ -24,6 +24,7 @@ from pathlib import Path
 import psutil
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
+from django.urls import reverse
 
 from compute.selectors import target_of_queue
 from compute.services import slot_release, slot_wait
@@ -32,12 +33,13 @@ from environments.builders import Built, environment_build
 from environments.selectors import environment_version_by_pk
 from mlstudio import live
 from mlstudio.errors import UserError
-from mlstudio.processes import parent_death_signal, signal_group
-from runs import store
+from mlstudio.processes import oom_kill_count, parent_death_signal, signal_group
+from runs import hints, store
 from runs.metrics import RunTreeIngestor
 from runs.models import Run, RunStatus
-from runs.services import run_children_finish, run_transition
+from runs.services import run_children_finish, run_detail_set, run_transition
 from runs.snapshots import snapshot_materialize
+from runs.tbevents import EVENT_MARK, TensorBoardImporter
 from runs.transport import TransportReader
 from workspaces.services import api_token_create, api_token_revoke
 
@@ -51,6 +53,9 @@ CANCEL_POLL_SECONDS = 0.5
 LEFTOVER_SECONDS = 2.0  # how long processes the script left may hold its output after it exits
 LOGS_SYNC_SECONDS = 5.0
 METRICS_SECONDS = 0.05  # at most 20 metric messages a second per run reach browsers
+MEMORY_SECONDS = 0.25  # how often the script's memory is sampled, for an out-of-memory hint
+CONTAINER_COPY_SECONDS = 1.0  # how often a remote engine's container is copied from
+TENSORBOARD_SECONDS = 0.25  # how often ./logs is read for new TensorBoard events
 IMAGE_BUILD_LOG = "system_logs/image_build_log.txt"
 ENV_BUILD_LOG = "system_logs/environment_build_log.txt"
 SERVER_SECRETS = ("DATABASE_URL", "REDIS_URL")
@@ -111,6 +116,12 @@ class Execution:
         self.token = None
         self.built: Built | None = None
         self.container: str | None = None
+        self.copies_files = False  # a remote engine's container: files are copied, not mounted
+        # What a failure hint needs to know (runs.hints).
+        self.timeout_limit: int | None = None
+        self.failed_build_log: str | None = None
+        self.memory: MemoryWatch | None = None
+        self.oom_kills_before: int | None = None
 
     # --- the whole run ----------------------------------------------------------------------
     def go(self) -> None:
@@ -191,12 +202,15 @@ class Execution:
             live.publish(self.group, {"kind": "log", "name": name, "offset": offset, "data": text})
 
         if version.build_status != "Succeeded":
-            Run.objects.filter(pk=self.run.pk).update(
-                status_detail="building environment (first use of this spec, cached afterwards)"
+            run_detail_set(
+                run_id=self.run.pk,
+                status=RunStatus.PREPARING,
+                detail="building environment (first use of this spec, cached afterwards)",
             )
         try:
             built = environment_build(version=version, log=log, docker=docker)
         except UserError as exc:
+            self.failed_build_log = build_log.name
             message = f"Environment {version.label} failed to build: {exc.message}"
             raise PreparationError(message) from None
         finally:
@@ -212,7 +226,15 @@ class Execution:
         SDK reaches the studio."""
         self.container = f"mlstudio-run-{re.sub(r'[^A-Za-z0-9_.-]', '-', self.run.pk)}"[:200]
         envdocker.container_remove(self.container)  # a redelivery's leftover
-        container_argv = envdocker.container_argv(
+        # An engine on another machine can't mount this host's folders: copy the working
+        # folder in, and the run's files back out while it goes on and at its end.
+        self.copies_files = envdocker.copies_files()
+        start_container = (
+            envdocker.container_create if self.copies_files else envdocker.container_argv
+        )
+        if self.copies_files:
+            self.say(f"Docker engine {envdocker.engine_address()}: copying files in and out")
+        container_argv = start_container(
             name=self.container,
             image=self.built.image,
             argv=argv,
@@ -266,6 +288,8 @@ class Execution:
     # --- running ----------------------------------------------------------------------------
     def start(self, argv: list[str], env: dict[str, str]) -> None:
         self.say(f"Command: {argv!r} in {self.workdir}")
+        if self.container is None:  # a container's memory is not in this host's process tree
+            self.oom_kills_before = oom_kill_count()
         try:
             self.process = subprocess.Popen(
                 argv,
@@ -280,6 +304,9 @@ class Execution:
         except OSError as exc:
             raise PreparationError(f"Cannot start {argv[0]!r}: {exc.strerror}.") from None
         self.say(f"Started process {self.process.pid}")
+        if self.container is None:
+            self.memory = MemoryWatch(self.process.pid)
+            self.memory.start()
 
     def pump(self) -> None:
         """Move the script's output into the user log until the script has exited and its
@@ -358,6 +385,7 @@ class Execution:
             self.kill_tree()
         elif time.time() > deadline:
             limit = self.run.definition["max_run_duration_seconds"]
+            self.timeout_limit = limit
             reason = (
                 f"The run exceeded max_run_duration_seconds={limit} and was canceled. Raise the "
                 "limit in ScriptRunConfig(max_run_duration_seconds=...) if it needs longer."
@@ -439,6 +467,8 @@ class Execution:
 
     def record_end(self) -> None:
         exit_code = self.process.returncode if self.process else None
+        if self.metrics is None:
+            self.copy_from_container(".mlstudio", "outputs", "logs")
         self.remove_container()  # a finished run has no container left
         for folder in ("outputs", "logs"):
             try:
@@ -458,6 +488,17 @@ class Execution:
         run_children_finish(parent=self.run, ending=status)
         self.move(status, exit_code=exit_code, error=error, detail=(error or {}).get("message", ""))
 
+    def copy_from_container(self, *folders: str) -> None:
+        """Bring folders of the working folder back from a container that can't share it."""
+        if not self.copies_files or self.container is None:
+            return
+        for folder in folders:
+            try:
+                envdocker.copy_out(self.container, str(self.workdir / folder))
+            except Exception as exc:  # a folder the script never made, or the engine is gone
+                if not envdocker.is_not_found(exc):
+                    self.say(f"Could not copy ./{folder} out of the container: {exc}")
+
     def remove_container(self) -> None:
         if self.container is None:
             return
@@ -469,6 +510,8 @@ class Execution:
 
     def release(self) -> None:
         self.remove_container()
+        if self.memory is not None:
+            self.memory.stop()
         if self.token is not None:
             api_token_revoke(user=self.token.user, token_id=self.token.pk)
         self.heartbeat.stop()
@@ -478,10 +521,72 @@ class Execution:
     def outcome(self, exit_code: int | None) -> tuple[str, dict | None]:
         if self.stop_reason is not None:
             status, message = self.stop_reason
-            return status, {"message": message, "exit_code": exit_code}
-        if exit_code == 0:
+            error = {"message": message, "exit_code": exit_code}
+        elif exit_code == 0:
             return RunStatus.COMPLETED, None
-        return RunStatus.FAILED, error_summary(self.run.pk, exit_code, workdir=self.workdir)
+        else:
+            status = RunStatus.FAILED
+            error = error_summary(self.run.pk, exit_code, workdir=self.workdir)
+        hint = self.hint(status, error)
+        if hint is not None:
+            error["hint"] = hint
+        return status, error
+
+    def hint(self, status: str, error: dict) -> dict | None:
+        """The one-line troubleshooting hint for how the run ended (runs.hints); a hint that
+        cannot be made never keeps the error itself from being recorded."""
+        try:
+            workspace = self.run.experiment.workspace.name
+            links = hints.Links(
+                run_page=reverse("run", args=[workspace, self.run.pk]),
+                environments_page=reverse("environments", args=[workspace]),
+            )
+            return hints.hint_for(self.failure(status, error), links)
+        except Exception as exc:
+            self.say(f"No troubleshooting hint: {type(exc).__name__}: {exc}")
+            return None
+
+    def failure(self, status: str, error: dict) -> hints.Failure:
+        build_log = ()
+        if self.failed_build_log is not None:
+            tail = _tail(store.run_file(self.run.pk, self.failed_build_log))
+            build_log = tuple(tail.decode("utf-8", "replace").splitlines()[-40:])
+        manifest = self.run.snapshot.manifest if self.run.snapshot_id else []
+        return hints.Failure(
+            status=status,
+            # A script the executor stopped (cancel, timeout, its own error) was killed on
+            # purpose: its exit code says nothing about the script.
+            exit_code=error.get("exit_code") if self.stop_reason is None else None,
+            traceback=error.get("traceback", ""),
+            timeout_seconds=self.timeout_limit,
+            build_error=error["message"] if self.failed_build_log else None,
+            build_log=build_log,
+            peak_memory=self.memory.peak if self.memory else None,
+            oom_killed=self.oom_killed(),
+            environment=self.hint_environment(),
+            snapshot_paths=frozenset(entry["path"] for entry in manifest),
+        )
+
+    def oom_killed(self) -> bool:
+        """Whether the kernel killed a process for memory in the worker's cgroup meanwhile."""
+        if self.oom_kills_before is None:
+            return False
+        now = oom_kill_count()
+        return now is not None and now > self.oom_kills_before
+
+    def hint_environment(self) -> hints.Environment:
+        reference = self.run.definition.get("environment") or {}
+        if not reference.get("id"):
+            return hints.Environment()
+        version = environment_version_by_pk(pk=reference["id"])
+        return hints.Environment(
+            name=version.name,
+            version=version.version,
+            curated=version.environment.is_curated,
+            user_managed=version.spec["python"]["user_managed_dependencies"],
+            docker=bool(version.spec["docker"]["enabled"])
+            or self.run.definition.get("target_type") == "docker",
+        )
 
     def close_logs(self) -> None:
         self.user_log.close()
@@ -518,7 +623,20 @@ class Execution:
             return
         target = store.run_file(self.run.pk, relative)
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(real, target)
+        synced_size = self._synced.get(relative, (0, 0))[0]
+        if (
+            EVENT_MARK in real.name
+            and 0 < synced_size <= stat.st_size
+            and target.is_file()
+            and target.stat().st_size == synced_size
+        ):
+            # Event files only grow, and a TensorBoard watching the copy follows it as it
+            # grows: append the new bytes rather than rewrite the file under its reader.
+            with open(real, "rb") as source, open(target, "ab") as copy:
+                source.seek(synced_size)
+                shutil.copyfileobj(source, copy)
+        else:
+            shutil.copyfile(real, target)
         self._synced[relative] = (stat.st_size, stat.st_mtime_ns)
         live.publish(self.group, {"kind": "file", "name": relative, "size": stat.st_size})
 
@@ -548,6 +666,40 @@ class Heartbeat(threading.Thread):
             self.join()
 
 
+class MemoryWatch(threading.Thread):
+    """Samples the memory the script's processes hold, so a run killed for lack of it can say
+    how much it used. `peak` is the largest total resident size seen, in bytes."""
+
+    def __init__(self, pid: int):
+        super().__init__(name=f"memory-{pid}", daemon=True)
+        self.pid = pid
+        self.peak = 0
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(MEMORY_SECONDS):
+            self.peak = max(self.peak, _resident(self.pid))
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.is_alive():
+            self.join()
+
+
+def _resident(pid: int) -> int:
+    """Bytes resident in process `pid` and its descendants."""
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for proc in processes:
+        with contextlib.suppress(psutil.Error):
+            total += proc.memory_info().rss
+    return total
+
+
 class MetricPump(threading.Thread):
     """Tails the SDK's metric files while the run goes on and stores the records in bulk,
     on its own thread so a burst of metrics never delays the live log."""
@@ -562,6 +714,9 @@ class MetricPump(threading.Thread):
         self.ingestor = RunTreeIngestor(
             execution.run, staging=execution.workdir / ".mlstudio" / "uploads"
         )
+        self.tensorboard = TensorBoardImporter(execution.workdir / "logs", note=execution.say)
+        self.tensorboard_due = 0.0
+        self.copy_due = 0.0
         self.stopping = threading.Event()
         self.stored = 0
         self.skipped = 0
@@ -577,6 +732,7 @@ class MetricPump(threading.Thread):
         """Stop tailing, store what is left (a line cut by a crash is counted, not stored)."""
         self.stopping.set()
         self.join()
+        self.execution.copy_from_container(".mlstudio", "outputs", "logs")
         self.pump_once(final=True)
         if self.stored or self.skipped or self.reader.malformed:
             self.execution.say(
@@ -585,6 +741,12 @@ class MetricPump(threading.Thread):
             )
 
     def pump_once(self, *, final: bool) -> None:
+        if not final and time.monotonic() >= self.copy_due:
+            self.copy_due = time.monotonic() + CONTAINER_COPY_SECONDS
+            self.execution.copy_from_container(".mlstudio", "logs")
+        if final or time.monotonic() >= self.tensorboard_due:
+            self.tensorboard_due = time.monotonic() + TENSORBOARD_SECONDS
+            self.import_tensorboard(final=final)
         while records := self.reader.read(final=final):
             try:
                 tree = self.ingestor.ingest(records)
@@ -610,6 +772,30 @@ class MetricPump(threading.Thread):
                 live.publish(live.run_group(run_id), event)
             if not final:
                 return
+
+    def import_tensorboard(self, *, final: bool) -> None:
+        """Scalars the script wrote to TensorBoard event files under ./logs become metrics of
+        the run, marked as coming from TensorBoard."""
+        try:
+            records = self.tensorboard.read(final=final)
+            if not records:
+                return
+            report = self.ingestor.ingestors[self.execution.run.pk].ingest(
+                records, source="tensorboard"
+            )
+        except Exception as exc:  # never let TensorBoard files stop the run's own metrics
+            self.execution.say(
+                f"TensorBoard: events could not be stored: {type(exc).__name__}: {exc}"
+            )
+            close_old_connections()
+            return
+        self.stored += report.stored
+        self.skipped += len(report.skipped)
+        for problem in report.skipped[:5]:
+            self.execution.say(f"TensorBoard: {problem}")
+        if report.live:
+            event = {"kind": "metric", "run_id": self.execution.run.pk, "metrics": report.live}
+            live.publish(self.execution.group, event)
 
 
 class LineSplitter:
@@ -670,13 +856,7 @@ def _last_state(line: bytes) -> bytes:
 def error_summary(run_id: str, exit_code: int | None, *, workdir: Path) -> dict:
     """The last traceback of the user log (or its last lines) and the exit code, with paths
     shown relative to the snapshot, as the user knows them."""
-    path = store.run_file(run_id, store.USER_LOG)
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(max(0, path.stat().st_size - 64 * 1024))
-            tail = handle.read()
-    except FileNotFoundError:
-        tail = b""
+    tail = _tail(store.run_file(run_id, store.USER_LOG))
     matches = list(TRACEBACK.finditer(tail))
     if matches:
         trace = tail[matches[-1].start() :].decode("utf-8", "replace").strip()
@@ -691,6 +871,16 @@ def error_summary(run_id: str, exit_code: int | None, *, workdir: Path) -> dict:
             message += " Last output: " + " | ".join(last_lines[-3:])
         trace = "\n".join(last_lines)
     return {"message": message, "traceback": trace, "exit_code": exit_code}
+
+
+def _tail(path: Path, size: int = 64 * 1024) -> bytes:
+    """The last `size` bytes of a log; nothing for a log never written."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, path.stat().st_size - size))
+            return handle.read()
+    except FileNotFoundError:
+        return b""
 
 
 def _alive(proc: psutil.Process) -> bool:

@@ -56,7 +56,15 @@ class Ingestor:
         self.source = source
         self.metrics = {m.name: m for m in run.metrics.all()}
 
-    def ingest(self, records: list[dict]) -> IngestReport:
+    def ingest(self, records: list[dict], *, source: str | None = None) -> IngestReport:
+        """Store the records; metrics they create are marked with `source` ("sdk",
+        "tensorboard"), the ingestor's own by default."""
+        if source and source != self.source:
+            previous, self.source = self.source, source
+            try:
+                return self.ingest(records)
+            finally:
+                self.source = previous
         report = IngestReport()
         points: dict[str, Points] = {}
         others: dict[str, list[tuple[object, float]]] = defaultdict(list)
@@ -256,6 +264,7 @@ def _live_slice(metric: Metric, triples: np.ndarray) -> dict:
         triples = np.vstack((triples[::stride][:-1], triples[-1:]))
     return {
         "kind": metric.kind,
+        "source": metric.source,
         "steps": triples[:, 0].tolist(),
         "values": [encode_number(v) for v in triples[:, 1].tolist()],
     }

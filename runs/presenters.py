@@ -45,6 +45,8 @@ def run_details(run: Run, *, brief: bool = False) -> dict:
                 "traceback": run.error.get("traceback", ""),
             }
         }
+        if run.error.get("hint"):  # the likely cause and its fix in one line (runs.hints)
+            details["error"]["error"]["hint"] = run.error["hint"]
     if brief:
         return details
     details["runDefinition"] = {

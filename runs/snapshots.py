@@ -252,19 +252,45 @@ def _limits_check(entries: list[dict]) -> None:
     if total > max_bytes:
         largest = sorted(entries, key=lambda e: (-e["size"], e["path"]))[:5]
         names = ", ".join(f"{e['path']} ({_human(e['size'])})" for e in largest)
+        sizes = Counter()
+        for e in entries:
+            sizes[_ignore_line(e["path"])] += e["size"]
+        lines = _enough(sizes, total - max_bytes)
         raise UserError(
             f"The snapshot is {_human(total)}, over the limit of {_human(max_bytes)}. "
             f"Largest files: {names}. Add the ones the run does not need (or their folders) "
-            "to .amlignore, or raise the limit with the MLSTUDIO_SNAPSHOT_MAX_BYTES setting."
+            f"to .amlignore, e.g. the lines {lines}, or raise the limit with the "
+            "MLSTUDIO_SNAPSHOT_MAX_BYTES setting."
         )
     if len(entries) > max_files:
         counts = Counter(_top_level(e["path"]) for e in entries).most_common(5)
         busiest = ", ".join(f"{name} ({count:,} files)" for name, count in counts)
+        lines = _enough(Counter(_ignore_line(e["path"]) for e in entries), len(entries) - max_files)
         raise UserError(
             f"The snapshot has {len(entries):,} files, over the limit of {max_files:,}. "
             f"Where most of them are: {busiest}. Add the folders the run does not need to "
-            ".amlignore, or raise the limit with the MLSTUDIO_SNAPSHOT_MAX_FILES setting."
+            f".amlignore, e.g. the lines {lines}, or raise the limit with the "
+            "MLSTUDIO_SNAPSHOT_MAX_FILES setting."
         )
+
+
+def _ignore_line(path: str) -> str:
+    """The .amlignore line that leaves `path` out with its top folder: "/data/", "/model.pt"
+    (anchored, so a same-named folder deeper down stays)."""
+    first, slash, _ = path.partition("/")
+    return f"/{first}{slash}"
+
+
+def _enough(amounts: Counter, excess: int) -> str:
+    """The fewest lines, largest first, whose amounts add up to `excess`, quoted: the
+    .amlignore a refused snapshot would fit with (at most five lines)."""
+    lines, left_out = [], 0
+    for line, amount in amounts.most_common(5):
+        if left_out >= excess:
+            break
+        lines.append(f'"{line}"')
+        left_out += amount
+    return ", ".join(lines)
 
 
 def _top_level(path: str) -> str:

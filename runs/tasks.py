@@ -22,3 +22,10 @@ def runs_fail_lost() -> list[str]:
 @shared_task(ignore_result=True)
 def runs_queue_positions() -> int:
     return services.runs_queue_positions()
+
+
+@shared_task(ignore_result=True)
+def experiment_purge(run_ids: list[str], snapshot_ids: list[str]) -> None:
+    """Purge the files of a deleted experiment's runs; experiment_delete queues it on the
+    control queue. Safe to redeliver."""
+    services.experiment_purge(run_ids=run_ids, snapshot_ids=snapshot_ids)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from runs import views
+from runs import tensorboard_views, views
 
 urlpatterns = [
     path("w/<str:name>/", views.workspace_home, name="workspace"),
@@ -10,4 +10,11 @@ urlpatterns = [
     ),
     path("w/<str:name>/runs/<str:run_id>/", views.run_detail, name="run"),
     path("w/<str:name>/submit/", views.submit_page, name="submit"),
+    path("w/<str:name>/tensorboard/", tensorboard_views.tensorboard_open, name="tensorboard"),
+    path(
+        "w/<str:name>/tensorboard/<str:key>/",
+        tensorboard_views.tensorboard_proxy,
+        name="tensorboard_proxy",
+    ),
+    path("w/<str:name>/tensorboard/<str:key>/<path:path>", tensorboard_views.tensorboard_proxy),
 ]

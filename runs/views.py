@@ -1,6 +1,9 @@
+from datetime import datetime
+
 from django.conf import settings
 from django.http import Http404
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from compute.selectors import target_list
@@ -10,6 +13,7 @@ from mlstudio.errors import NotFound
 from runs import selectors, store
 from runs.models import FINAL_STATUSES, Run, RunStatus
 from runs.presenters import run_details
+from workspaces.models import Role
 from workspaces.selectors import workspace_get_for_user
 
 VIEWS = {"active": "ActiveOnly", "archived": "ArchivedOnly", "all": "All"}
@@ -33,7 +37,8 @@ def experiment_list(request, name: str):
         request,
         "runs/experiments.html",
         {"workspace": workspace, "membership": membership, "experiments": experiments,
-         "view": view if view in VIEWS else "active", "q": request.GET.get("q", "")},
+         "view": view if view in VIEWS else "active", "q": request.GET.get("q", ""),
+         "can_delete": membership.allows(Role.OWNER)},
     )  # fmt: skip
 
 
@@ -51,7 +56,8 @@ def experiment_detail(request, name: str, experiment_id: int):
         "runs/experiment.html",
         {"workspace": workspace, "membership": membership, "experiment": experiment,
          "rows": rows, "metric_names": metric_names, "statuses": RunStatus.values,
-         "metric_summaries": summaries},
+         "metric_summaries": summaries,
+         "can_delete": experiment.is_archived and membership.allows(Role.OWNER)},
     )  # fmt: skip
 
 
@@ -79,9 +85,20 @@ def run_detail(request, name: str, run_id: str):
             "ws": f"/ws/runs/{run.pk}/",
             "logs": store.log_files(run.pk),
             "final": run.status in FINAL_STATUSES,
+            "statusAge": _status_age(run),
         },
     }
     return render(request, "runs/detail.html", context)
+
+
+def _status_age(run: Run) -> float:
+    """Seconds since the run's last status change, so the page can count up how long it has
+    been Preparing (a first build of its environment takes minutes) whatever the browser's
+    clock says."""
+    if not run.status_history:
+        return 0.0
+    since = datetime.fromisoformat(run.status_history[-1]["at"])
+    return max(0.0, (timezone.now() - since).total_seconds())
 
 
 @require_GET

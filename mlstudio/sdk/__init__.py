@@ -26,6 +26,7 @@ from mlstudio.sdk.exceptions import (
 from mlstudio.sdk.experiment import Experiment
 from mlstudio.sdk.run import ActivityFailedException, Run
 from mlstudio.sdk.script_run_config import RunConfiguration, ScriptRunConfig
+from mlstudio.sdk.tensorboard import Tensorboard
 from mlstudio.sdk.workspace import Workspace
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "RunConfiguration",
     "ScriptRunConfig",
     "ServiceUnreachableException",
+    "Tensorboard",
     "UserErrorException",
     "Workspace",
     "WorkspaceException",

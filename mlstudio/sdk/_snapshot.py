@@ -212,7 +212,30 @@ def _check_limits(
             + "."
         )
     lines.append(_ignore_advice(root, rules))
+    suggested = _suggested_rules(found, total - max_bytes, len(found) - max_files)
+    lines.append("For example, these lines:\n" + "\n".join(f"    {rule}" for rule in suggested))
     raise UserErrorException("\n".join(lines))
+
+
+def _suggested_rules(found: list[_Found], excess_bytes: int, excess_files: int) -> list[str]:
+    """The fewest top-level folders or files, largest first, whose leaving out brings the
+    snapshot within the limits (at most five), as anchored .amlignore lines."""
+    sizes: Counter[str] = Counter()
+    counts: Counter[str] = Counter()
+    for item in found:
+        first, slash, _ = item.path.partition("/")
+        sizes[f"/{first}{slash}"] += item.stat.st_size
+        counts[f"/{first}{slash}"] += 1
+    amounts = sizes if excess_bytes > 0 else counts
+    rules: list[str] = []
+    for rule, _ in amounts.most_common(5):
+        if (
+            sum(sizes[r] for r in rules) >= excess_bytes
+            and sum(counts[r] for r in rules) >= excess_files
+        ):
+            break
+        rules.append(rule)
+    return rules
 
 
 def _ignore_advice(root: Path, rules: IgnoreRules) -> str:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from mlstudio.sdk._http import segment
 from mlstudio.sdk.exceptions import UserErrorException
 from mlstudio.sdk.run import Run
@@ -85,13 +87,27 @@ class Experiment:
         return Run(self, details["runId"], _details=details)
 
     def archive(self) -> None:
-        """Hide the experiment from lists and queries; nothing is deleted."""
+        """Hide the experiment from lists and queries; nothing is deleted (Experiment.delete
+        does that, for an archived experiment)."""
         self._update(self.workspace._client.post(f"{self._path}/archive"))
 
     def reactivate(self, new_name: str | None = None) -> None:
         if new_name is not None and new_name != self.name:
             raise UserErrorException("Renaming on reactivate is not supported; omit new_name.")
         self._update(self.workspace._client.post(f"{self._path}/reactivate"))
+
+    @staticmethod
+    def delete(workspace, experiment_id: int) -> None:
+        """Delete an archived experiment and its runs for good, as azureml's
+        Experiment.delete(workspace, experiment_id); `experiment_id` is `experiment.id`. Only
+        workspace owners may. The name is free again at once; the studio removes the runs'
+        files in the background."""
+        if isinstance(experiment_id, bool) or not re.fullmatch(r"[0-9]+", str(experiment_id)):
+            raise UserErrorException(
+                f"experiment_id must be the experiment's id, as experiment.id gives it (a "
+                f"number); got {experiment_id!r}."
+            )
+        workspace._client.request("DELETE", f"{Experiment._base(workspace)}/{experiment_id}")
 
     def get_runs(self, type=None, tags=None, properties=None, include_children=False):
         """This experiment's runs, newest first, fetched a page at a time; child runs only

@@ -421,6 +421,11 @@ class Run(_Metrics):
         if raise_on_error and details["status"] != "Completed":
             error = details.get("error", {}).get("error", {})
             message = error.get("message") or details.get("statusDetail") or details["status"]
+            hint = error.get("hint") or {}
+            if hint.get("message"):  # the likely cause and its fix, in one line
+                message += f"\nHint: {hint['message']}"
+                if hint.get("url"):
+                    message += f" {self._client.url}{hint['url']}"
             raise ActivityFailedException(f"Run {self.id} ended {details['status']}: {message}")
         return details
 

@@ -1,4 +1,5 @@
 import { api, liveSocket, setStatus } from "./common.js";
+import { confirmDelete } from "./delete_experiment.js";
 
 const table = document.getElementById("runs");
 const body = table.tBodies[0];
@@ -71,8 +72,20 @@ table.tHead.addEventListener("click", (click) => {
   button.closest("th").setAttribute("aria-sort", sorted.descending ? "descending" : "ascending");
 });
 
+const tensorboardForm = document.getElementById("tensorboard-form");
 body.addEventListener("change", () => {
-  compareButton.disabled = body.querySelectorAll("input:checked").length < 2 || !metricSelect.value;
+  const checked = body.querySelectorAll("input:checked").length;
+  compareButton.disabled = checked < 2 || !metricSelect.value;
+  tensorboardForm.querySelector("button").disabled = checked < 1;
+});
+
+// One TensorBoard over the selected runs, in a new tab.
+tensorboardForm.addEventListener("submit", () => {
+  for (const old of tensorboardForm.querySelectorAll("input[name=run]")) old.remove();
+  for (const box of body.querySelectorAll("input:checked")) {
+    const input = Object.assign(document.createElement("input"), { type: "hidden", name: "run", value: box.closest("tr").dataset.run });
+    tensorboardForm.append(input);
+  }
 });
 
 compareButton.addEventListener("click", async () => {
@@ -104,3 +117,9 @@ liveSocket(table.dataset.live, {
 });
 render();
 setInterval(render, 5000);
+
+const deleteButton = document.getElementById("delete-experiment-button");
+deleteButton?.addEventListener("click", async () => {
+  const { api: url, name, list } = deleteButton.dataset;
+  if (await confirmDelete({ url, name })) location.assign(list);
+});

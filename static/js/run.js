@@ -111,18 +111,21 @@ async function loadSeries(name, div, range) {
   const query = range ? `&start=${range[0]}&end=${range[1]}` : "";
   const series = await api("GET", `${page.api}/series?name=${encodeURIComponent(name)}${query}`);
   const trace = { x: series.steps, y: series.values.map(Number), mode: "lines", name };
-  const view = { ...layout(name) };
+  const view = { ...layout(div.dataset.label || name) };
   if (range) view.xaxis = { ...view.xaxis, range, autorange: false };
   await Plotly.react(div, [trace], view, { responsive: true });
   div.dataset.count = series.count;
 }
 
-function addChart(name) {
+// Series imported from TensorBoard event files say so in their title.
+function addChart(name, source) {
   document.getElementById("no-metrics").hidden = true;
   const div = document.createElement("div");
   div.className = "chart";
-  div.setAttribute("aria-label", `Chart of ${name}`);
+  div.dataset.label = source === "tensorboard" ? `${name} (TensorBoard)` : name;
+  div.setAttribute("aria-label", `Chart of ${div.dataset.label}`);
   div.dataset.metric = name;
+  div.dataset.source = source || "sdk";
   chartsBox.append(div);
   charts.set(name, div);
   loadSeries(name, div).then(() => {
@@ -176,7 +179,7 @@ async function showOther(metric) {
 
 async function loadMetrics() {
   for (const metric of await api("GET", `${page.api}/metric-list`)) {
-    if (metric.kind === "scalar" || metric.kind === "list") { if (!charts.has(metric.name)) addChart(metric.name); }
+    if (metric.kind === "scalar" || metric.kind === "list") { if (!charts.has(metric.name)) addChart(metric.name, metric.source); }
     else showOther(metric);
   }
 }
@@ -185,7 +188,7 @@ function extendCharts(event) {
   for (const [name, update] of Object.entries(event.metrics)) {
     if (update.kind !== "scalar" && update.kind !== "list") { showOther({ name, kind: update.kind }); continue; }
     const div = charts.get(name);
-    if (!div) { addChart(name); continue; }
+    if (!div) { addChart(name, update.source); continue; }
     if (!div.data) continue;  // still loading; its first query includes these points
     Plotly.extendTraces(div, { x: [update.steps], y: [update.values.map(Number)] }, [0]);
   }
@@ -195,11 +198,13 @@ function extendCharts(event) {
 const statusBadge = document.getElementById("run-status");
 const cancel = document.getElementById("cancel");
 let statusSeq = Number(statusBadge.dataset.seq || 0);  // transitions shown so far
+let statusSince = Date.now() - (page.statusAge || 0) * 1000;  // when the shown status began
 
 // Events may arrive out of order (the socket's first message races the run's own events):
 // one numbered below what is shown is old news.
 function applyStatus({ status, detail, seq }) {
   if (seq !== undefined && seq < statusSeq) return;
+  if (seq !== undefined && seq > statusSeq) statusSince = Date.now();
   statusSeq = seq ?? statusSeq;
   showStatus(status, detail);
 }
@@ -207,13 +212,44 @@ function applyStatus({ status, detail, seq }) {
 async function showStatus(status, detail) {
   setStatus(statusBadge, status);
   document.getElementById("run-detail").textContent = detail || "";
+  showElapsed(status);
   if (!FINAL.has(status)) return;
   if (cancel) cancel.hidden = true;
   const details = await api("GET", page.api);
   if (details.error) {
     document.getElementById("error-message").textContent = details.error.error.message;
+    showHint(details.error.error.hint);
     document.getElementById("error-box").hidden = false;
   }
+}
+
+// The one-line fix of a failed run, as text; its link only when it is a path of the studio.
+function showHint(hint) {
+  document.getElementById("error-hint").hidden = !hint;
+  if (!hint) return;
+  document.getElementById("error-hint-message").textContent = hint.message;
+  const link = document.getElementById("error-hint-link");
+  link.hidden = !(hint.url && hint.url.startsWith("/") && !hint.url.startsWith("//"));
+  if (!link.hidden) { link.href = hint.url; link.textContent = hint.label || hint.url; }
+}
+
+// How long the run has been Preparing, counted live: a first build of its environment can
+// take minutes, and the detail says that is what it is doing.
+const elapsedView = document.getElementById("run-elapsed");
+let elapsedTimer = null;
+function showElapsed(status) {
+  clearInterval(elapsedTimer);
+  elapsedView.textContent = "";
+  if (status !== "Preparing") return;
+  const tick = () => { elapsedView.textContent = `(${duration((Date.now() - statusSince) / 1000)} so far)`; };
+  tick();
+  elapsedTimer = setInterval(tick, 1000);
+}
+
+function duration(seconds) {
+  const whole = Math.max(0, Math.floor(seconds));
+  const minutes = Math.floor(whole / 60);
+  return minutes ? `${minutes} min ${String(whole % 60).padStart(2, "0")} s` : `${whole} s`;
 }
 if (cancel) {
   cancel.addEventListener("click", async () => {
@@ -238,24 +274,53 @@ function addFile(event) {
 }
 
 // --- the snapshot viewer ----------------------------------------------------------------
+// A file opens from the tree, or from an address #snapshot:<path>[:<line>] (a failed run's
+// hint links to the line that raised), which marks that line and scrolls to it.
 const snapshotView = document.getElementById("snapshot-view");
-document.getElementById("snapshot-files")?.addEventListener("click", async (click) => {
+document.getElementById("snapshot-files")?.addEventListener("click", (click) => {
   const link = click.target.closest("a[data-view-file]");
   if (!link) return;
   click.preventDefault();
+  history.replaceState(null, "", `#snapshot:${encodeURIComponent(link.textContent)}`);
+  viewSnapshotFile(link);
+});
+
+async function viewSnapshotFile(link, line) {
   const response = await fetch(link.href);
   const data = await response.arrayBuffer();
   const text = new TextDecoder("utf-8", { fatal: false }).decode(data.slice(0, 1024 * 1024));
-  snapshotView.textContent = text.includes("\u0000") ? "(binary file: use the link to download it)" : text;
-});
+  if (text.includes("\u0000")) { snapshotView.textContent = "(binary file: use the link to download it)"; return; }
+  const lines = text.split("\n");
+  if (!(line >= 1 && line <= lines.length)) { snapshotView.textContent = text; return; }
+  const mark = document.createElement("mark");
+  mark.id = "snapshot-line";
+  mark.textContent = lines[line - 1];
+  snapshotView.replaceChildren(lines.slice(0, line - 1).map((l) => l + "\n").join(""), mark, "\n" + lines.slice(line).join("\n"));
+  mark.scrollIntoView({ block: "center" });
+}
+
+function openSnapshotAddress(address) {
+  const [, path, line] = address.match(/^(.*?)(?::(\d+))?$/);
+  const wanted = decodeURIComponent(path);
+  const link = [...document.querySelectorAll("#snapshot-files a[data-view-file]")].find((a) => a.textContent === wanted);
+  if (link) viewSnapshotFile(link, Number(line));
+}
 
 // --- start ---------------------------------------------------------------------------------
 function tabFromHash() {
-  const wanted = tabs.find((tab) => tab.id === `tab-${location.hash.slice(1)}`);
-  if (wanted) selectTab(wanted);
+  const [name, ...rest] = location.hash.slice(1).split(":");
+  const wanted = tabs.find((tab) => tab.id === `tab-${name}`);
+  if (!wanted) return;
+  const address = location.hash;
+  selectTab(wanted);
+  if (name === "snapshot" && rest.length) {
+    history.replaceState(null, "", address);
+    openSnapshotAddress(rest.join(":"));
+  }
 }
 window.addEventListener("hashchange", tabFromHash);
 tabFromHash();
+showElapsed(statusBadge.textContent);
 showLog();
 loadMetrics();
 liveSocket(page.ws, {

@@ -74,6 +74,31 @@ function stripTop(path) {
   return path.includes("/") ? path.slice(path.indexOf("/") + 1) : path;
 }
 
+// The fewest top-level folders or files, largest first (at most five), whose leaving out
+// brings the folder within the limits, as anchored .amlignore lines: "/data/", "/model.pt".
+function suggestedIgnore(files, excessBytes, excessFiles) {
+  const groups = new Map();
+  for (const f of files) {
+    const slash = f.path.indexOf("/");
+    const line = `/${slash < 0 ? f.path : f.path.slice(0, slash + 1)}`;
+    const group = groups.get(line) || { line, bytes: 0, count: 0 };
+    group.bytes += f.file.size;
+    group.count += 1;
+    groups.set(line, group);
+  }
+  const key = excessBytes > 0 ? "bytes" : "count";
+  const ranked = [...groups.values()].sort((a, b) => b[key] - a[key]).slice(0, 5);
+  const chosen = [];
+  let [bytes, count] = [0, 0];
+  for (const group of ranked) {
+    if (bytes >= excessBytes && count >= excessFiles) break;
+    chosen.push(group.line);
+    bytes += group.bytes;
+    count += group.count;
+  }
+  return chosen;
+}
+
 async function accept(files) {
   errorBox.hidden = true;
   files = files.filter((f) => !f.path.split("/").includes(".git"));
@@ -86,7 +111,8 @@ async function accept(files) {
       .map((f) => `${f.path} (${human(f.file.size)})`).join(", ");
     chosen = [];
     scriptSelect.replaceChildren(new Option("choose a folder first", ""));
-    return fail(`The folder is too large to submit: ${kept.length} files, ${human(total)} (limits: ${maxFiles} files, ${human(maxBytes)}). Largest: ${largest}. Add what the run doesn't need to .amlignore.`);
+    const lines = suggestedIgnore(kept, total - maxBytes, kept.length - maxFiles).map((line) => `"${line}"`).join(", ");
+    return fail(`The folder is too large to submit: ${kept.length} files, ${human(total)} (limits: ${maxFiles} files, ${human(maxBytes)}). Largest: ${largest}. Add what the run doesn't need to .amlignore, e.g. the lines ${lines}.`);
   }
   chosen = kept;
   summary.textContent = `${kept.length} files, ${human(total)}` +

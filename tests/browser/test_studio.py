@@ -213,3 +213,42 @@ def test_it_says_which_http_status_refused_a_submission(signed_in, server, tmp_p
     page.unroute("**/snapshots/negotiate")
     page.click("#submit-button")
     page.wait_for_selector("#log:has-text('through at last')", timeout=60_000)
+
+
+WRITES_TENSORBOARD = """
+    import os, time
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+    writer = EventFileWriter("logs")
+    for step in range(20):
+        value = summary_pb2.Summary.Value(tag="tb_loss", simple_value=1.0 / (step + 1))
+        writer.add_event(event_pb2.Event(summary=summary_pb2.Summary(value=[value]), step=step))
+    writer.close()
+"""
+
+
+def test_it_opens_tensorboard_for_the_selected_runs(signed_in, server, owner, experiment, api_as):
+    from runs import tensorboards
+
+    page = signed_in
+    client = api_as(owner)
+    ids = [submit_script(client, experiment, {"train.py": WRITES_TENSORBOARD}) for _ in range(2)]
+    for run_id in ids:
+        wait_for_status(run_id, "Completed")
+    page.goto(f"{server}/w/lab/experiments/{experiment.pk}/")
+    for run_id in ids:
+        page.check(f"tr[data-run='{run_id}'] input[type=checkbox]")
+    try:
+        with page.expect_popup() as opened:
+            page.click("#tensorboard")
+        board = opened.value
+        board.wait_for_load_state()
+        assert "/w/lab/tensorboard/" in board.url
+        # TensorBoard's own page lists both runs and charts the imported tag.
+        for run_id in ids:
+            board.get_by_text(run_id).first.wait_for(timeout=60_000)
+        board.get_by_text("tb_loss").first.wait_for(timeout=60_000)
+        board.close()
+    finally:
+        for running in tensorboards.tensorboards_running():
+            tensorboards._kill(running)

@@ -103,6 +103,51 @@ def test_it_keeps_the_password_when_the_form_leaves_it_empty(owner, workspace, l
     assert services.environment_registry_password(version=latest) == SECRET
 
 
+def pip_box(page: str) -> str:
+    return page.split('name="pip_requirements"', 1)[1].split(">", 1)[1].split("</textarea>")[0]
+
+
+def test_it_fills_the_form_from_a_version_with_a_package_added(owner, workspace, logged_in):
+    register_private(workspace, owner)
+    client = logged_in(owner)
+    page = client.get("/w/lab/environments/?from=priv:1&add_pip=scikit-learn").content.decode()
+    assert pip_box(page) == "rich==13.0.0\nscikit-learn"
+    assert 'value="priv"' in page and 'value="team/img:1"' in page
+    assert SECRET not in page
+    fields = {**form(name="priv", pip_requirements=pip_box(page)), "docker_enabled": "on"}
+    fields.update(base_image="team/img:1", registry_address="r.example.com")
+    fields.update(registry_username="ann", environment_variables="EPOCHS=3")
+    client.post("/w/lab/environments/?from=priv:1&add_pip=scikit-learn", fields)
+    latest = EnvironmentVersion.objects.filter(environment__name="priv").order_by("-number")[0]
+    assert latest.number == 2
+    assert latest.spec["python"]["conda_dependencies"]["pip_packages"] == [
+        "rich==13.0.0",
+        "scikit-learn",
+    ]
+    assert services.environment_registry_password(version=latest) == SECRET
+
+
+def test_it_fills_a_copy_of_a_curated_environment_under_a_name_of_your_own(
+    owner, workspace, logged_in
+):
+    url = "/w/lab/environments/?from=MLStudio-SKLearn:1&add_pip=beautifulsoup4"
+    page = logged_in(owner).get(url).content.decode()
+    assert 'value="my-sklearn"' in page
+    assert pip_box(page).endswith("joblib==1.6.0\nbeautifulsoup4")
+
+
+def test_it_fills_a_new_environment_with_just_the_package(owner, workspace, logged_in):
+    page = logged_in(owner).get("/w/lab/environments/?add_pip=opencv-python").content.decode()
+    assert pip_box(page) == "opencv-python"
+    assert 'name="user_managed" checked' not in page
+
+
+def test_it_says_when_the_version_to_fill_from_is_unknown(owner, workspace, logged_in):
+    page = logged_in(owner).get("/w/lab/environments/?from=nope:3&add_pip=x").content.decode()
+    assert "No environment &#x27;nope&#x27;" in page
+    assert pip_box(page) == "x"
+
+
 @pytest.mark.parametrize(
     ("fields", "words"),
     [

@@ -133,3 +133,59 @@ def test_it_stops_and_removes_the_container_of_a_canceled_run(
     run = wait_for_status(run_id, "Canceled", timeout=60)
     assert run.status == "Canceled"
     assert not docker_engine.containers.list(all=True, filters={"label": "mlstudio.run-container"})
+
+
+@pytest.fixture
+def copying_worker(transactional_db, tmp_path):
+    """A worker that treats its Docker engine as remote: files are copied in and out of run
+    containers (put_archive/get_archive), never mounted, as with DOCKER_HOST on another
+    machine. The engine itself is the real local one."""
+    _, process = processes.start_worker(
+        ["target-local"],
+        log=tmp_path / "copying-worker.log",
+        extra_env={"MLSTUDIO_DOCKER_COPY_FILES": "1"},
+    )
+    yield process
+    processes.stop(process)
+
+
+def test_a_remote_engine_gets_the_files_by_copy_and_gives_them_back(
+    owner, experiment, api_as, copying_worker, docker_engine
+):
+    spec = {
+        "name": "boxed-remote",
+        "python": {"user_managed_dependencies": True, "interpreter_path": "python3"},
+        "docker": {"enabled": True},
+    }
+    script = """
+        import os, time
+        from mlstudio.sdk import Run
+        run = Run.get_context()
+        print("reading", open("data.txt").read(), flush=True)
+        for i in range(3):
+            run.log("loss", 1.0 / (i + 1))
+        run.flush()
+        os.makedirs("logs", exist_ok=True)
+        open("logs/progress.txt", "w").write("half way")
+        time.sleep(4)  # the metrics arrive while it runs
+        open("outputs/result.txt", "w").write("made remotely")
+    """
+    files = {"train.py": script, "data.txt": "copied in"}
+    run_id = submit_script(api_as(owner), experiment, files, environment=spec)
+    processes.wait_until(
+        lambda: store.read_log(run_id, store.USER_LOG, 0, 10_000)[0], 120, "the container"
+    )
+    processes.wait_until(
+        lambda: experiment.runs.get(pk=run_id).metrics.filter(name="loss", count=3).exists(),
+        30,
+        "the metrics, copied out while the run goes on",
+    )
+    run = wait_for_status(run_id, "Completed", "Failed", timeout=120)
+    system = log_of(run_id, store.SYSTEM_LOG)
+    assert run.status == "Completed", system + log_of(run_id, store.USER_LOG)
+    assert "copying files in and out" in system
+    assert "reading copied in" in log_of(run_id, store.USER_LOG)
+    names = [f["name"] for f in store.list_files(run_id)]
+    assert "outputs/result.txt" in names and "logs/progress.txt" in names
+    assert store.run_file(run_id, "outputs/result.txt").read_text() == "made remotely"
+    assert not docker_engine.containers.list(all=True, filters={"label": "mlstudio.run-container"})

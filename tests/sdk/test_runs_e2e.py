@@ -95,6 +95,18 @@ def test_it_raises_on_a_failed_run_unless_told_not_to(ws, project_folder, local_
     assert run.wait_for_completion(raise_on_error=False)["status"] == "Failed"
 
 
+def test_it_adds_the_hint_and_its_link_to_the_failure(ws, project_folder, local_worker):
+    (project_folder / "train.py").write_text("print(learning_rate)\n")
+    run = Experiment(ws, "hinted").submit(ScriptRunConfig(project_folder, "train.py"))
+    with pytest.raises(ActivityFailedException) as caught:
+        run.wait_for_completion()
+    assert (
+        "\nHint: NameError in train.py, line 1: name 'learning_rate' is not defined; define it "
+        "before that line or fix its spelling. "
+        f"{ws.url}/w/lab/runs/{run.id}/#snapshot:train.py:1"
+    ) in str(caught.value)
+
+
 def test_it_refuses_a_missing_script_listing_what_is_there(ws, project_folder):
     with pytest.raises(UserErrorException, match=r"'tran\.py' is not in the snapshot.*train\.py"):
         Experiment(ws, "typo").submit(ScriptRunConfig(project_folder, "tran.py"))

@@ -172,6 +172,7 @@ def test_it_names_the_five_largest_files_when_the_snapshot_is_too_big(source, ha
     )
     assert ".amlignore" in message
     assert "it replaces .gitignore" in message
+    assert message.endswith("For example, these lines:\n    /f2.bin")  # 3 MiB of 2 too many
     assert hash_counter == []  # refused before reading a single file
 
 
@@ -183,6 +184,7 @@ def test_it_names_the_busiest_folders_when_there_are_too_many_files(source):
         build_manifest(source, max_files=5)
     assert "would hold 7 files" in str(caught.value)
     assert "Folders with the most files: venv/ (6)." in str(caught.value)
+    assert str(caught.value).endswith("For example, these lines:\n    /venv/")
 
 
 def test_human_sizes_use_binary_units():

@@ -1,0 +1,278 @@
+"""Troubleshooting hints: from what is known about how a run ended, the likely cause and its
+fix in one line, with a link to where the fix is made.
+
+Pure: it reads only the facts it is given, so the executor gathers them and tests build them.
+A hint is a dict {"code", "message", "url", "label"}; url and label may be absent. Every url is
+a path on the studio built here from quoted parts, never text taken as is from a log.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode
+
+from mlstudio.sdk._snapshot import human_size
+
+# Import names whose pip package is called something else.
+PACKAGES = {
+    "sklearn": "scikit-learn",
+    "cv2": "opencv-python",
+    "PIL": "pillow",
+    "yaml": "pyyaml",
+    "bs4": "beautifulsoup4",
+    "skimage": "scikit-image",
+    "dateutil": "python-dateutil",
+    "dotenv": "python-dotenv",
+    "jwt": "pyjwt",
+    "Crypto": "pycryptodome",
+    "serial": "pyserial",
+    "zmq": "pyzmq",
+    "fitz": "pymupdf",
+    "docx": "python-docx",
+    "attr": "attrs",
+    "OpenSSL": "pyopenssl",
+    "MySQLdb": "mysqlclient",
+    "Levenshtein": "levenshtein",
+}
+EXCEPTION = re.compile(r"^(?P<type>[A-Za-z_][\w.]*(?:Error|Exception))(?:: (?P<text>.*))?$")
+FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line (?P<line>\d+)')
+NO_MODULE = re.compile(r"^No module named '?(?P<name>[A-Za-z_][\w.]*)'?")
+KILLED_EXIT_CODES = (-9, 137)  # SIGKILL as Popen reports it, and as a shell or Docker does
+LINE_MAX = 300
+
+
+@dataclass(frozen=True)
+class Environment:
+    """The run's environment, as far as fixing it goes. `name` None: the worker's Python."""
+
+    name: str | None = None
+    version: str | None = None
+    curated: bool = False
+    user_managed: bool = True
+    docker: bool = False
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What is known about how a run ended."""
+
+    status: str
+    exit_code: int | None = None
+    traceback: str = ""  # the last traceback, paths relative to the snapshot
+    timeout_seconds: int | None = None  # the limit, when the run was stopped for overrunning it
+    build_error: str | None = None  # the build's error, when the environment failed to build
+    build_log: tuple[str, ...] = ()  # the build's last lines
+    peak_memory: int | None = None  # bytes resident in the script's processes, at the most
+    oom_killed: bool = False  # the kernel recorded an out-of-memory kill meanwhile
+    environment: Environment = Environment()
+    snapshot_paths: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Links:
+    """Pages of the studio a hint may point at."""
+
+    run_page: str  # /w/<workspace>/runs/<run id>/
+    environments_page: str  # /w/<workspace>/environments/
+
+
+def hint_for(failure: Failure, links: Links) -> dict | None:
+    """The most likely cause of the failure and its fix, or None when nothing is recognised.
+    A run the user canceled gets none: its processes were killed on purpose."""
+    if failure.build_error is not None:
+        return _build_failed(failure, links)
+    if failure.timeout_seconds is not None:
+        return _timed_out(failure.timeout_seconds)
+    if failure.status != "Failed":
+        return None
+    if failure.exit_code in KILLED_EXIT_CODES:
+        return _out_of_memory(failure)
+    exception = _last_exception(failure.traceback)
+    if exception is None:
+        return None
+    kind, text = exception
+    missing = NO_MODULE.match(text)
+    if kind in ("ModuleNotFoundError", "ImportError") and missing:
+        return _missing_module(missing["name"].split(".")[0], failure, links)
+    if kind in ("NameError", "AttributeError"):
+        return _error_in_script(kind, text, failure, links)
+    return None
+
+
+def package_for(module: str) -> str:
+    """The pip package that provides top-level module `module`."""
+    return PACKAGES.get(module, module)
+
+
+# --- the cases ------------------------------------------------------------------------------
+
+
+def _missing_module(module: str, failure: Failure, links: Links) -> dict:
+    own = _own_module(module, failure.snapshot_paths)
+    if own is not None:
+        return _hint(
+            "own_module_not_found",
+            f"No module named {module!r}, but the snapshot has {own}: Python looks for "
+            "modules in the script's own folder (and on PYTHONPATH), so move it there or add "
+            "its folder to sys.path.",
+        )
+    package = package_for(module)
+    env = failure.environment
+    if env.name is None or (env.user_managed and not env.docker):
+        whose = "the worker's Python" if env.name is None else f"the interpreter of {env.name}"
+        return _hint(
+            "module_not_found",
+            f"No module named {module!r}: install {package} into {whose} (pip install "
+            f"{package}), or submit with an environment that lists {package} in its pip "
+            "packages.",
+            f"{links.environments_page}?{urlencode({'add_pip': package})}#register-form",
+            f"Register an environment with {package}",
+        )
+    query = urlencode({"from": f"{env.name}:{env.version}", "add_pip": package})
+    url = f"{links.environments_page}?{query}#register-form"
+    if env.curated:
+        return _hint(
+            "module_not_found",
+            f"No module named {module!r}: add {package} to the pip packages of a copy of "
+            f"curated environment {env.name}, then submit with that copy.",
+            url,
+            f"Register a copy of {env.name} with {package}",
+        )
+    untick = " and untick user-managed dependencies" if env.user_managed else ""
+    return _hint(
+        "module_not_found",
+        f"No module named {module!r}: add {package} to the pip packages of environment "
+        f"{env.name}{untick}, then submit with the new version.",
+        url,
+        f"Register a new version of {env.name} with {package}",
+    )
+
+
+def _own_module(module: str, paths: frozenset[str]) -> str | None:
+    """Where the snapshot has a Python module or package of that name."""
+    for path in sorted(p for p in paths if p.endswith(".py")):
+        parts = path.split("/")
+        if parts[-1] == f"{module}.py":
+            return path
+        if module in parts[:-1]:
+            return "/".join(parts[: parts.index(module) + 1]) + "/"
+    return None
+
+
+def _error_in_script(kind: str, text: str, failure: Failure, links: Links) -> dict | None:
+    frame = _last_snapshot_frame(failure.traceback, failure.snapshot_paths)
+    if frame is None:
+        return None
+    path, line = frame
+    fix = (
+        "define it before that line or fix its spelling"
+        if kind == "NameError"
+        else "check the object's type and the attribute's spelling"
+    )
+    return _hint(
+        "name_error" if kind == "NameError" else "attribute_error",
+        f"{kind} in {path}, line {line}: {_short(text)}; {fix}.",
+        f"{links.run_page}#snapshot:{quote(path)}:{line}",
+        f"Open {path} at line {line}",
+    )
+
+
+def _out_of_memory(failure: Failure) -> dict:
+    how = "signal 9, shell exit code 137" if failure.exit_code == -9 else "exit code 137"
+    peak = failure.peak_memory
+    used = f"; its processes were seen using up to {human_size(peak)}" if peak else ""
+    if failure.oom_killed:
+        cause = f"Out of memory: the kernel's OOM killer stopped the script (SIGKILL, {how}){used}."
+    else:
+        cause = f"Killed by SIGKILL ({how}), most likely out of memory{used}."
+    fix = "Use less memory (smaller batches, data in chunks) or run on a machine with more."
+    return _hint("out_of_memory", f"{cause} {fix}")
+
+
+def _timed_out(limit: int) -> dict:
+    return _hint(
+        "timeout",
+        f"Stopped at its time limit, max_run_duration_seconds={limit} ({_duration(limit)}). "
+        "If it needs longer, raise max_run_duration_seconds in ScriptRunConfig (or the Timeout "
+        "field of the submit page).",
+    )
+
+
+def _build_failed(failure: Failure, links: Links) -> dict:
+    env = failure.environment
+    line = failed_build_line(failure.build_log, failure.build_error or "").rstrip(".")
+    if "No matching distribution" in line or "Could not find a version" in line:
+        fix = "Fix that package's name or version (or the index, PIP_INDEX_URL)"
+    else:
+        fix = "Fix the spec"
+    label = f"{env.name} v{env.version}" if env.name else "the environment"
+    message = (
+        f"Environment {label} failed to build: {line}. {fix}, then register a new version "
+        "and submit again."
+    )
+    if not env.name or env.curated:
+        return _hint("environment_build_failed", message)
+    page = f"{links.environments_page}{quote(env.name)}/?{urlencode({'version': env.version})}"
+    return _hint(
+        "environment_build_failed",
+        message,
+        page,
+        f"Open {label}: its build log and the form for a new version",
+    )
+
+
+def failed_build_line(log: tuple[str, ...] | list[str], error: str) -> str:
+    """The line that says why a build failed: pip's or Docker's last ERROR line, else pip's
+    "No matching distribution", else the first line of the build's error."""
+    lines = [line.strip() for line in [*log, *error.splitlines()] if line.strip()]
+    for wanted in (lambda s: s.startswith("ERROR"), lambda s: "No matching distribution" in s):
+        found = [line for line in lines if wanted(line)]
+        if found:
+            return _short(found[-1])
+    first = error.strip().splitlines()[0] if error.strip() else "no error was recorded."
+    return _short(first.split(" failed to build: ", 1)[-1])
+
+
+# --- reading tracebacks ---------------------------------------------------------------------
+
+
+def _last_exception(traceback: str) -> tuple[str, str] | None:
+    for line in reversed(traceback.splitlines()):
+        if found := EXCEPTION.match(line):
+            return found["type"].rsplit(".", 1)[-1], found["text"] or ""
+    return None
+
+
+def _last_snapshot_frame(traceback: str, paths: frozenset[str]) -> tuple[str, int] | None:
+    """The innermost frame in one of the snapshot's files: the user's own line."""
+    frames = [FRAME.match(line) for line in traceback.splitlines()]
+    for frame in reversed([f for f in frames if f]):
+        if frame["path"] in paths:
+            return frame["path"], int(frame["line"])
+    return None
+
+
+# --- wording --------------------------------------------------------------------------------
+
+
+def _hint(code: str, message: str, url: str | None = None, label: str | None = None) -> dict:
+    hint = {"code": code, "message": message}
+    if url is not None:
+        hint.update(url=url, label=label)
+    return hint
+
+
+def _short(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= LINE_MAX else text[: LINE_MAX - 1] + "…"
+
+
+def _duration(seconds: int) -> str:
+    """3600 → "1 h", 5400 → "1 h 30 min", 90 → "1 min 30 s"."""
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count} {unit}")
+    return " ".join(parts[:2]) or "0 s"
