@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -68,13 +70,19 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture
-def local_worker(transactional_db, tmp_path, settings):
+@contextlib.contextmanager
+def local_worker_process(log, **extra_env: str):
     """A real Celery worker process executing runs from the `local` target's queue."""
     _, process = processes.start_worker(
-        ["target-local"],
-        log=tmp_path / "local-worker.log",
-        extra_env={"MLSTUDIO_CANCEL_GRACE_SECONDS": "2"},
+        ["target-local"], log=log, extra_env={"MLSTUDIO_CANCEL_GRACE_SECONDS": "2", **extra_env}
     )
-    yield process
-    processes.stop(process)
+    try:
+        yield process
+    finally:
+        processes.stop(process)
+
+
+@pytest.fixture
+def local_worker(transactional_db, tmp_path, settings):
+    with local_worker_process(tmp_path / "local-worker.log") as process:
+        yield process

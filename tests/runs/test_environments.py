@@ -8,6 +8,7 @@ import pytest
 from environments.models import EnvironmentVersion
 from runs import services, store
 from tests import processes
+from tests.conftest import local_worker_process
 from tests.environments.helpers import make_wheel, offline_packages
 from tests.runs.helpers import submit_script, wait_for_status
 
@@ -140,13 +141,8 @@ def copying_worker(transactional_db, tmp_path):
     """A worker that treats its Docker engine as remote: files are copied in and out of run
     containers (put_archive/get_archive), never mounted, as with DOCKER_HOST on another
     machine. The engine itself is the real local one."""
-    _, process = processes.start_worker(
-        ["target-local"],
-        log=tmp_path / "copying-worker.log",
-        extra_env={"MLSTUDIO_DOCKER_COPY_FILES": "1"},
-    )
-    yield process
-    processes.stop(process)
+    with local_worker_process(tmp_path / "worker.log", MLSTUDIO_DOCKER_COPY_FILES="1") as process:
+        yield process
 
 
 def test_a_remote_engine_gets_the_files_by_copy_and_gives_them_back(
