@@ -181,6 +181,31 @@ def test_a_run_writing_tensorboard_events_gets_them_as_metrics_live(
     assert any(n.startswith("logs/tb/events.out.tfevents") and "broken" not in n for n in names)
 
 
+TRAIN_WITH_TORCH = """
+    from torch.utils.tensorboard import SummaryWriter
+    writer = SummaryWriter("logs")  # the usual v1 recipe: TensorBoard files under ./logs
+    for step in range(20):
+        writer.add_scalar("Loss/train", 1.0 / (step + 1), step)
+        writer.add_scalars("lr", {"base": 0.1}, step)  # a sub-folder per series: logs/lr_base
+    writer.close()
+"""
+
+
+@pytest.mark.slow
+def test_torch_summary_writer_needs_no_code_change(owner, workspace, api_as, local_worker):
+    experiment = services.experiment_create(workspace=workspace, name="torch", user=owner)
+    client = api_as(owner)
+    run_id = submit_script(client, experiment, {"train.py": TRAIN_WITH_TORCH})
+    run = wait_for_status(run_id, "Completed", "Failed", timeout=120)
+    system = store.read_log(run_id, store.SYSTEM_LOG, 0, 10_000_000)[0]
+    assert run.status == "Completed", system + store.read_log(run_id, store.USER_LOG, 0, 10**6)[0]
+    got = client.get(f"/api/workspaces/lab/runs/{run_id}/metrics").json()["metrics"]
+    assert got["Loss/train"] == pytest.approx([1 / (i + 1) for i in range(20)], rel=1e-6)
+    assert got["lr"] == pytest.approx([0.1] * 20)
+    listed = client.get(f"/api/workspaces/lab/runs/{run_id}/metric-list").json()
+    assert {m["source"] for m in listed} == {"tensorboard"}
+
+
 # --- TensorBoard behind the studio --------------------------------------------------------------
 @pytest.fixture
 def finished_run(owner, workspace):
