@@ -97,9 +97,14 @@ setTimeout(refresh, POLL_MS);
 const form = document.getElementById("register");
 if (form) {
   const type = form.querySelector("[name=type]");
+  // The other type's fields are disabled too, so their values are neither checked nor sent;
+  // `display` is set because the fieldsets' grid layout would override the hidden attribute.
   const showFieldsOf = () => {
     for (const fieldset of form.querySelectorAll("fieldset[data-for]")) {
-      fieldset.hidden = fieldset.dataset.for !== type.value;
+      const other = fieldset.dataset.for !== type.value;
+      fieldset.hidden = other;
+      fieldset.disabled = other;
+      fieldset.style.display = other ? "none" : "";
     }
   };
   type.addEventListener("change", showFieldsOf);

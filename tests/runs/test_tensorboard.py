@@ -155,7 +155,7 @@ TRAIN_WITH_TENSORBOARD = """
 
 @pytest.mark.slow
 def test_a_run_writing_tensorboard_events_gets_them_as_metrics_live(
-    owner, workspace, api_as, local_worker, settings
+    owner, workspace, api_as, local_worker, settings, logged_in, boards
 ):
     experiment = services.experiment_create(workspace=workspace, name="tb", user=owner)
     client = api_as(owner)
@@ -168,6 +168,12 @@ def test_a_run_writing_tensorboard_events_gets_them_as_metrics_live(
 
     metric = wait_until(live_metric, 60, "the TensorBoard scalars to arrive while it runs")
     assert metric.source == "tensorboard"
+    # TensorBoard opens over the run while it still goes on.
+    browser = logged_in(owner)
+    path = browser.post("/w/lab/tensorboard/", {"run": run_id})["Location"]
+    # The events are in logs/tb/, so TensorBoard names that run "<run id>/tb".
+    assert "loss" in wait_for_tags(browser, path, f"{run_id}/tb")[f"{run_id}/tb"]
+    assert Run.objects.get(pk=run_id).status == "Running"
     (Path(settings.MLSTUDIO_WORK_DIR) / run_id / "go").write_text("")
     run = wait_for_status(run_id, "Completed", "Failed")
     system = store.read_log(run_id, store.SYSTEM_LOG, 0, 10_000_000)[0]
