@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery
+from django.db.models.fields.json import KeyTextTransform
 
 from mlstudio.errors import NotFound, UserError
 from runs.models import NUMERIC_KINDS, Experiment, Metric, Run
@@ -10,6 +11,7 @@ from workspaces.models import Role
 from workspaces.selectors import workspace_get_for_user
 
 VIEW_TYPES = ("ActiveOnly", "ArchivedOnly", "All")
+SUMMARY_FIELDS = ("last_value", "min_value", "max_value")
 
 
 def experiments_list(*, workspace, view_type: str = "ActiveOnly", name: str | None = None):
@@ -82,18 +84,29 @@ def experiments_with_stats(*, workspace, view_type: str = "ActiveOnly", query: s
     )
 
 
-def runs_table(*, experiment: Experiment) -> tuple[list[Run], dict, list[str]]:
-    """Top-level runs of the experiment, their metric summaries, and the numeric metric names:
-    three queries whatever the number of runs."""
+def runs_table(*, experiment: Experiment) -> tuple[list[dict], dict, list[str]]:
+    """The experiment page's table: its top-level runs newest first, as plain rows of what the
+    table shows; their numeric metric summaries {run id: {name: {last_value, min_value,
+    max_value}}}; and the metric names. Two queries whatever the number of runs, reading
+    none of a run's larger columns (definition, history, properties)."""
     runs = list(
         experiment.runs.filter(parent__isnull=True)
-        .select_related("submitted_by")
         .order_by("-number")
-    )
+        .values(
+            "id", "number", "status", "tags", name=F("display_name"),
+            user=F("submitted_by__username"),
+            target=KeyTextTransform("compute_target", "definition"),
+            created=F("created_at"), started=F("started_at"), ended=F("ended_at"),
+        )
+    )  # fmt: skip
     summaries: dict[str, dict] = {}
     names: set[str] = set()
-    rows = Metric.objects.filter(run__experiment=experiment, kind__in=NUMERIC_KINDS)
-    for row in rows.values("run_id", "name", "last_value", "min_value", "max_value"):
-        summaries.setdefault(row["run_id"], {})[row["name"]] = row
-        names.add(row["name"])
+    metrics = Metric.objects.filter(
+        run__experiment=experiment, run__parent__isnull=True, kind__in=NUMERIC_KINDS
+    )
+    for run_id, name, *values in metrics.values_list(
+        "run_id", "name", "last_value", "min_value", "max_value"
+    ):
+        summaries.setdefault(run_id, {})[name] = dict(zip(SUMMARY_FIELDS, values, strict=True))
+        names.add(name)
     return runs, summaries, sorted(names)

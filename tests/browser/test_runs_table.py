@@ -1,0 +1,55 @@
+"""The experiment page's runs table with more runs than it shows at once."""
+
+import pytest
+
+from runs import services as run_services
+from tests.runs.test_runs_table import add_runs
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+@pytest.fixture
+def experiment(owner, workspace):
+    return run_services.experiment_create(workspace=workspace, name="exp", user=owner)
+
+
+def shown(page) -> list[str]:
+    return page.eval_on_selector_all(
+        "#runs tbody tr[data-run]", "rows => rows.map(r => r.dataset.run)"
+    )
+
+
+def test_it_pages_sorts_and_filters_every_run_keeping_the_selection(
+    signed_in, server, owner, experiment
+):
+    page = signed_in
+    add_runs(experiment, owner, range(1, 251))
+    page.goto(f"{server}/w/lab/experiments/{experiment.pk}/")
+    page.wait_for_selector("#runs-shown:has-text('Showing 100 of 250 runs.')")
+    assert shown(page)[:2] == ["exp_250", "exp_249"] and len(shown(page)) == 100
+    page.check("tr[data-run='exp_250'] input[type=checkbox]")
+
+    page.click("#runs button[data-sort=number]")
+    assert shown(page)[:2] == ["exp_1", "exp_2"]
+    assert page.get_attribute("#runs th:has(button[data-sort=number])", "aria-sort") == "ascending"
+    page.click("#show-more")
+    assert len(shown(page)) == 200
+    page.click("#show-all:has-text('Show all 250')")
+    assert len(shown(page)) == 250 and page.locator("#show-more").is_hidden()
+    assert page.is_checked("tr[data-run='exp_250'] input[type=checkbox]")
+
+    page.select_option("#status-filter", "Failed")
+    assert shown(page)[:2] == ["exp_7", "exp_14"] and len(shown(page)) == 35
+    assert page.inner_text("#runs-shown") == "Showing 35 of the 35 runs that match (250 in all)."
+    page.fill("#tag-filter", "seed=0")
+    assert shown(page)[:2] == ["exp_35", "exp_70"]
+    page.fill("#tag-filter", "nothing")
+    assert page.inner_text("#runs tbody") == "No runs match the filters."
+
+    page.fill("#tag-filter", "")
+    page.select_option("#status-filter", "")
+    page.select_option("#metric-column", "loss")
+    page.click("#metric-header")
+    assert shown(page)[0] == "exp_250"
+    assert page.inner_text("tr[data-run='exp_250'] [data-metric-cell]") == "0.0040000"
+    assert page.is_enabled("#tensorboard") and page.is_disabled("#compare")
