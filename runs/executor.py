@@ -9,11 +9,13 @@ heartbeats, watches for cancel and timeout, collects ./outputs and ./logs, and r
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -34,6 +36,7 @@ from environments.selectors import environment_version_by_pk
 from mlstudio import live
 from mlstudio.errors import UserError
 from mlstudio.processes import oom_kill_count, parent_death_signal, signal_group
+from mlstudio.sdk._launch import untag
 from runs import hints, store
 from runs.metrics import RunTreeIngestor
 from runs.models import Run, RunStatus
@@ -117,6 +120,8 @@ class Execution:
         self.built: Built | None = None
         self.container: str | None = None
         self.copies_files = False  # a remote engine's container: files are copied, not mounted
+        # A distributed job's processes tag their lines by rank: one log per process.
+        self.process_logs: dict[int, store.AppendLog] | None = None
         # What a failure hint needs to know (runs.hints).
         self.timeout_limit: int | None = None
         self.failed_build_log: str | None = None
@@ -178,9 +183,42 @@ class Execution:
         else:
             argv = [python, definition["script"], *definition["arguments"]]
         env = self.environment(definition)
+        if definition.get("distributed"):
+            argv = self.distributed_argv(definition["distributed"], argv, python)
         if self.built.kind == "docker":
             return self.in_container(argv, env, spec["docker"])
         return argv, env
+
+    def distributed_argv(self, job: dict, argv: list[str], python: str) -> list[str]:
+        """The command that starts this node's processes of a PyTorch, MPI or TensorFlow job
+        through mlstudio.sdk._launch, which gives each its rank variables and tags its output
+        by rank."""
+        self.process_logs = {}
+        per_node = job["process_count"] // job["node_count"]
+        launch = [python, "-m", "mlstudio.sdk._launch"]
+        if job["type"] == "pytorch":
+            port = _free_port()
+            self.say(f"PyTorch job: {per_node} process(es), rendezvous at 127.0.0.1:{port}")
+            return [*launch, "pytorch", "--nprocs", str(per_node), "--nnodes", "1",
+                    "--node-rank", "0", "--master-addr", "127.0.0.1", "--master-port", str(port),
+                    "--", *argv]  # fmt: skip
+        if job["type"] == "tensorflow":
+            addresses = [f"127.0.0.1:{_free_port()}" for _ in range(job["process_count"])]
+            cluster = {"worker": addresses[: job["worker_count"]]}
+            if job["parameter_server_count"]:
+                cluster["ps"] = addresses[job["worker_count"] :]
+            self.say(f"TensorFlow job: cluster {json.dumps(cluster)}")
+            return [*launch, "tensorflow", "--cluster", json.dumps(cluster), "--", *argv]
+        if self.built.kind != "docker" and shutil.which("mpirun") is None:
+            raise PreparationError(
+                f"MpiConfiguration needs Open MPI's mpirun, which is not on the PATH of worker "
+                f"{socket.gethostname()}: install it (Debian: apt-get install openmpi-bin) or "
+                "use an environment image that has it."
+            )
+        as_root = ["--allow-run-as-root"] if os.geteuid() == 0 else []
+        self.say(f"MPI job: mpirun with {per_node} process(es)")
+        return ["mpirun", *as_root, "--oversubscribe", "--bind-to", "none", "-np", str(per_node),
+                *launch, "mpi", "--", *argv]  # fmt: skip
 
     def prepare_environment(self, reference: dict | None) -> tuple[Built, dict]:
         """Build (or find cached) the run's environment; its build log streams live."""
@@ -357,6 +395,8 @@ class Execution:
         selector.close()
 
     def write_user_log(self, data: bytes) -> None:
+        if self.process_logs is not None:
+            data = self.write_process_logs(data)
         if not data:
             return
         text = data.decode("utf-8", "replace")
@@ -365,6 +405,30 @@ class Execution:
         live.publish(
             self.group, {"kind": "log", "name": store.USER_LOG, "offset": offset, "data": text}
         )
+
+    def write_process_logs(self, data: bytes) -> bytes:
+        """Each tagged line to its process's log; returns the lines for the run's own log,
+        each marked with its rank."""
+        combined: list[bytes] = []
+        per_rank: dict[int, list[bytes]] = {}
+        for line in data.splitlines(keepends=True):
+            rank, text = untag(line)
+            if rank is None:
+                combined.append(text)
+                continue
+            per_rank.setdefault(rank, []).append(text)
+            combined.append(b"[rank %d] " % rank + text)
+        for rank, lines in per_rank.items():
+            log = self.process_logs.get(rank)
+            if log is None:
+                name = f"user_logs/std_log_process_{rank}.txt"
+                log = self.process_logs[rank] = store.AppendLog(self.run.pk, name)
+            text = b"".join(lines).decode("utf-8", "replace")
+            offset = log.append(text.encode())
+            live.publish(
+                self.group, {"kind": "log", "name": log.name, "offset": offset, "data": text}
+            )
+        return b"".join(combined)
 
     def say(self, message: str) -> None:
         """A line in the run's system log, persisted and then pushed like user output."""
@@ -591,6 +655,8 @@ class Execution:
     def close_logs(self) -> None:
         self.user_log.close()
         self.system_log.close()
+        for log in (self.process_logs or {}).values():
+            log.close()
 
     def sync_folder(self, folder: str) -> None:
         """Copy new or changed files of ./<folder> into the run's files; skip links that lead
@@ -881,6 +947,12 @@ def _tail(path: Path, size: int = 64 * 1024) -> bytes:
             return handle.read()
     except FileNotFoundError:
         return b""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _alive(proc: psutil.Process) -> bool:

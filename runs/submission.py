@@ -10,6 +10,8 @@ from mlstudio.errors import UserError
 from mlstudio.paths import clean_relative_path
 
 DEFAULT_MAX_RUN_DURATION = 30 * 24 * 3600
+MAX_PROCESSES = 256
+DISTRIBUTED_TYPES = ("pytorch", "mpi", "tensorflow")
 
 
 @dataclass
@@ -27,6 +29,7 @@ class RunConfig:
     tags: dict[str, str] = field(default_factory=dict)
     properties: dict[str, str] = field(default_factory=dict)
     display_name: str = ""
+    distributed: dict | None = None
 
     @classmethod
     def parse(cls, raw: dict) -> RunConfig:
@@ -45,6 +48,7 @@ class RunConfig:
             tags=string_map(raw.get("tags"), "tags"),
             properties=string_map(raw.get("properties"), "properties"),
             display_name=str(raw.get("display_name") or "")[:255],
+            distributed=_distributed(raw.get("distributed")),
         )
         config._read_environment(raw.get("environment"), raw.get("environment_variables"))
         return config
@@ -61,6 +65,14 @@ class RunConfig:
         self.compute_target = target.name
         self.queue = target.queue
         self.target_type = target.type
+        nodes = (self.distributed or {}).get("node_count", 1)
+        if nodes > 1 and (target.type != "cluster" or (target.max_nodes or 1) < nodes):
+            most = target.max_nodes or 1 if target.type == "cluster" else 1
+            raise UserError(
+                f"node_count {nodes} is more than compute target {target.name!r} has "
+                f"({most} node(s) at most). Lower node_count, or submit to a cluster target "
+                f"with max_nodes >= {nodes}."
+            )
 
     def use_environment(self, version) -> None:
         """Run in `version` (an EnvironmentVersion); its variables yield to the run's own."""
@@ -102,7 +114,41 @@ class RunConfig:
             "environment": self.environment,
             "environment_variables": self.environment_variables,
             "max_run_duration_seconds": self.max_run_duration_seconds,
+            "distributed": self.distributed,
         }
+
+
+def _distributed(raw) -> dict | None:
+    """A PyTorch, MPI or TensorFlow job's shape: type, process_count in all, node_count."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or raw.get("type") not in DISTRIBUTED_TYPES:
+        raise UserError(
+            "`distributed` must be a PyTorchConfiguration, MpiConfiguration or "
+            "TensorflowConfiguration: {'type': 'pytorch' | 'mpi' | 'tensorflow', ...}."
+        )
+    counts = {}
+    for key in ("process_count", "node_count", "worker_count", "parameter_server_count"):
+        value = raw.get(key, 0 if key == "parameter_server_count" else 1)
+        lowest = 0 if key == "parameter_server_count" else 1
+        if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
+            raise UserError(f"{key} must be a whole number of at least {lowest}, not {value!r}.")
+        counts[key] = value
+    if raw["type"] == "tensorflow":
+        counts["process_count"] = counts["worker_count"] + counts["parameter_server_count"]
+        if counts["node_count"] != 1:
+            raise UserError("TensorFlow jobs run on one node here; set node_count to 1.")
+    if counts["process_count"] > MAX_PROCESSES:
+        raise UserError(
+            f"process_count {counts['process_count']} is above the limit of {MAX_PROCESSES}."
+        )
+    if counts["process_count"] % counts["node_count"]:
+        raise UserError(
+            f"process_count {counts['process_count']} does not spread evenly over node_count "
+            f"{counts['node_count']}; use a multiple of node_count."
+        )
+    backend = str(raw.get("communication_backend") or "")[:20]
+    return {"type": raw["type"], "communication_backend": backend, **counts}
 
 
 def _arguments(raw) -> list[str]:

@@ -25,6 +25,7 @@ from mlstudio.sdk.exceptions import (
 )
 from mlstudio.sdk.experiment import Experiment
 from mlstudio.sdk.run import ActivityFailedException, Run
+from mlstudio.sdk.runconfig import MpiConfiguration, PyTorchConfiguration, TensorflowConfiguration
 from mlstudio.sdk.script_run_config import RunConfiguration, ScriptRunConfig
 from mlstudio.sdk.tensorboard import Tensorboard
 from mlstudio.sdk.workspace import Workspace
@@ -41,12 +42,15 @@ __all__ = [
     "Environment",
     "Experiment",
     "MLStudioException",
+    "MpiConfiguration",
     "NotFoundException",
+    "PyTorchConfiguration",
     "Run",
     "RunConfiguration",
     "ScriptRunConfig",
     "ServiceUnreachableException",
     "Tensorboard",
+    "TensorflowConfiguration",
     "UserErrorException",
     "Workspace",
     "WorkspaceException",

@@ -89,7 +89,7 @@ def run_all(processes: list[tuple[int, list[str], dict[str, str]]]) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     code = 0
-    while any(child.poll() is None for child in children):
+    while [child.poll() for child in children].count(None):  # polls every child
         failed = [c.returncode for c in children if c.returncode not in (None, 0)]
         if failed and not code:
             code = failed[0]

@@ -69,7 +69,19 @@ class ScriptRunConfig:
             "environment": environment.to_dict() if environment else None,
             "environment_variables": dict(self.run_config.environment_variables),
             "max_run_duration_seconds": self.run_config.max_run_duration_seconds,
+            "distributed": _distributed(self.distributed_job_config),
         }
+
+
+def _distributed(config) -> dict | None:
+    if config is None:
+        return None
+    if not hasattr(config, "to_dict"):
+        raise UserErrorException(
+            f"distributed_job_config must be a PyTorchConfiguration, MpiConfiguration or "
+            f"TensorflowConfiguration (from mlstudio.sdk.runconfig), not {config!r}."
+        )
+    return config.to_dict()
 
 
 def _argument(position: int, value):
