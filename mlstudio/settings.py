@@ -123,6 +123,12 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "control"
+# Each node also consumes its own queue, so a multi-node run can send one task to each of
+# several distinct nodes.
+CELERY_WORKER_DIRECT = True
+# The address other nodes reach this worker node at, for a multi-node run's rendezvous; by
+# default the one this machine uses towards the broker.
+MLSTUDIO_NODE_ADDRESS = config.env_str("MLSTUDIO_NODE_ADDRESS", "")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {

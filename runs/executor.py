@@ -37,7 +37,7 @@ from mlstudio import live
 from mlstudio.errors import UserError
 from mlstudio.processes import oom_kill_count, parent_death_signal, signal_group
 from mlstudio.sdk._launch import untag
-from runs import hints, store
+from runs import hints, multinode, store
 from runs.metrics import RunTreeIngestor
 from runs.models import Run, RunStatus
 from runs.services import run_children_finish, run_detail_set, run_transition
@@ -74,20 +74,24 @@ def execute(run_id: str, *, worker: str) -> None:
     if queued is None:
         return  # already started, finished or canceled: a redelivery, nothing to do
     target = target_of_queue(queued.definition.get("queue", ""))
-    if target is not None and not _wait_for_a_slot(queued, target, worker):
-        return  # canceled while it waited
+    # A multi-node run holds one of the target's slots for each of its nodes.
+    nodes = (queued.definition.get("distributed") or {}).get("node_count", 1)
+    holders = [run_id, *(f"{run_id}#{rank}" for rank in range(1, nodes))]
     try:
+        for holder in holders if target is not None else ():
+            if not _wait_for_a_slot(queued, target, worker, holder):
+                return  # canceled while it waited
         run = run_transition(
             run_id=run_id, to=RunStatus.PREPARING, worker=worker, heartbeat_at=_now()
         )
         if run is not None:
-            Execution(run).go()
+            Execution(run, worker=worker).go()
     finally:
-        if target is not None:
-            slot_release(holder=run_id)
+        for holder in holders if target is not None else ():
+            slot_release(holder=holder)
 
 
-def _wait_for_a_slot(run: Run, target, worker: str) -> bool:
+def _wait_for_a_slot(run: Run, target, worker: str, holder: str) -> bool:
     """Hold the run in Queued until its target has a free slot (max_nodes across all nodes),
     first in, first out; False if it was canceled meanwhile. Its place in the line is shown
     by the runs_queue_positions task."""
@@ -95,7 +99,7 @@ def _wait_for_a_slot(run: Run, target, worker: str) -> bool:
     def still_wanted() -> bool:
         return Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).exists()
 
-    return slot_wait(target=target, holder=run.pk, node=worker, requested_at=run.created_at,
+    return slot_wait(target=target, holder=holder, node=worker, requested_at=run.created_at,
                      still_wanted=still_wanted)  # fmt: skip
 
 
@@ -104,11 +108,22 @@ def _now() -> datetime:
 
 
 class Execution:
-    def __init__(self, run: Run):
+    """A run's execution on this node. For a multi-node run this is rank 0, the leader; the
+    other nodes run runs.multinode.NodeExecution."""
+
+    node_rank = 0
+    system_log_name = store.SYSTEM_LOG
+    user_log_name = store.USER_LOG
+
+    def __init__(self, run: Run, *, worker: str = ""):
         self.run = run
-        self.workdir = Path(settings.MLSTUDIO_WORK_DIR) / run.pk
-        self.system_log = store.AppendLog(run.pk, store.SYSTEM_LOG)
-        self.user_log = store.AppendLog(run.pk, store.USER_LOG)
+        self.worker = worker
+        job = run.definition.get("distributed") or {}
+        self.nodes = job.get("node_count", 1)
+        self.master = ("127.0.0.1", 0)  # a distributed job's rendezvous address
+        self.workdir = Path(settings.MLSTUDIO_WORK_DIR) / self.workdir_name()
+        self.system_log = store.AppendLog(run.pk, self.system_log_name)
+        self.user_log = store.AppendLog(run.pk, self.user_log_name)
         self.group = live.run_group(run.pk)
         self.process: subprocess.Popen | None = None
         self.stop_reason: tuple[str, str] | None = None  # (final status, message)
@@ -129,19 +144,28 @@ class Execution:
         self.oom_kills_before: int | None = None
 
     # --- the whole run ----------------------------------------------------------------------
+    def workdir_name(self) -> str:
+        return self.run.pk
+
     def go(self) -> None:
         self.heartbeat.start()
         try:
+            if self.nodes > 1 and not multinode.dispatch(self):
+                return self.finish_canceled_early()
             argv, env = self.prepare()
             if not self.move(RunStatus.STARTING):
                 return self.finish_canceled_early()
             self.start(argv, env)
-            if not self.move(RunStatus.RUNNING):  # canceled while starting
+            if self.nodes > 1:  # Running once every node has started (multinode.check_nodes)
+                multinode.node_started(self)
+            elif not self.move(RunStatus.RUNNING):  # canceled while starting
                 self.finish_canceled_early()
                 self.kill_tree()
             self.metrics = MetricPump(self)
             self.metrics.start()
             self.pump()
+            if self.nodes > 1:
+                multinode.wait_for_nodes(self)
         except PreparationError as exc:
             self.say(f"Preparation failed: {exc.message}")
             self.stop_reason = (RunStatus.FAILED, exc.message)
@@ -197,11 +221,12 @@ class Execution:
         per_node = job["process_count"] // job["node_count"]
         launch = [python, "-m", "mlstudio.sdk._launch"]
         if job["type"] == "pytorch":
-            port = _free_port()
-            self.say(f"PyTorch job: {per_node} process(es), rendezvous at 127.0.0.1:{port}")
-            return [*launch, "pytorch", "--nprocs", str(per_node), "--nnodes", "1",
-                    "--node-rank", "0", "--master-addr", "127.0.0.1", "--master-port", str(port),
-                    "--", *argv]  # fmt: skip
+            address, port = self.master if self.master[1] else ("127.0.0.1", _free_port())
+            self.say(f"PyTorch job: {per_node} process(es) on node {self.node_rank} of "
+                     f"{self.nodes}, rendezvous at {address}:{port}")  # fmt: skip
+            return [*launch, "pytorch", "--nprocs", str(per_node), "--nnodes", str(self.nodes),
+                    "--node-rank", str(self.node_rank), "--master-addr", address,
+                    "--master-port", str(port), "--", *argv]  # fmt: skip
         if job["type"] == "tensorflow":
             addresses = [f"127.0.0.1:{_free_port()}" for _ in range(job["process_count"])]
             cluster = {"worker": addresses[: job["worker_count"]]}
@@ -304,6 +329,7 @@ class Execution:
         env.update(
             {
                 "MLSTUDIO_RUN_ID": self.run.pk,
+                "MLSTUDIO_NODE_RANK": str(self.node_rank),
                 "MLSTUDIO_EXPERIMENT": self.run.experiment.name,
                 "MLSTUDIO_WORKSPACE": self.run.experiment.workspace.name,
                 "MLSTUDIO_RUN_DIR": str(self.workdir / ".mlstudio"),
@@ -386,6 +412,8 @@ class Execution:
                 break
             if now >= next_cancel and self.stop_reason is None:
                 self.check_cancel_and_timeout(deadline)
+                if self.nodes > 1 and self.stop_reason is None:
+                    self.check_nodes()
                 next_cancel = now + CANCEL_POLL_SECONDS
             if now >= next_sync:
                 self.sync_folder("logs")
@@ -459,6 +487,9 @@ class Execution:
             run_transition(run_id=self.run.pk, to=RunStatus.CANCEL_REQUESTED, detail=reason)
             self.kill_tree()
 
+    def check_nodes(self) -> None:
+        multinode.check_nodes(self)
+
     def kill_tree(self) -> None:
         """SIGTERM the script and every process it started, wait the grace period, then
         SIGKILL what is left."""
@@ -501,7 +532,11 @@ class Execution:
             if proc.pid in found or proc.pid == self.process.pid:
                 continue
             with contextlib.suppress(psutil.Error):
-                if proc.environ().get("MLSTUDIO_RUN_ID") == self.run.pk:
+                env = proc.environ()
+                # The same run's processes on another node of this machine are not ours.
+                if env.get("MLSTUDIO_RUN_ID") == self.run.pk and env.get(
+                    "MLSTUDIO_NODE_RANK", "0"
+                ) == str(self.node_rank):
                     found[proc.pid] = proc
         return [p for p in found.values() if _alive(p)]
 

@@ -218,3 +218,29 @@ class MetricRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric} #{self.seq}"
+
+
+class RunNode(models.Model):
+    """One node's part of a multi-node run: which Celery node executes rank `rank`, at what
+    address, and how its processes ended. Rank 0 is the node that took the run's own task and
+    leads; it publishes its address for rendezvous and waits for the others."""
+
+    class State(models.TextChoices):
+        DISPATCHED = "dispatched"
+        STARTED = "started"
+        FINISHED = "finished"
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="nodes")
+    rank = models.PositiveIntegerField()
+    node = models.CharField(max_length=255)
+    address = models.CharField(max_length=255, blank=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.DISPATCHED)
+    exit_code = models.IntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["run", "rank"]
+        constraints = [models.UniqueConstraint(fields=["run", "rank"], name="node_rank_per_run")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} rank {self.rank} on {self.node}"

@@ -138,6 +138,11 @@ def _distributed(raw) -> dict | None:
         counts["process_count"] = counts["worker_count"] + counts["parameter_server_count"]
         if counts["node_count"] != 1:
             raise UserError("TensorFlow jobs run on one node here; set node_count to 1.")
+    if raw["type"] == "mpi" and counts["node_count"] != 1:
+        raise UserError(
+            "MPI jobs run on one node here (mpirun across machines needs ssh between them); "
+            "set node_count to 1, or use PyTorchConfiguration for a multi-node job."
+        )
     if counts["process_count"] > MAX_PROCESSES:
         raise UserError(
             f"process_count {counts['process_count']} is above the limit of {MAX_PROCESSES}."
