@@ -25,13 +25,13 @@ def free_port() -> int:
 class BenchStudio:
     """`with BenchStudio() as studio:` gives .url, .token and .data_dir of a healthy studio."""
 
-    def __init__(self, data_dir: Path | None = None, slots: int = 2):
+    def __init__(self, data_dir: Path | None = None, slots: int = 2, extra_env=None):
         self._tmp = None if data_dir else tempfile.TemporaryDirectory(prefix="mlstudio-bench-")
         self.data_dir = Path(data_dir or self._tmp.name)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.slots = slots
-        self.env = {**os.environ, "MLSTUDIO_DATA_DIR": str(self.data_dir)}
+        self.env = {**os.environ, "MLSTUDIO_DATA_DIR": str(self.data_dir), **(extra_env or {})}
         for name in ("DATABASE_URL", "REDIS_URL"):
             self.env.pop(name, None)
 

@@ -126,6 +126,9 @@ CELERY_TASK_DEFAULT_QUEUE = "control"
 # Each node also consumes its own queue, so a multi-node run can send one task to each of
 # several distinct nodes.
 CELERY_WORKER_DIRECT = True
+# `manage.py studio` runs a node for each cluster and docker target on its own machine; false
+# leaves them to `manage.py worker` on other machines.
+MLSTUDIO_STUDIO_TARGET_NODES = config.env_bool("MLSTUDIO_STUDIO_TARGET_NODES", True)
 # The address other nodes reach this worker node at, for a multi-node run's rendezvous; by
 # default the one this machine uses towards the broker.
 MLSTUDIO_NODE_ADDRESS = config.env_str("MLSTUDIO_NODE_ADDRESS", "")

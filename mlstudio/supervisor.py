@@ -211,6 +211,8 @@ class Studio:
         from compute.models import ComputeTarget, TargetType
 
         plan = {}
+        if not settings.MLSTUDIO_STUDIO_TARGET_NODES:
+            return plan
         targets = ComputeTarget.objects.filter(
             type__in=[TargetType.CLUSTER, TargetType.DOCKER]
         ).select_related("workspace")
