@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from mlstudio.admin import RecordAdmin
 from mlstudio.errors import UserError
 from runs import services
-from runs.models import Blob, Experiment, Metric, MetricRecord, Run, Snapshot
+from runs.models import Blob, Experiment, Metric, MetricRecord, Run, RunNode, Snapshot
 
 
 @admin.register(Experiment)
@@ -67,6 +67,13 @@ class RunAdmin(RecordAdmin):
         for run in queryset:
             services.run_cancel(run=run, reason=f"Canceled by {request.user} in the admin panel.")
         self.message_user(request, f"Cancel requested for {queryset.count()} run(s).")
+
+
+@admin.register(RunNode)
+class RunNodeAdmin(RecordAdmin):
+    list_display = ["run", "rank", "node", "address", "state", "exit_code", "updated_at"]
+    list_filter = ["state"]
+    search_fields = ["run__id", "node"]
 
 
 @admin.register(Snapshot)
