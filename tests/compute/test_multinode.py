@@ -11,20 +11,9 @@ from runs import services, store
 from runs.models import RunNode
 from tests.processes import wait_until
 from tests.runs.helpers import upload_snapshot, wait_for_status
+from tests.runs.test_distributed import ALL_REDUCE
 
 pytestmark = pytest.mark.slow
-
-ALL_REDUCE = """
-    import os
-    import torch
-    import torch.distributed as dist
-    dist.init_process_group("gloo")
-    value = torch.tensor([float(dist.get_rank() + 1)])
-    dist.all_reduce(value)
-    print(f"rank {dist.get_rank()} of {dist.get_world_size()} on node {os.environ['NODE_RANK']}"
-          f" sum {value.item()}", flush=True)
-    dist.destroy_process_group()
-"""
 
 
 @pytest.fixture
@@ -66,7 +55,8 @@ def test_pytorch_all_reduce_across_two_nodes(owner, experiment, api_as, two_node
     assert nodes[0].node != nodes[1].node  # each rank on a distinct node
     for rank in range(4):
         own = store.read_log(run_id, f"user_logs/std_log_process_{rank}.txt", 0, 10**6)[0]
-        assert f"rank {rank} of 4 on node {rank // 2} sum 10.0" in own
+        expected = f"rank {rank} of 4 local {rank % 2} node {rank // 2} args [] sum 10.0"
+        assert expected in own
     statuses = [h["status"] for h in run.status_history]
     assert statuses.index("Running") > statuses.index("Starting")
     assert "All 2 nodes started" in system
