@@ -25,7 +25,7 @@ from pathlib import Path
 
 import psutil
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError, connection
 from django.urls import reverse
 
 from compute.selectors import target_of_queue
@@ -38,12 +38,11 @@ from mlstudio.errors import UserError
 from mlstudio.processes import oom_kill_count, parent_death_signal, signal_group
 from mlstudio.sdk._launch import untag
 from runs import hints, multinode, store
-from runs.metrics import RunTreeIngestor
+from runs.metric_pump import MetricPump
 from runs.models import Run, RunStatus
 from runs.services import run_children_finish, run_detail_set, run_transition
 from runs.snapshots import snapshot_materialize
-from runs.tbevents import EVENT_MARK, TensorBoardImporter
-from runs.transport import TransportReader
+from runs.tbevents import EVENT_MARK
 from workspaces.services import api_token_create, api_token_revoke
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -55,10 +54,7 @@ HEARTBEAT_SECONDS = 5.0
 CANCEL_POLL_SECONDS = 0.5
 LEFTOVER_SECONDS = 2.0  # how long processes the script left may hold its output after it exits
 LOGS_SYNC_SECONDS = 5.0
-METRICS_SECONDS = 0.05  # at most 20 metric messages a second per run reach browsers
 MEMORY_SECONDS = 0.25  # how often the script's memory is sampled, for an out-of-memory hint
-CONTAINER_COPY_SECONDS = 1.0  # how often a remote engine's container is copied from
-TENSORBOARD_SECONDS = 0.25  # how often ./logs is read for new TensorBoard events
 IMAGE_BUILD_LOG = "system_logs/image_build_log.txt"
 ENV_BUILD_LOG = "system_logs/environment_build_log.txt"
 SERVER_SECRETS = ("DATABASE_URL", "REDIS_URL")
@@ -799,104 +795,6 @@ def _resident(pid: int) -> int:
         with contextlib.suppress(psutil.Error):
             total += proc.memory_info().rss
     return total
-
-
-class MetricPump(threading.Thread):
-    """Tails the SDK's metric files while the run goes on and stores the records in bulk,
-    on its own thread so a burst of metrics never delays the live log."""
-
-    def __init__(self, execution: Execution):
-        super().__init__(name=f"metrics-{execution.run.pk}", daemon=True)
-        self.execution = execution
-        self.reader = TransportReader(
-            execution.workdir / ".mlstudio",
-            max_line=settings.MLSTUDIO_METRIC_VALUE_MAX_BYTES + 4096,
-        )
-        self.ingestor = RunTreeIngestor(
-            execution.run, staging=execution.workdir / ".mlstudio" / "uploads"
-        )
-        self.tensorboard = TensorBoardImporter(execution.workdir / "logs", note=execution.say)
-        self.tensorboard_due = 0.0
-        self.copy_due = 0.0
-        self.stopping = threading.Event()
-        self.stored = 0
-        self.skipped = 0
-
-    def run(self) -> None:
-        try:
-            while not self.stopping.wait(METRICS_SECONDS):
-                self.pump_once(final=False)
-        finally:
-            connection.close()
-
-    def finish(self) -> None:
-        """Stop tailing, store what is left (a line cut by a crash is counted, not stored)."""
-        self.stopping.set()
-        self.join()
-        self.execution.copy_from_container(".mlstudio", "outputs", "logs")
-        self.pump_once(final=True)
-        if self.stored or self.skipped or self.reader.malformed:
-            self.execution.say(
-                f"Metrics: {self.stored} stored, {self.skipped} refused, "
-                f"{self.reader.malformed} malformed record(s) skipped"
-            )
-
-    def pump_once(self, *, final: bool) -> None:
-        if not final and time.monotonic() >= self.copy_due:
-            self.copy_due = time.monotonic() + CONTAINER_COPY_SECONDS
-            self.execution.copy_from_container(".mlstudio", "logs")
-        if final or time.monotonic() >= self.tensorboard_due:
-            self.tensorboard_due = time.monotonic() + TENSORBOARD_SECONDS
-            self.import_tensorboard(final=final)
-        while records := self.reader.read(final=final):
-            try:
-                tree = self.ingestor.ingest(records)
-            except Exception as exc:  # one bad batch must not stop the metrics of the run
-                self.skipped += len(records)
-                self.execution.say(
-                    f"{len(records)} metric record(s) could not be stored: "
-                    f"{type(exc).__name__}: {exc}"
-                )
-                close_old_connections()
-                continue
-            problems = tree.problems + [p for r in tree.reports.values() for p in r.skipped]
-            self.stored += sum(r.stored for r in tree.reports.values())
-            self.skipped += len(problems)
-            for problem in problems[:5]:
-                self.execution.say(f"Metric record refused: {problem}")
-            for run_id, report in tree.reports.items():
-                if report.live:
-                    event = {"kind": "metric", "run_id": run_id, "metrics": report.live}
-                    live.publish(live.run_group(run_id), event)
-            for run_id, name, size in tree.files:
-                event = {"kind": "file", "name": name, "size": size}
-                live.publish(live.run_group(run_id), event)
-            if not final:
-                return
-
-    def import_tensorboard(self, *, final: bool) -> None:
-        """Scalars the script wrote to TensorBoard event files under ./logs become metrics of
-        the run, marked as coming from TensorBoard."""
-        try:
-            records = self.tensorboard.read(final=final)
-            if not records:
-                return
-            report = self.ingestor.ingestors[self.execution.run.pk].ingest(
-                records, source="tensorboard"
-            )
-        except Exception as exc:  # never let TensorBoard files stop the run's own metrics
-            self.execution.say(
-                f"TensorBoard: events could not be stored: {type(exc).__name__}: {exc}"
-            )
-            close_old_connections()
-            return
-        self.stored += report.stored
-        self.skipped += len(report.skipped)
-        for problem in report.skipped[:5]:
-            self.execution.say(f"TensorBoard: {problem}")
-        if report.live:
-            event = {"kind": "metric", "run_id": self.execution.run.pk, "metrics": report.live}
-            live.publish(self.execution.group, event)
 
 
 class LineSplitter:
