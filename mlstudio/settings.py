@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "compute",
     "environments",
     "runs",
+    "sweeps",
     "mlstudio",
 ]
 
@@ -154,6 +155,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "compute.tasks.nodes_forget",
         "schedule": 3600.0,
         "options": {"queue": "control"},
+    },
+    "sweeps-reconcile": {
+        "task": "sweeps.tasks.sweeps_reconcile",
+        "schedule": 10.0,
+        "options": {"queue": "control", "expires": 30},
     },
 }
 # Cluster nodes (`manage.py worker --autoscale`) shrink after idle_seconds_before_scaledown.

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from django.dispatch import Signal
+
 from runs.models import ACTIVE_STATUSES, Run
+
+# Sent after a run's status change is committed (run=...), and after metric values are stored
+# (run=..., names=...), so other apps (sweeps) react to runs without runs knowing them.
+run_status_changed = Signal()
+metrics_stored = Signal()
 
 
 def runs_on_target(sender, target, **kwargs) -> list[str]:
