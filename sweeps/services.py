@@ -149,7 +149,7 @@ def sweep_advance(*, parent_id: str) -> None:
         if reason is not None:
             _stop(sweep, active, *reason)
             return
-        launched = _launch_more(sweep, len(active))
+        launched = 0 if _holding(sweep, children) else _launch_more(sweep, len(active))
         if not active and not launched:
             _finish(sweep, children)
 
@@ -185,6 +185,16 @@ def _first_batch_failed(sweep: Sweep, children: list[Run]):
     message = (f"The first {batch} children all failed, so the sweep stopped: {shared}. Fix "
                "the script or its arguments and submit the sweep again.")  # fmt: skip
     return RunStatus.FAILED, message, {"message": message, "children": [c.pk for c in first]}
+
+
+def _holding(sweep: Sweep, children: list[Run]) -> bool:
+    """While the first batch has only failures so far, launch no more: if the rest of it fails
+    too the sweep stops, and no child beyond the first batch was started for nothing."""
+    first = sorted(children, key=lambda c: c.number)[: sweep.config["max_concurrent_runs"]]
+    ended = [c for c in first if c.is_final]
+    return len(children) >= len(first) > len(ended) > 0 and all(
+        c.status == RunStatus.FAILED for c in ended
+    )
 
 
 def _stop(sweep: Sweep, active: list[Run], status: str, detail: str, error: dict | None) -> None:
