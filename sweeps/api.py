@@ -6,6 +6,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import orjson
+from django.http import HttpResponse
 from ninja import Router, Schema, Status
 
 from mlstudio.errors import NotFound
@@ -77,11 +79,14 @@ def _sweep(request, ws: str, run_id: str) -> Sweep:
 @router.get("/workspaces/{ws}/sweeps/{run_id}")
 def sweep_detail(request, ws: str, run_id: str):
     """The sweep's config, state and trials (hyperparameters, status, best primary metric)."""
-    return selectors.sweep_summary(sweep=_sweep(request, ws, run_id))
+    # orjson: a thousand trials encode in milliseconds, not the tenth of a second of json.
+    summary = selectors.sweep_summary(sweep=_sweep(request, ws, run_id))
+    return HttpResponse(orjson.dumps(summary), content_type="application/json")
 
 
 @router.get("/workspaces/{ws}/sweeps/{run_id}/curves")
 def sweep_curves(request, ws: str, run_id: str, max_points: int = 100):
     """Every child's primary metric values, each thinned to at most `max_points` (at most
     1,000), for the overlaid curves: {child id: [values]}."""
-    return selectors.sweep_curves(sweep=_sweep(request, ws, run_id), max_points=max_points)
+    curves = selectors.sweep_curves(sweep=_sweep(request, ws, run_id), max_points=max_points)
+    return HttpResponse(orjson.dumps(curves), content_type="application/json")

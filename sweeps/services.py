@@ -87,7 +87,7 @@ def _warm_results(earlier: list[Sweep]) -> list[dict]:
     results = []
     for sweep in earlier:
         trials = list(sweep.trials.all())
-        best = selectors.best_values(sweep=sweep, run_ids=[t.run_id for t in trials])
+        best = selectors.best_values(sweep=sweep)
         results += [
             {"params": t.hyperparameters, "value": best[t.run_id]}
             for t in trials
@@ -243,7 +243,7 @@ def _next_params(sweep: Sweep):
 def _history(sweep: Sweep) -> list[samplers.Result]:
     """Finished children's results, then the warm start's."""
     trials = list(sweep.trials.filter(run__status__in=FINAL_STATUSES))
-    best = selectors.best_values(sweep=sweep, run_ids=[t.run_id for t in trials])
+    best = selectors.best_values(sweep=sweep)
     mine = [samplers.Result(t.hyperparameters, best[t.run_id]) for t in trials if t.run_id in best]
     return mine + [samplers.Result(w["params"], w["value"]) for w in sweep.warm]
 
@@ -292,7 +292,7 @@ def _launch(sweep: Sweep, params: dict) -> Run:
 
 def _finish(sweep: Sweep, children: list[Run]) -> None:
     """Every child has ended: Completed, naming the best child, or why there is none."""
-    best = selectors.best_values(sweep=sweep, run_ids=[c.pk for c in children])
+    best = selectors.best_values(sweep=sweep)
     counts: dict[str, int] = {}
     for child in children:
         counts[child.status] = counts.get(child.status, 0) + 1
@@ -304,7 +304,7 @@ def _finish(sweep: Sweep, children: list[Run]) -> None:
         value = f"{best[best_id]:.6g}"
         detail = f"best {best_id}: {sweep.metric} {value} ({len(children)} children: {tally})"
     else:
-        names = selectors.logged_names(run_ids=[c.pk for c in children])
+        names = selectors.logged_names(sweep=sweep)
         logged = ", ".join(names) if names else "nothing"
         detail = f"no child logged {sweep.metric!r}; children logged: {logged}"
     _end(sweep, RunStatus.COMPLETED, detail, None)
@@ -325,7 +325,7 @@ def sweep_judge(*, parent_id: str) -> list[str]:
     if sweep is None or not sweep.config["policy"] or sweep.state != Sweep.State.RUNNING:
         return []
     trials = {t.run_id: t for t in sweep.trials.select_related("run")}
-    series = selectors.primary_series(sweep=sweep, run_ids=list(trials))
+    series = selectors.primary_series(sweep=sweep)
     finished = frozenset(i for i, t in trials.items() if t.run.is_final)
     judge = policies.Judge(series, maximize=sweep.maximize, finished=finished)
     stopped = []

@@ -8,6 +8,8 @@ const summary = document.getElementById("sweep-summary");
 const cancelButton = document.getElementById("sweep-cancel");
 const table = document.getElementById("sweep-trials");
 const REFRESH_MS = 1000;
+const PAGE = 100;  // rows laid out at first; "Show all" lays out the rest
+let showAll = false;
 const CURVES_MS = 3000;
 
 let state = null;
@@ -60,7 +62,8 @@ function renderTable() {
     return th;
   }));
   const body = document.createDocumentFragment();
-  for (const trial of sortedTrials()) {
+  const ordered = sortedTrials();
+  for (const trial of showAll ? ordered : ordered.slice(0, PAGE)) {
     const tr = document.createElement("tr");
     tr.dataset.run = trial.run_id;
     if (trial.run_id === state.best_run_id) tr.classList.add("best");
@@ -82,7 +85,12 @@ function renderTable() {
     body.append(tr);
   }
   table.tBodies[0].replaceChildren(body);
+  allButton.hidden = showAll || ordered.length <= PAGE;
+  allButton.textContent = `Show all ${ordered.length} trials`;
 }
+
+const allButton = document.getElementById("sweep-show-all");
+allButton.addEventListener("click", () => { showAll = true; renderTable(); });
 
 table.tHead.addEventListener("click", (click) => {
   const button = click.target.closest("button[data-sort]");
@@ -121,9 +129,18 @@ function dimension(name, values) {
   return { label: name, values: values.map((v) => labels.indexOf(String(v))), tickvals: labels.map((_, i) => i), ticktext: labels };
 }
 
+// Parallel coordinates draw with WebGL, slow without a GPU: past PARCOORDS_MAX trials the
+// chart keeps the best ones, which are what it is read for.
+const PARCOORDS_MAX = 300;
+
 function renderParcoords() {
-  const rows = state.trials.filter((t) => t.best_primary_metric !== null);
+  const sign = state.primary_metric_goal === "MAXIMIZE" ? -1 : 1;
+  const rows = state.trials.filter((t) => t.best_primary_metric !== null)
+    .sort((a, b) => sign * (a.best_primary_metric - b.best_primary_metric)).slice(0, PARCOORDS_MAX);
   if (!rows.length) return;
+  const note = document.getElementById("sweep-parcoords-note");
+  note.hidden = rows.length === state.trials.length;
+  note.textContent = `Parallel coordinates show the best ${rows.length} of ${state.trials.length} trials.`;
   const metric = rows.map((t) => t.best_primary_metric);
   const dimensions = paramNames().map((name) => dimension(name, rows.map((t) => t.hyperparameters[name])));
   dimensions.push({ label: state.primary_metric_name, values: metric });
@@ -148,15 +165,24 @@ async function renderCurves() {
   Plotly.react("sweep-curves", traces, layout(`${state.primary_metric_name} curves`, { xaxis: { title: { text: "interval" } } }), { responsive: true });
 }
 
+const nextFrame = () => new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)));
+
+// The table first, then one chart a frame, so the page is readable before the charts are in.
 async function refresh() {
   due = null;
   state = await api("GET", root.dataset.api);
   renderSummary();
   renderTable();
+  root.dataset.table = String(state.trials.length);
+  root.dataset.tableMs = String(performance.now());  // for the bench: when the page is readable
+  await nextFrame();
   renderProgress();
-  renderParcoords();
+  await nextFrame();
   if (Date.now() - curvesAt >= CURVES_MS || FINAL.has(state.status)) await renderCurves();
+  await nextFrame();
+  renderParcoords();
   root.dataset.loaded = String(state.trials.length);
+  root.dataset.loadedMs = String(performance.now());
 }
 
 function later() {
