@@ -14,6 +14,7 @@ import signal
 import subprocess
 import threading
 
+import psutil
 from celery.signals import task_postrun, task_prerun, worker_ready, worker_shutdown
 from django.conf import settings
 from django.db import close_old_connections
@@ -33,7 +34,8 @@ def _start_heartbeat(sender, **kwargs) -> None:
 
 
 def _beat(consumer) -> None:
-    hardware = {"cpu_count": cpu_count(), "gpu_count": gpu_count()}
+    hardware = {"cpu_count": cpu_count(), "gpu_count": gpu_count(),
+                "memory_bytes": psutil.virtual_memory().total}  # fmt: skip
     while True:
         try:
             if not _heartbeat(consumer, hardware):
