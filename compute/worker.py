@@ -14,15 +14,20 @@ import signal
 import subprocess
 import threading
 
-from celery.signals import task_postrun, task_prerun, worker_ready, worker_shutdown
+from celery.signals import task_postrun, task_prerun, worker_init, worker_ready, worker_shutdown
 from django.conf import settings
-from django.db import close_old_connections
 
 from compute.queues import LOCAL_TARGET, QUEUE_PREFIX, target_queue
+from mlstudio import forksafe
 
 logger = logging.getLogger(__name__)
 _stop = threading.Event()
 LOCAL_QUEUE = target_queue(LOCAL_TARGET)
+
+
+@worker_init.connect
+def _arm_fork_safety(sender, **kwargs) -> None:
+    forksafe.arm()  # before the pool forks its first process
 
 
 @worker_ready.connect
@@ -36,12 +41,11 @@ def _beat(consumer) -> None:
     hardware = {"cpu_count": cpu_count(), "gpu_count": gpu_count()}
     while True:
         try:
-            if not _heartbeat(consumer, hardware):
-                return
+            with forksafe.database_turn():
+                if not _heartbeat(consumer, hardware):
+                    return
         except Exception:
             logger.exception("node heartbeat failed; retrying")
-        finally:
-            close_old_connections()
         if _stop.wait(settings.MLSTUDIO_NODE_HEARTBEAT_SECONDS):
             return
 
