@@ -37,7 +37,7 @@ from mlstudio import live
 from mlstudio.errors import UserError
 from mlstudio.processes import oom_kill_count, parent_death_signal, signal_group
 from mlstudio.sdk._launch import untag
-from runs import hints, multinode, store
+from runs import faults, hints, multinode, store
 from runs.metric_pump import MetricPump
 from runs.models import Run, RunStatus
 from runs.services import run_children_finish, run_detail_set, run_transition
@@ -165,6 +165,11 @@ class Execution:
         except PreparationError as exc:
             self.say(f"Preparation failed: {exc.message}")
             self.stop_reason = (RunStatus.FAILED, exc.message)
+        except (SystemExit, KeyboardInterrupt):  # the worker is stopping: say so, honestly
+            self.stop_reason = faults.stop_reason()
+            self.say(f"Canceled: {self.stop_reason[1]}; stopping the script")
+            self.kill_tree()
+            raise
         except Exception as exc:
             self.say(f"Executor error: {type(exc).__name__}: {exc}")
             self.stop_reason = (RunStatus.FAILED, f"Executor error: {exc}")

@@ -8,6 +8,7 @@ import shutil
 import time
 from collections import defaultdict
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from django.conf import settings
@@ -284,9 +285,11 @@ def run_submit(
 
 
 def _enqueue(run: Run) -> None:
+    from runs.faults import run_enqueue_or_withdraw
     from runs.tasks import run_execute
 
-    run_execute.apply_async(args=[run.pk], queue=run.definition["queue"])
+    send = partial(run_execute.apply_async, args=[run.pk], queue=run.definition["queue"])
+    run_enqueue_or_withdraw(run=run, send=send)
     _publish_status(run)
 
 
