@@ -13,11 +13,11 @@ from pathlib import Path
 from django.conf import settings
 
 from mlstudio.errors import UserError
+from mlstudio.processes import STOPPING_MARK
 from runs.models import Run, RunStatus
 from runs.services import run_transition
 
 logger = logging.getLogger(__name__)
-STOPPING_MARK = "studio.stopping"  # written by the studio supervisor as it stops its parts
 
 
 class BrokerUnavailable(UserError):

@@ -69,3 +69,45 @@ def wait_final(runs: list, timeout: float) -> list[str]:
             return statuses
         time.sleep(0.5)
     return [f"{run.get_status()} ({run.id})" for run in runs]
+
+
+COUNTING_SCRIPT = """
+import sys, time
+for i in range({lines}):
+    print(f"line {{i}}", flush=True)
+    time.sleep({pause})
+"""
+
+
+def counting_script(folder: Path, *, lines: int, pause: float) -> Path:
+    """A script that prints `line 0` … `line N-1`, one every `pause` seconds."""
+    return write_script(folder, COUNTING_SCRIPT.format(lines=lines, pause=pause))
+
+
+def stored_lines(run, folder: Path) -> list[str]:
+    """The run's user log as the studio stored it."""
+    target = folder / f"{run.id}.txt"
+    run.download_file("user_logs/std_log.txt", output_file_path=target)
+    return target.read_text().splitlines()
+
+
+def assert_no_gap(lines: list[str], *, at_least: int = 1) -> None:
+    """The lines are `line 0`, `line 1`, … with none missing or repeated."""
+    assert len(lines) >= at_least, lines
+    assert lines == [f"line {i}" for i in range(len(lines))], lines
+
+
+def child_pid(studio, name: str) -> int:
+    """The pid the studio printed when it last started child `name`."""
+    started = [line for line in studio.text().splitlines() if f"started {name} " in line]
+    return int(started[-1].split(" pid ")[1].split()[0])
+
+
+def printing(run, folder: Path) -> bool:
+    """Whether the run is Running and its script's first lines are stored."""
+    if run.get_status() != "Running":
+        return False
+    try:
+        return len(stored_lines(run, folder)) >= 5
+    except Exception:  # no log yet
+        return False

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from mlstudio.supervisor import StartupError, Studio, _died_message
+from mlstudio.supervisor import StartupError, Studio
 from workspaces import services
 
 
@@ -60,9 +60,10 @@ class Command(BaseCommand):
     def supervise(self, studio: Studio, stopping: list) -> int:
         try:
             while not stopping:
-                dead = studio.dead_child()
-                if dead is not None:
-                    self.stderr.write(_died_message(dead))
+                try:
+                    studio.keep_up(say=self.say)
+                except StartupError as exc:
+                    self.stderr.write(str(exc))
                     return 1
                 studio.sync_nodes(say=self.say)
                 time.sleep(0.5)
