@@ -138,6 +138,7 @@ class Execution:
         self.failed_build_log: str | None = None
         self.memory: MemoryWatch | None = None
         self.oom_kills_before: int | None = None
+        self.container_oom = False  # Docker's own record, read before the container goes
 
     # --- the whole run ----------------------------------------------------------------------
     def workdir_name(self) -> str:
@@ -569,6 +570,7 @@ class Execution:
         exit_code = self.process.returncode if self.process else None
         if self.metrics is None:
             self.copy_from_container(".mlstudio", "outputs", "logs")
+        self.container_oom = faults.container_oom_killed(self.container)  # before it is removed
         self.remove_container()  # a finished run has no container left
         for folder in ("outputs", "logs"):
             try:
@@ -662,7 +664,8 @@ class Execution:
             build_error=error["message"] if self.failed_build_log else None,
             build_log=build_log,
             peak_memory=self.memory.peak if self.memory else None,
-            oom_killed=self.oom_killed(),
+            oom_killed=self.container_oom or self.oom_killed(),
+            in_container=self.built is not None and self.built.kind == "docker",
             environment=self.hint_environment(),
             snapshot_paths=frozenset(entry["path"] for entry in manifest),
         )

@@ -71,3 +71,15 @@ def run_enqueue_or_withdraw(*, run: Run, send) -> None:
             "nothing was submitted. Check that Redis runs (REDIS_URL, or the studio's private "
             "Redis in the data folder) and submit again."
         ) from None
+
+
+def container_oom_killed(name: str | None) -> bool:
+    """Whether Docker recorded that the run's container was killed for lack of memory."""
+    if name is None:
+        return False
+    from environments import docker as envdocker
+
+    try:
+        return envdocker.container_state(name).get("OOMKilled") is True
+    except Exception:  # the engine or the container is gone: no record to go by
+        return False
