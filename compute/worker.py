@@ -17,6 +17,7 @@ import threading
 from celery.signals import task_postrun, task_prerun, worker_init, worker_ready, worker_shutdown
 from django.conf import settings
 
+from compute.broker import keep_workers_up_on_broker_loss
 from compute.queues import LOCAL_TARGET, QUEUE_PREFIX, target_queue
 from mlstudio import forksafe
 
@@ -28,6 +29,7 @@ LOCAL_QUEUE = target_queue(LOCAL_TARGET)
 @worker_init.connect
 def _arm_fork_safety(sender, **kwargs) -> None:
     forksafe.arm()  # before the pool forks its first process
+    keep_workers_up_on_broker_loss()
 
 
 @worker_ready.connect

@@ -71,3 +71,20 @@ def test_it_cancels_running_runs_as_studio_stopped_when_it_stops(tmp_path):
         assert run.get_status() == "Canceled"
         assert run.get_details()["statusDetail"] == "studio stopped"
         assert_no_gap(stored_lines(run, tmp_path))
+
+
+def test_it_survives_a_restart_of_its_private_broker_mid_run(tmp_path):
+    source = counting_script(tmp_path / "src", lines=600, pause=0.01)
+    with running_studio(tmp_path) as studio:
+        experiment = Experiment(studio.ws, "faults")
+        run = experiment.submit(ScriptRunConfig(source_directory=source, script="train.py"))
+        wait_until(lambda: printing(run, tmp_path), 60, "the run to print")
+        os.kill(child_pid(studio, "redis"), signal.SIGKILL)
+        wait_until(lambda: studio.text().count("started redis ") == 2, 20, "the broker restart")
+        assert wait_final([run], timeout=60) == ["Completed"]
+        assert_no_gap(stored_lines(run, tmp_path), at_least=600)
+        again = experiment.submit(ScriptRunConfig(source_directory=source, script="train.py"))
+        assert wait_final([again], timeout=60) == ["Completed"]
+        assert studio.process.poll() is None
+        for part in ("worker-local", "worker-control"):
+            assert f"{part} exited" not in studio.text()
