@@ -33,7 +33,7 @@ from compute.services import slot_release, slot_wait
 from environments import docker as envdocker
 from environments.builders import Built, environment_build
 from environments.selectors import environment_version_by_pk
-from mlstudio import live
+from mlstudio import live, sandbox
 from mlstudio.errors import UserError
 from mlstudio.processes import oom_kill_count, parent_death_signal, signal_group
 from mlstudio.sdk._launch import untag
@@ -207,7 +207,18 @@ class Execution:
             argv = self.distributed_argv(definition["distributed"], argv, python)
         if self.built.kind == "docker":
             return self.in_container(argv, env, spec["docker"])
-        return argv, env
+        return self.isolate(argv, env)
+
+    def isolate(self, argv: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+        """The command run in the run's sandbox as the run user (mlstudio.sandbox), the
+        working folder handed over to that user."""
+        plan = sandbox.sandbox_for(workdir=self.workdir, python=self.built.python,
+                                   sdk=REPO_ROOT / "mlstudio")  # fmt: skip
+        self.say(sandbox.isolation().summary)
+        if plan is None:
+            return argv, env
+        sandbox.workdir_hand_over(self.workdir, plan.user)
+        return sandbox.sandbox_argv(argv, plan), sandbox.sandbox_env(env)
 
     def distributed_argv(self, job: dict, argv: list[str], python: str) -> list[str]:
         """The command that starts this node's processes of a PyTorch, MPI or TensorFlow job
