@@ -188,6 +188,10 @@ MLSTUDIO_TENSORBOARD_IDLE_SECONDS = config.env_int(
 MLSTUDIO_RUN_SANDBOX = config.env_bool("MLSTUDIO_RUN_SANDBOX", True)
 MLSTUDIO_RUN_USER = config.env_str("MLSTUDIO_RUN_USER", "mlstudio-run")
 MLSTUDIO_RUN_NETWORK = config.env_bool("MLSTUDIO_RUN_NETWORK", True)
+# Who may create workspaces: staff members only (the default), or every signed-in account.
+MLSTUDIO_WORKSPACE_CREATORS = config.env_choice(
+    "MLSTUDIO_WORKSPACE_CREATORS", "staff", ("STAFF", "EVERYONE")
+)
 MLSTUDIO_CANCEL_GRACE_SECONDS = config.env_int("MLSTUDIO_CANCEL_GRACE_SECONDS", 10, minimum=0)
 MLSTUDIO_RUN_HEARTBEAT_TIMEOUT = config.env_int("MLSTUDIO_RUN_HEARTBEAT_TIMEOUT", 60, minimum=5)
 MLSTUDIO_METRIC_NAME_MAX = config.env_int("MLSTUDIO_METRIC_NAME_MAX", 255, minimum=1)

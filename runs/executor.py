@@ -304,6 +304,9 @@ class Execution:
         )
         if self.copies_files:
             self.say(f"Docker engine {envdocker.engine_address()}: copying files in and out")
+        user = None if self.copies_files else self.container_user()
+        if user:  # a user the image does not know has no home of its own
+            env = {**env, "HOME": "/tmp"}  # noqa: S108 - the container's own /tmp
         container_argv = start_container(
             name=self.container,
             image=self.built.image,
@@ -313,8 +316,18 @@ class Execution:
             shm_size=docker.get("shm_size"),
             arguments=docker.get("arguments") or [],
             sdk_path=str(REPO_ROOT),
+            user=user,
         )
         return container_argv, envdocker.container_env(env)
+
+    def container_user(self) -> str | None:
+        """The run user (uid:gid) unless the image names its own USER; the working folder
+        becomes theirs, so the script can write it."""
+        if envdocker.image_user(self.built.image):
+            return None
+        found = sandbox.isolation().user or (os.getuid(), os.getgid())
+        sandbox.workdir_hand_over(self.workdir, found)
+        return None if found[0] == 0 else f"{found[0]}:{found[1]}"
 
     def environment(self, definition: dict) -> dict[str, str]:
         """The script's variables. On this host it inherits the worker's (PATH, locale, …),
