@@ -258,8 +258,10 @@ def model_delete(request, ws: str, name: str, version: str):
 def model_alias_set(request, ws: str, name: str, alias: str, payload: AliasIn):
     found = _version(request, ws, name, str(payload.version), Role.CONTRIBUTOR)
     services.model_alias_set(version=found, alias=alias)
-    return model_out(request, selectors.model_version_get(workspace=found.model.workspace,
-                                                          name=name, version=found.version))  # fmt: skip
+    moved = selectors.model_version_get(
+        workspace=found.model.workspace, name=name, version=found.version
+    )
+    return model_out(request, moved)
 
 
 @router.delete("/workspaces/{ws}/models/{name}/aliases/{alias}", response={204: None})

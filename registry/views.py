@@ -4,11 +4,12 @@ models registered from the run, and the Register model form of a run's Outputs t
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from mlstudio.errors import NotFound, UserError
+from mlstudio.errors import Forbidden, NotFound, UserError
 from registry import selectors, services
 from runs.selectors import run_get_for_user
 from workspaces.models import Role
@@ -76,6 +77,8 @@ def register_from_run(request, name: str, run_id: str):
         )
     except NotFound as exc:
         raise Http404(exc.message) from None
+    except Forbidden as exc:
+        raise PermissionDenied(exc.message) from None
     try:
         version = services.model_register_from_run(
             run=run,

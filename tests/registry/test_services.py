@@ -21,17 +21,19 @@ def _blob_path(sha256: str):
     return default_storage.path(blob_name(sha256=sha256))
 
 
-def test_it_registers_a_run_file_as_version_1_sharing_its_bytes(trained, owner):
+def test_it_registers_a_run_file_as_version_1_sharing_its_bytes(workspace, owner):
+    body = os.urandom(4096)  # bytes the store has never seen, so they arrive by this link
+    run = finished_run(workspace, owner, {"outputs/model.pkl": body})
     version = services.model_register_from_run(
-        run=trained, user=owner, name="sk-model", model_path="outputs/model.pkl",
+        run=run, user=owner, name="sk-model", model_path="outputs/model.pkl",
         tags={"stage": "dev"}, framework="ScikitLearn", framework_version="1.5",
     )  # fmt: skip
     assert (version.version, version.root, version.v1_id) == (1, "model.pkl", "sk-model:1")
     entry = version.manifest[0]
-    assert entry["path"] == "model.pkl" and entry["size"] == len(b"pickled weights")
-    run_file = store.run_file(trained.pk, "outputs/model.pkl")
+    assert entry["path"] == "model.pkl" and entry["size"] == len(body)
+    run_file = store.run_file(run.pk, "outputs/model.pkl")
     assert os.path.samefile(run_file, _blob_path(entry["sha256"]))  # a link, not a copy
-    assert version.run_id_text == trained.pk and version.experiment_name == "train"
+    assert version.run_id_text == run.pk and version.experiment_name == "train"
 
 
 def test_it_registers_a_folder_and_numbers_the_next_version(trained, owner):
