@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "compute",
     "environments",
     "runs",
+    "registry",
     "mlstudio",
 ]
 
@@ -170,6 +171,8 @@ MLSTUDIO_SNAPSHOT_MAX_BYTES = config.env_int(
     "MLSTUDIO_SNAPSHOT_MAX_BYTES", 300 * 1024 * 1024, minimum=1
 )
 MLSTUDIO_SNAPSHOT_MAX_FILES = config.env_int("MLSTUDIO_SNAPSHOT_MAX_FILES", 2000, minimum=1)
+# The model registry: the most one model registered by upload may hold.
+MLSTUDIO_MODEL_MAX_BYTES = config.env_int("MLSTUDIO_MODEL_MAX_BYTES", 50 * 1024**3, minimum=1)
 MLSTUDIO_WORK_DIR = DATA_DIR / "work"
 # Built virtualenvs (one folder per content hash) and the last build log of each.
 MLSTUDIO_ENVS_DIR = DATA_DIR / "envs"

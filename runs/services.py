@@ -24,6 +24,7 @@ from mlstudio import live
 from mlstudio.errors import Conflict, Forbidden, NotFound, UserError
 from runs import store
 from runs.models import ACTIVE_STATUSES, FINAL_STATUSES, Blob, Experiment, Run, RunStatus, Snapshot
+from runs.signals import blobs_in_use
 from runs.snapshots import blob_name
 from runs.statuses import sources_of
 from runs.submission import RunConfig, string_map
@@ -181,17 +182,22 @@ def experiment_purge(*, run_ids: list[str], snapshot_ids: list[str]) -> None:
             continue  # a run (perhaps one submitted since the delete) still uses it
         unused[snapshot.workspace_id].update(entry["sha256"] for entry in snapshot.manifest)
     for workspace_id, shas in unused.items():
-        _blobs_purge(workspace_id=workspace_id, candidates=shas)
+        blobs_purge(workspace_id=workspace_id, candidates=shas)
 
 
-def _blobs_purge(*, workspace_id: int, candidates: set[str]) -> None:
-    """Forget the workspace's blobs among `candidates` that none of its snapshots uses; delete
-    the bytes once no workspace has them (the store keeps one copy per sha256)."""
+def blobs_purge(*, workspace_id: int, candidates: set[str]) -> None:
+    """Forget the workspace's blobs among `candidates` that none of its snapshots uses and no
+    receiver of signals.blobs_in_use claims; delete the bytes once no workspace has them (the
+    store keeps one copy per sha256)."""
     manifests = Snapshot.objects.filter(workspace_id=workspace_id).values_list(
         "manifest", flat=True
     )
     for manifest in manifests.iterator():
         candidates -= {entry["sha256"] for entry in manifest}
+    for _, used in blobs_in_use.send(
+        sender=Blob, workspace_id=workspace_id, candidates=frozenset(candidates)
+    ):
+        candidates -= set(used)
     ordered = sorted(candidates)
     for start in range(0, len(ordered), 500):  # stays under every database's parameter limit
         chunk = ordered[start : start + 500]
