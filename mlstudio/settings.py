@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "compute",
     "environments",
     "runs",
+    "tracking",
     "mlstudio",
 ]
 
