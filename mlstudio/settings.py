@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "environments",
     "runs",
     "registry",
+    "tracking",
     "mlstudio",
 ]
 

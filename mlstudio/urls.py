@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include("compute.urls")),
     path("", include("environments.urls")),
     path("", include("workspaces.urls")),
+    path("", include("tracking.urls")),
 ]

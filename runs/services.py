@@ -106,6 +106,17 @@ def experiment_reactivate(*, experiment: Experiment) -> Experiment:
     return experiment
 
 
+def experiment_rename(*, experiment: Experiment, name: str) -> Experiment:
+    _check_experiment_name(name)
+    experiment.name = name
+    try:
+        with transaction.atomic():
+            experiment.save(update_fields=["name"])
+    except IntegrityError:
+        raise Conflict(f"An active experiment named {name!r} already exists.") from None
+    return experiment
+
+
 def experiment_set_tags(*, experiment: Experiment, tags: dict) -> Experiment:
     experiment.tags = {**experiment.tags, **string_map(tags, "tags")}
     experiment.save(update_fields=["tags"])
