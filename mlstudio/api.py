@@ -16,6 +16,7 @@ from runs.api import router as runs_router
 from runs.metrics_api import router as metrics_router
 from runs.snapshot_api import router as snapshots_router
 from runs.tensorboard_api import router as tensorboard_router
+from sweeps.api import router as sweeps_router
 from workspaces.api import router as workspaces_router
 from workspaces.auth import api_auth, docs_require_auth
 
@@ -57,3 +58,4 @@ api.add_router("/", tensorboard_router)
 api.add_router("/", environments_router)
 api.add_router("/", compute_router)
 api.add_router("/", registry_router)
+api.add_router("/", sweeps_router)

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "runs",
     "registry",
     "tracking",
+    "sweeps",
     "mlstudio",
 ]
 
@@ -156,6 +157,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "compute.tasks.nodes_forget",
         "schedule": 3600.0,
         "options": {"queue": "control"},
+    },
+    "sweeps-reconcile": {
+        "task": "sweeps.tasks.sweeps_reconcile",
+        "schedule": 10.0,
+        "options": {"queue": "control", "expires": 30},
     },
 }
 # Cluster nodes (`manage.py worker --autoscale`) shrink after idle_seconds_before_scaledown.

@@ -22,7 +22,7 @@ from environments.selectors import environment_version_get
 from environments.services import environment_check, environment_resolve
 from mlstudio import live
 from mlstudio.errors import Conflict, Forbidden, NotFound, UserError
-from runs import store
+from runs import signals, store
 from runs.models import ACTIVE_STATUSES, FINAL_STATUSES, Blob, Experiment, Run, RunStatus, Snapshot
 from runs.signals import blobs_in_use
 from runs.snapshots import blob_name
@@ -261,8 +261,9 @@ def _resolve_environment(*, experiment: Experiment, config: RunConfig, user) -> 
 
 
 def run_submit(
-    *, experiment: Experiment, user, snapshot: Snapshot | None, config: RunConfig
-) -> Run:
+    *, experiment: Experiment, user, snapshot: Snapshot | None, config: RunConfig,
+    parent: Run | None = None, run_id: str | None = None,
+) -> Run:  # fmt: skip
     """Validate everything, then create the run as Queued and enqueue it after commit."""
     run_submit_check(experiment=experiment, config=config)
     config.check_against(snapshot)
@@ -278,9 +279,10 @@ def run_submit(
                 number = (experiment.runs.aggregate(n=Max("number"))["n"] or 0) + 1
                 now = timezone.now()
                 run = Run.objects.create(
-                    id=f"{experiment.name}_{int(time.time())}_{secrets.token_hex(4)}",
+                    id=run_id or f"{experiment.name}_{int(time.time())}_{secrets.token_hex(4)}",
                     experiment=experiment,
                     number=number,
+                    parent=parent,
                     display_name=config.display_name,
                     status=RunStatus.QUEUED,
                     status_history=[
@@ -330,6 +332,7 @@ def run_transition(*, run_id: str, to: str, detail: str = "", **fields) -> Run |
             run.ended_at = now
         run.save()
         transaction.on_commit(lambda: _publish_status(run))
+        transaction.on_commit(lambda: signals.run_status_changed.send(sender=Run, run=run))
     return run
 
 

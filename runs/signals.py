@@ -11,6 +11,11 @@ from runs.models import ACTIVE_STATUSES, Run
 # registry's versions), and those are kept.
 blobs_in_use = Signal()
 
+# Sent after a run's status change is committed (run=...), and after metric values are stored
+# (run=..., names=...), so other apps (sweeps) react to runs without runs knowing them.
+run_status_changed = Signal()
+metrics_stored = Signal()
+
 
 def runs_on_target(sender, target, **kwargs) -> list[str]:
     """Active runs on `target`: a target that has some cannot be deleted."""
