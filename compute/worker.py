@@ -19,7 +19,7 @@ from django.conf import settings
 
 from compute.broker import keep_workers_up_on_broker_loss
 from compute.queues import LOCAL_TARGET, QUEUE_PREFIX, target_queue
-from mlstudio import forksafe
+from mlstudio import forksafe, sandbox
 
 logger = logging.getLogger(__name__)
 _stop = threading.Event()
@@ -34,6 +34,7 @@ def _arm_fork_safety(sender, **kwargs) -> None:
 
 @worker_ready.connect
 def _start_heartbeat(sender, **kwargs) -> None:
+    sandbox.isolation()  # logs, once, how this node's runs are isolated
     _stop.clear()
     thread = threading.Thread(target=_beat, args=(sender,), name="node-heartbeat", daemon=True)
     thread.start()

@@ -109,6 +109,17 @@ def image_exists(tag: str) -> bool:
         engine.close()
 
 
+def image_user(tag: str) -> str:
+    """The user an image says its processes run as (its USER), "" when it names none."""
+    engine = client()
+    try:
+        return engine.api.inspect_image(tag).get("Config", {}).get("User") or ""
+    except docker_errors.ImageNotFound:
+        return ""
+    finally:
+        engine.close()
+
+
 # --- pip settings for builds -----------------------------------------------------------------
 
 

@@ -33,7 +33,7 @@ from compute.services import slot_release, slot_wait
 from environments import docker as envdocker
 from environments.builders import Built, environment_build
 from environments.selectors import environment_version_by_pk
-from mlstudio import live
+from mlstudio import live, sandbox
 from mlstudio.errors import UserError
 from mlstudio.processes import oom_kill_count, parent_death_signal, signal_group
 from mlstudio.sdk._launch import untag
@@ -213,7 +213,18 @@ class Execution:
             argv = self.distributed_argv(definition["distributed"], argv, python)
         if self.built.kind == "docker":
             return self.in_container(argv, env, spec["docker"])
-        return argv, env
+        return self.isolate(argv, env)
+
+    def isolate(self, argv: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+        """The command run in the run's sandbox as the run user (mlstudio.sandbox), the
+        working folder handed over to that user."""
+        plan = sandbox.sandbox_for(workdir=self.workdir, python=self.built.python,
+                                   sdk=REPO_ROOT / "mlstudio")  # fmt: skip
+        self.say(sandbox.isolation().summary)
+        if plan is None:
+            return argv, env
+        sandbox.workdir_hand_over(self.workdir, plan.user)
+        return sandbox.sandbox_argv(argv, plan), sandbox.sandbox_env(env)
 
     def distributed_argv(self, job: dict, argv: list[str], python: str) -> list[str]:
         """The command that starts this node's processes of a PyTorch, MPI or TensorFlow job
@@ -299,6 +310,9 @@ class Execution:
         )
         if self.copies_files:
             self.say(f"Docker engine {envdocker.engine_address()}: copying files in and out")
+        user = None if self.copies_files else self.container_user()
+        if user:  # a user the image does not know has no home of its own
+            env = {**env, "HOME": "/tmp"}  # noqa: S108 - the container's own /tmp
         container_argv = start_container(
             name=self.container,
             image=self.built.image,
@@ -308,8 +322,18 @@ class Execution:
             shm_size=docker.get("shm_size"),
             arguments=docker.get("arguments") or [],
             sdk_path=str(REPO_ROOT),
+            user=user,
         )
         return container_argv, envdocker.container_env(env)
+
+    def container_user(self) -> str | None:
+        """The run user (uid:gid) unless the image names its own USER; the working folder
+        becomes theirs, so the script can write it."""
+        if envdocker.image_user(self.built.image):
+            return None
+        found = sandbox.isolation().user or (os.getuid(), os.getgid())
+        sandbox.workdir_hand_over(self.workdir, found)
+        return None if found[0] == 0 else f"{found[0]}:{found[1]}"
 
     def environment(self, definition: dict) -> dict[str, str]:
         """The script's variables. On this host it inherits the worker's (PATH, locale, …),
@@ -734,6 +758,7 @@ class Execution:
             and 0 < synced_size <= stat.st_size
             and target.is_file()
             and target.stat().st_size == synced_size
+            and target.stat().st_nlink == 1  # a registered model's blob shares a linked file
         ):
             # Event files only grow, and a TensorBoard watching the copy follows it as it
             # grows: append the new bytes rather than rewrite the file under its reader.
@@ -741,7 +766,7 @@ class Execution:
                 source.seek(synced_size)
                 shutil.copyfileobj(source, copy)
         else:
-            shutil.copyfile(real, target)
+            store.replace_file(target, real)
         self._synced[relative] = (stat.st_size, stat.st_mtime_ns)
         live.publish(self.group, {"kind": "file", "name": relative, "size": stat.st_size})
 

@@ -21,7 +21,7 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 
-from runs import store
+from runs import signals, store
 from runs.models import NUMERIC_KINDS, Metric, MetricKind, MetricRecord, Run
 
 NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -100,6 +100,7 @@ class Ingestor:
                 report.stored += self._append_records(self.metrics[name], batch)
             if tags or untag or props:
                 self._apply_run_changes(tags, untag, props, report)
+        signals.metrics_stored.send(sender=Run, run=self.run, names=list(points))
         return report
 
     # --- sorting records --------------------------------------------------------------------
