@@ -192,6 +192,15 @@ MLSTUDIO_RUN_NETWORK = config.env_bool("MLSTUDIO_RUN_NETWORK", True)
 MLSTUDIO_WORKSPACE_CREATORS = config.env_choice(
     "MLSTUDIO_WORKSPACE_CREATORS", "staff", ("STAFF", "EVERYONE")
 )
+# Bounds on what users send (runs/quotas.py, runs/submission.py), each refused with a 4xx.
+MLSTUDIO_RUN_FILE_MAX_BYTES = config.env_int(
+    "MLSTUDIO_RUN_FILE_MAX_BYTES", 1024 * 1024 * 1024, minimum=1
+)
+MLSTUDIO_WORKSPACE_QUOTA_BYTES = config.env_int(
+    "MLSTUDIO_WORKSPACE_QUOTA_BYTES", 100 * 1024**3, minimum=1
+)
+MLSTUDIO_TAGS_MAX = config.env_int("MLSTUDIO_TAGS_MAX", 100, minimum=1)
+MLSTUDIO_TAG_LENGTH_MAX = config.env_int("MLSTUDIO_TAG_LENGTH_MAX", 1024, minimum=1)
 MLSTUDIO_CANCEL_GRACE_SECONDS = config.env_int("MLSTUDIO_CANCEL_GRACE_SECONDS", 10, minimum=0)
 MLSTUDIO_RUN_HEARTBEAT_TIMEOUT = config.env_int("MLSTUDIO_RUN_HEARTBEAT_TIMEOUT", 60, minimum=5)
 MLSTUDIO_METRIC_NAME_MAX = config.env_int("MLSTUDIO_METRIC_NAME_MAX", 255, minimum=1)

@@ -26,7 +26,7 @@ from runs import store
 from runs.models import ACTIVE_STATUSES, FINAL_STATUSES, Blob, Experiment, Run, RunStatus, Snapshot
 from runs.snapshots import blob_name
 from runs.statuses import sources_of
-from runs.submission import RunConfig, string_map
+from runs.submission import RunConfig, string_map, tags_checked
 from workspaces.models import Role, Workspace, name_validator
 from workspaces.selectors import workspace_get_for_user
 from workspaces.services import api_tokens_revoke
@@ -51,7 +51,10 @@ def experiment_create(*, workspace: Workspace, name: str, user, tags: dict | Non
     try:
         with transaction.atomic():
             return Experiment.objects.create(
-                workspace=workspace, name=name, created_by=user, tags=string_map(tags, "tags")
+                workspace=workspace,
+                name=name,
+                created_by=user,
+                tags=tags_checked(string_map(tags, "tags")),
             )
     except IntegrityError:
         raise Conflict(f"An active experiment named {name!r} already exists.") from None
@@ -106,7 +109,7 @@ def experiment_reactivate(*, experiment: Experiment) -> Experiment:
 
 
 def experiment_set_tags(*, experiment: Experiment, tags: dict) -> Experiment:
-    experiment.tags = {**experiment.tags, **string_map(tags, "tags")}
+    experiment.tags = tags_checked({**experiment.tags, **string_map(tags, "tags")})
     experiment.save(update_fields=["tags"])
     return experiment
 
@@ -443,7 +446,7 @@ def _run_create_running(
                         {"status": RunStatus.RUNNING, "at": now.isoformat()},
                     ],
                     definition={"interactive": True, "compute_target": "local"},
-                    tags=string_map(tags, "tags"),
+                    tags=tags_checked(string_map(tags, "tags")),
                     submitted_by=user,
                     started_at=now,
                 )
