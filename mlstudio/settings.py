@@ -1,5 +1,6 @@
 """Django settings for MLStudio, read from environment variables only (see .env.example)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 from mlstudio import config
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "environments",
     "runs",
     "mlstudio",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -52,7 +54,21 @@ MIDDLEWARE = [
     "workspaces.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
+# Password sign-in is throttled (django-axes): after MLSTUDIO_LOGIN_FAILURE_LIMIT failures
+# for one username from one address, it is refused for MLSTUDIO_LOGIN_LOCKOUT_MINUTES.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = config.env_int("MLSTUDIO_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(
+    minutes=config.env_int("MLSTUDIO_LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 ROOT_URLCONF = "mlstudio.urls"
 ASGI_APPLICATION = "mlstudio.asgi.application"
