@@ -41,6 +41,9 @@ INSTALLED_APPS = [
     "compute",
     "environments",
     "runs",
+    "registry",
+    "tracking",
+    "sweeps",
     "mlstudio",
     "axes",
 ]
@@ -171,6 +174,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "options": {"queue": "control"},
     },
+    "sweeps-reconcile": {
+        "task": "sweeps.tasks.sweeps_reconcile",
+        "schedule": 10.0,
+        "options": {"queue": "control", "expires": 30},
+    },
 }
 # Cluster nodes (`manage.py worker --autoscale`) shrink after idle_seconds_before_scaledown.
 CELERY_WORKER_AUTOSCALER = "compute.autoscale:ScaleDownAutoscaler"
@@ -186,6 +194,8 @@ MLSTUDIO_SNAPSHOT_MAX_BYTES = config.env_int(
     "MLSTUDIO_SNAPSHOT_MAX_BYTES", 300 * 1024 * 1024, minimum=1
 )
 MLSTUDIO_SNAPSHOT_MAX_FILES = config.env_int("MLSTUDIO_SNAPSHOT_MAX_FILES", 2000, minimum=1)
+# The model registry: the most one model registered by upload may hold.
+MLSTUDIO_MODEL_MAX_BYTES = config.env_int("MLSTUDIO_MODEL_MAX_BYTES", 50 * 1024**3, minimum=1)
 MLSTUDIO_WORK_DIR = DATA_DIR / "work"
 # Built virtualenvs (one folder per content hash) and the last build log of each.
 MLSTUDIO_ENVS_DIR = DATA_DIR / "envs"

@@ -752,6 +752,7 @@ class Execution:
             and 0 < synced_size <= stat.st_size
             and target.is_file()
             and target.stat().st_size == synced_size
+            and target.stat().st_nlink == 1  # a registered model's blob shares a linked file
         ):
             # Event files only grow, and a TensorBoard watching the copy follows it as it
             # grows: append the new bytes rather than rewrite the file under its reader.
@@ -759,7 +760,7 @@ class Execution:
                 source.seek(synced_size)
                 shutil.copyfileobj(source, copy)
         else:
-            shutil.copyfile(real, target)
+            store.replace_file(target, real)
         self._synced[relative] = (stat.st_size, stat.st_mtime_ns)
         live.publish(self.group, {"kind": "file", "name": relative, "size": stat.st_size})
 

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import transaction
 
 from mlstudio.errors import UserError
-from runs import store
+from runs import signals, store
 from runs.models import NUMERIC_KINDS, Metric, MetricKind, MetricRecord, Run
 from runs.submission import tags_checked, tags_problem
 
@@ -102,6 +102,7 @@ class Ingestor:
                 report.stored += self._append_records(self.metrics[name], batch)
             if tags or untag or props:
                 self._apply_run_changes(tags, untag, props, report)
+        signals.metrics_stored.send(sender=Run, run=self.run, names=list(points))
         return report
 
     # --- sorting records --------------------------------------------------------------------

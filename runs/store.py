@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 from pathlib import Path
 
 from django.conf import settings
@@ -165,3 +166,15 @@ def folder_size(folder: Path) -> int:
             with contextlib.suppress(OSError):
                 total += os.lstat(os.path.join(current, name)).st_size
     return total
+
+
+def replace_file(target: Path, source: Path) -> None:
+    """Copy `source` over `target` by a rename, never by rewriting `target` in place: readers
+    see the old file or the whole new one, and a model version whose blob is a hard link to
+    the old file keeps its bytes."""
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        shutil.copyfile(source, partial)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
