@@ -108,6 +108,7 @@ class Execution:
     other nodes run runs.multinode.NodeExecution."""
 
     node_rank = 0
+    popen = subprocess.Popen  # sandbox.Popen for a sandboxed command
     system_log_name = store.SYSTEM_LOG
     user_log_name = store.USER_LOG
 
@@ -224,6 +225,7 @@ class Execution:
         if plan is None:
             return argv, env
         sandbox.workdir_hand_over(self.workdir, plan.user)
+        self.popen = sandbox.Popen
         return sandbox.sandbox_argv(argv, plan), sandbox.sandbox_env(env)
 
     def distributed_argv(self, job: dict, argv: list[str], python: str) -> list[str]:
@@ -381,7 +383,7 @@ class Execution:
         if self.container is None:  # a container's memory is not in this host's process tree
             self.oom_kills_before = oom_kill_count()
         try:
-            self.process = subprocess.Popen(
+            self.process = self.popen(
                 argv,
                 cwd=self.workdir,
                 env=env,

@@ -28,7 +28,7 @@ from runs.models import ACTIVE_STATUSES, FINAL_STATUSES, Blob, Experiment, Run, 
 from runs.signals import blobs_in_use
 from runs.snapshots import blob_name
 from runs.statuses import sources_of
-from runs.submission import RunConfig, string_map
+from runs.submission import RunConfig, string_map, tags_checked
 from workspaces.models import Role, Workspace, name_validator
 from workspaces.selectors import workspace_get_for_user
 from workspaces.services import api_tokens_revoke
@@ -53,7 +53,10 @@ def experiment_create(*, workspace: Workspace, name: str, user, tags: dict | Non
     try:
         with transaction.atomic():
             return Experiment.objects.create(
-                workspace=workspace, name=name, created_by=user, tags=string_map(tags, "tags")
+                workspace=workspace,
+                name=name,
+                created_by=user,
+                tags=tags_checked(string_map(tags, "tags")),
             )
     except IntegrityError:
         raise Conflict(f"An active experiment named {name!r} already exists.") from None
@@ -119,7 +122,7 @@ def experiment_rename(*, experiment: Experiment, name: str) -> Experiment:
 
 
 def experiment_set_tags(*, experiment: Experiment, tags: dict) -> Experiment:
-    experiment.tags = {**experiment.tags, **string_map(tags, "tags")}
+    experiment.tags = tags_checked({**experiment.tags, **string_map(tags, "tags")})
     experiment.save(update_fields=["tags"])
     return experiment
 
@@ -466,7 +469,7 @@ def _run_create_running(
                         {"status": RunStatus.RUNNING, "at": now.isoformat()},
                     ],
                     definition={"interactive": True, "compute_target": "local"},
-                    tags=string_map(tags, "tags"),
+                    tags=tags_checked(string_map(tags, "tags")),
                     submitted_by=user,
                     started_at=now,
                 )
