@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -25,7 +26,7 @@ TRAIN = """
     open("outputs/model.pkl", "wb").write(b"pickled-" + os.environ["MLSTUDIO_RUN_ID"].encode())
     open("outputs/model/weights.bin", "wb").write(b"w" * 2048)
     run.log("accuracy", 0.93)
-    model = run.register_model("in-script", model_path="outputs/model.pkl", tags={"where": "script"})
+    model = run.register_model("in-script", "outputs/model.pkl", tags={"where": "script"})
     print("REGISTERED", model.id, model.run_id == run.id)
 """
 
@@ -85,7 +86,7 @@ def test_a_v1_notebook_registers_finds_and_downloads(ws, finished, tmp_path, cap
 
     path = model.download(target_dir=str(tmp_path / "dl"))
     assert path == str(tmp_path / "dl" / "model.pkl")
-    assert open(path, "rb").read().startswith(b"pickled-")
+    assert Path(path).read_bytes().startswith(b"pickled-")
     with pytest.raises(WebserviceException, match="exist_ok=True"):
         model.download(target_dir=str(tmp_path / "dl"))
     folder_path = Model(ws, "sk-mnist").download(str(tmp_path / "dl"), exist_ok=True)
@@ -113,7 +114,7 @@ def test_get_model_path_downloads_once_into_v1s_cache(ws, finished, tmp_path, mo
     ws.write_config(str(tmp_path))  # a notebook machine: .mlstudio/config.json
     path = Model.get_model_path("scorer")
     assert path == os.path.join("azureml-models", "scorer", "1", "model.pkl")
-    assert open(path, "rb").read().startswith(b"pickled-")
+    assert Path(path).read_bytes().startswith(b"pickled-")
     os.remove(tmp_path / ".mlstudio" / "config.json")  # offline now: the cache answers
     assert Model.get_model_path("scorer") == path
     assert Model.get_model_path("scorer", version=1) == path
