@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runs import services as run_services
-from tests.browser.conftest import ARTIFACTS, chromium, page, server, signed_in  # noqa: F401
+from tests.browser.conftest import ARTIFACTS
 from tests.runs.helpers import submit_script, wait_for_status
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
