@@ -14,6 +14,7 @@ import signal
 import subprocess
 import threading
 
+import psutil
 from celery.signals import task_postrun, task_prerun, worker_init, worker_ready, worker_shutdown
 from django.conf import settings
 
@@ -41,7 +42,8 @@ def _start_heartbeat(sender, **kwargs) -> None:
 
 
 def _beat(consumer) -> None:
-    hardware = {"cpu_count": cpu_count(), "gpu_count": gpu_count()}
+    hardware = {"cpu_count": cpu_count(), "gpu_count": gpu_count(),
+                "memory_bytes": psutil.virtual_memory().total}  # fmt: skip
     while True:
         try:
             with forksafe.database_turn():

@@ -511,9 +511,13 @@ def run_complete(*, run: Run, failed: bool = False, error: str = "") -> Run:
     """Finish a run that has no executor (interactive or child); a submitted script's exit
     code decides its own status instead."""
     if not run.definition.get("interactive"):
+        if failed:
+            from runs.editing import run_fail_submitted  # it builds on this module
+
+            return run_fail_submitted(run=run, error=error)
         raise Conflict(
             f"Run {run.pk} is executed by a worker: its exit code decides its status. "
-            "Call complete() or fail() on interactive or child runs only."
+            "Call complete() on interactive or child runs only; fail() or cancel() stops it."
         )
     run.refresh_from_db()
     if run.is_final:
