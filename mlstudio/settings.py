@@ -50,6 +50,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "mlstudio.middleware.PageGZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -109,6 +111,7 @@ STATIC_URL = "static/"
 # plotly.js is served from the plotly package itself: no CDN, no copy in the repository.
 STATICFILES_DIRS = [BASE_DIR / "static", ("vendor/plotly", _plotly_package_data())]
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise reads it at start
 MEDIA_ROOT = DATA_DIR / "files"
 STORAGES = {
     "default": {
@@ -117,6 +120,15 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Static files through whitenoise: once collected (`manage.py studio` does it at every start),
+# with content-hashed names, gzip and brotli copies and far-future cache headers; before
+# that (tests, a bare `uvicorn`), straight from the source folders.
+MLSTUDIO_STATIC_COLLECTED = config.env_bool("MLSTUDIO_STATIC_COLLECTED", False)
+if MLSTUDIO_STATIC_COLLECTED:
+    STORAGES["staticfiles"] = {"BACKEND": "mlstudio.staticfiles.StudioStaticStorage"}
+WHITENOISE_USE_FINDERS = not MLSTUDIO_STATIC_COLLECTED
+WHITENOISE_ROOT = BASE_DIR / "mlstudio" / "public"  # /favicon.ico
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = ["png", "jpg", "gif", "woff", "woff2", "gz", "zip", "map"]
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

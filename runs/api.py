@@ -213,7 +213,9 @@ def run_describe(request, ws: str, run_id: str, payload: DescribeIn):
 
 @router.post("/workspaces/{ws}/runs/{run_id}/cancel")
 def run_cancel(request, ws: str, run_id: str):
-    run = services.run_cancel(run=_run(request, ws, run_id, Role.CONTRIBUTOR))
+    run = _run(request, ws, run_id, Role.CONTRIBUTOR)
+    who = request.user.get_username()
+    run = services.run_cancel(run=run, reason=f"Canceled by the user {who}.")
     return run_details(run)
 
 

@@ -372,6 +372,7 @@ class Execution:
                 user=self.run.submitted_by,
                 name=f"run {self.run.pk}"[:100],
                 workspace_name=self.run.experiment.workspace.name,
+                for_run=True,
             )
             Run.objects.filter(pk=self.run.pk).update(api_token=self.token)
             env.update({"MLSTUDIO_URL": settings.MLSTUDIO_PUBLIC_URL, "MLSTUDIO_TOKEN": raw})

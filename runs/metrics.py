@@ -21,6 +21,7 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 
+from mlstudio import live
 from mlstudio.errors import UserError
 from runs import signals, store
 from runs.models import NUMERIC_KINDS, Metric, MetricKind, MetricRecord, Run
@@ -223,6 +224,8 @@ class Ingestor:
                 continue
             run.properties[key] = value
         run.save(update_fields=["tags", "properties"])
+        event = {"kind": "run", "run_id": run.pk, "tags": run.tags, "properties": run.properties}
+        transaction.on_commit(lambda: live.publish(live.run_group(run.pk), event))
 
 
 def records_check(records: list, *, run: Run) -> None:

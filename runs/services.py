@@ -63,15 +63,13 @@ def experiment_create(*, workspace: Workspace, name: str, user, tags: dict | Non
 
 
 def experiment_get_or_create(*, workspace: Workspace, name: str, user) -> Experiment:
-    """The active experiment of that name; else the newest archived one (so a submit to it is
-    refused with the way out); else a new one, as azureml's Experiment(ws, name) does."""
+    """The active experiment of that name, else a new one, as azureml's Experiment(ws, name)
+    does: archiving frees a name, so submitting to it starts a new active experiment."""
     _check_experiment_name(name)
-    found = (
-        Experiment.objects.filter(workspace=workspace, name=name)
-        .order_by("archived_at", "-created_at")
-        .first()
-    )
-    if found is not None and (not found.is_archived or not _has_active(workspace, name)):
+    found = Experiment.objects.filter(
+        workspace=workspace, name=name, archived_at__isnull=True
+    ).first()
+    if found is not None:
         return found
     try:
         return experiment_create(workspace=workspace, name=name, user=user)
