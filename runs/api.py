@@ -8,7 +8,7 @@ from django.http import FileResponse, HttpResponse
 from ninja import Query, Router, Schema, Status
 
 from mlstudio.errors import NotFound, UserError
-from runs import editing, selectors, services, store
+from runs import editing, quotas, selectors, services, store
 from runs.models import Experiment, Run, Snapshot
 from runs.presenters import run_details, zip_folder_response
 from runs.submission import RunConfig
@@ -213,7 +213,9 @@ def run_describe(request, ws: str, run_id: str, payload: DescribeIn):
 
 @router.post("/workspaces/{ws}/runs/{run_id}/cancel")
 def run_cancel(request, ws: str, run_id: str):
-    run = services.run_cancel(run=_run(request, ws, run_id, Role.CONTRIBUTOR))
+    run = _run(request, ws, run_id, Role.CONTRIBUTOR)
+    who = request.user.get_username()
+    run = services.run_cancel(run=run, reason=f"Canceled by the user {who}.")
     return run_details(run)
 
 
@@ -307,7 +309,10 @@ def run_complete(request, ws: str, run_id: str, payload: CompleteIn):
 def run_file_upload(request, ws: str, run_id: str, name: str):
     """`run.upload_file(name, path)` from a notebook: the body is the file's bytes."""
     run = _run(request, ws, run_id, Role.CONTRIBUTOR)
-    size = store.write_file(run.pk, name, request)
+    declared = request.headers.get("content-length", "")
+    size = quotas.run_file_upload(
+        run=run, name=name, source=request, declared=int(declared) if declared.isdigit() else None
+    )
     return Status(
         201,
         {

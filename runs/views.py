@@ -3,6 +3,7 @@ from datetime import datetime
 from django.conf import settings
 from django.http import Http404
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
@@ -12,7 +13,7 @@ from environments.selectors import environments_latest
 from mlstudio.errors import NotFound
 from runs import selectors, store
 from runs.models import FINAL_STATUSES, Run, RunStatus
-from runs.presenters import run_details
+from runs.presenters import git_facts, properties_without_git, run_details
 from workspaces.models import Role
 from workspaces.selectors import workspace_get_for_user
 
@@ -69,12 +70,16 @@ def run_detail(request, name: str, run_id: str):
         run = selectors.run_get_for_user(user=request.user, workspace_name=name, run_id=run_id)
     except NotFound as exc:
         raise Http404(exc.message) from None
+    logs = store.log_files(run.pk)
     context = {
         "workspace": workspace,
         "membership": membership,
         "run": run,
         "details": run_details(run),
-        "logs": store.log_files(run.pk),
+        "git": git_facts(run.properties),
+        "properties": properties_without_git(run.properties),
+        # The script's own output first: what the viewer shows unless another log is chosen.
+        "log_names": [store.USER_LOG, *sorted({store.SYSTEM_LOG, *logs} - {store.USER_LOG})],
         "files": store.list_files(run.pk),
         "children": run.children.order_by("number"),
         "snapshot_files": run.snapshot.manifest if run.snapshot else [],
@@ -84,7 +89,8 @@ def run_detail(request, name: str, run_id: str):
             "api": f"/api/workspaces/{name}/runs/{run.pk}",
             "runId": run.pk,
             "ws": f"/ws/runs/{run.pk}/",
-            "logs": store.log_files(run.pk),
+            "logs": logs,
+            "plotly": static("vendor/plotly/plotly.min.js"),
             "final": run.status in FINAL_STATUSES,
             "statusAge": _status_age(run),
         },

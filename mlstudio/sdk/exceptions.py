@@ -25,6 +25,14 @@ class WorkspaceException(UserErrorException):
     """The workspace could not be loaded."""
 
 
+class WebserviceException(UserErrorException):
+    """A model registry call was refused; v1 raised this name from azureml.core.Model."""
+
+
+class ModelNotFoundException(NotFoundException, WebserviceException):
+    """No model has that name, version or alias."""
+
+
 # v1's other names, so `except` clauses of ported code still catch what they meant.
 AzureMLException = MLStudioException
 

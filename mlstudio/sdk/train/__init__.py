@@ -1,2 +1,3 @@
 """azureml.train: the estimators v1 scripts submitted before ScriptRunConfig (estimator,
-sklearn, dnn). Each maps onto a ScriptRunConfig and an Environment."""
+sklearn, dnn), each mapped onto a ScriptRunConfig and an Environment; hyperparameter sweeps
+in mlstudio.sdk.train.hyperdrive."""
