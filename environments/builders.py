@@ -61,6 +61,7 @@ class Built:
     image: str | None
     cached: bool
     hash: str
+    notes: tuple[str, ...] = ()  # what the run's system log should say about this build
 
 
 def environment_build(*, version: EnvironmentVersion, log: Log, docker: bool = False) -> Built:
@@ -145,20 +146,20 @@ def _virtualenv(version: EnvironmentVersion, log: Log) -> Built:
             _succeeded(version)
             return built
         started = time.monotonic()
+        notes: list[str] = []
         with _building(version, log) as build_log:
             conda = version.spec["python"]["conda_dependencies"]["conda_packages"]
             tool = conda_pip.conda_tool() if conda else None
             if tool:
                 _make_conda_env(version, final, build_log, tool)
             else:
-                _make_virtualenv(
-                    version, final, build_log, _conda_as_pip(version, conda, build_log)
-                )
+                extra = _conda_as_pip(version, conda, build_log, notes)
+                _make_virtualenv(version, final, build_log, extra)
             build_log(
                 f"{_label(version)}: built virtualenv {content_hash[:16]} "
                 f"in {time.monotonic() - started:.1f} s"
             )
-    return Built("virtualenv", built.python, None, False, content_hash)
+    return Built("virtualenv", built.python, None, False, content_hash, tuple(notes))
 
 
 def _ready(folder: Path) -> bool:
@@ -166,7 +167,8 @@ def _ready(folder: Path) -> bool:
     return (folder / READY).is_file() and (folder / "bin" / "python").exists()
 
 
-def _conda_as_pip(version: EnvironmentVersion, conda: list[str], log: Log) -> list[str]:
+def _conda_as_pip(version: EnvironmentVersion, conda: list[str], log: Log,
+                  notes: list[str]) -> list[str]:  # fmt: skip
     """Without conda on this worker, conda packages go to pip under their PyPI names; one
     that only conda has fails the build here, before anything is made."""
     if not conda:
@@ -180,10 +182,11 @@ def _conda_as_pip(version: EnvironmentVersion, conda: list[str], log: Log) -> li
             "packages in pip_packages."
         )
     pip = ", ".join(lines) or "nothing"
-    log(
+    notes.append(
         f"{_label(version)}: no conda, mamba or micromamba on worker {socket.gethostname()}; "
         f"conda packages {', '.join(conda)} are installed with pip as {pip}"
     )
+    log(notes[-1])
     return lines
 
 

@@ -296,6 +296,8 @@ class Execution:
         how = "cached" if built.cached else f"built in {time.monotonic() - started:.1f} s"
         where = f"image {built.image}" if built.image else f"interpreter {built.python}"
         self.say(f"Environment {version.label}: {built.kind}, {how}; {where}")
+        for note in built.notes:
+            self.say(note)
         return built, version.spec
 
     def in_container(self, argv, env, docker: dict) -> tuple[list[str], dict[str, str]]:

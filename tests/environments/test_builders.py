@@ -204,6 +204,7 @@ def test_it_installs_conda_packages_with_pip_under_their_pypi_names(
         "hello from tinypkg 1.0"
     )
     (said,) = [line for line in log if "installed with pip" in line]
+    assert built.notes == (said,)  # the run's system log says it too
     assert "no conda, mamba or micromamba on worker" in said
     assert said.endswith("conda packages conda-forge::tinypkg=1.0, pip are installed with pip "
                          "as tinypkg==1.0.*")  # fmt: skip
