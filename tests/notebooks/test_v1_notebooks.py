@@ -64,6 +64,17 @@ def test_the_v1_training_notebook_runs_whole(notebook_folder, local_worker, monk
         output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", [])
     )
     assert "SDK version:" in outputs and "Azure region: local" in outputs
+    shown = [
+        output["data"] for cell in notebook.cells for output in cell.get("outputs", [])
+        if output.get("output_type") == "display_data"
+    ]  # fmt: skip
+    # RunDetails drew itself: an ipywidgets view where installed, else live HTML
+    assert any(
+        "application/vnd.jupyter.widget-view+json" in data
+        or "mlstudio-run-details" in data.get("text/html", "")
+        or "RunDetails" in data.get("text/html", "")
+        for data in shown
+    ), shown
     assert "epoch 2 loss 0.333" in outputs  # the run's log streamed into the notebook
     assert "MLStudio-SKLearn" in outputs
     assert os.path.isdir(notebook_folder / "tensorboard_logs")
