@@ -22,7 +22,7 @@ from environments.selectors import environment_version_get
 from environments.services import environment_check, environment_resolve
 from mlstudio import live
 from mlstudio.errors import Conflict, Forbidden, NotFound, UserError
-from runs import store
+from runs import queueing, store
 from runs.models import ACTIVE_STATUSES, FINAL_STATUSES, Blob, Experiment, Run, RunStatus, Snapshot
 from runs.snapshots import blob_name
 from runs.statuses import sources_of
@@ -132,7 +132,9 @@ def experiment_delete(*, experiment: Experiment, actor) -> None:
         locked.delete()
         run_ids = [run_id for run_id, _ in runs]
         snapshot_ids = sorted({str(s) for _, s in runs if s is not None})
-        transaction.on_commit(lambda: _enqueue_purge(run_ids, snapshot_ids))
+        transaction.on_commit(
+            lambda: queueing.send_experiment_purge(run_ids=run_ids, snapshot_ids=snapshot_ids)
+        )
 
 
 def _refuse_deleting(experiment: Experiment) -> None:
@@ -154,14 +156,6 @@ def _refuse_deleting(experiment: Experiment) -> None:
             f"{listed}{more}. Cancel them first (run.cancel() or the Cancel button), then "
             "delete the experiment."
         )
-
-
-def _enqueue_purge(run_ids: list[str], snapshot_ids: list[str]) -> None:
-    from runs.tasks import experiment_purge as purge_task
-
-    purge_task.apply_async(
-        kwargs={"run_ids": run_ids, "snapshot_ids": snapshot_ids}, queue="control"
-    )
 
 
 def experiment_purge(*, run_ids: list[str], snapshot_ids: list[str]) -> None:
@@ -284,9 +278,7 @@ def run_submit(
 
 
 def _enqueue(run: Run) -> None:
-    from runs.tasks import run_execute
-
-    run_execute.apply_async(args=[run.pk], queue=run.definition["queue"])
+    queueing.send_run_execute(run_id=run.pk, queue=run.definition["queue"])
     _publish_status(run)
 
 
@@ -406,13 +398,8 @@ def runs_queue_positions() -> int:
 
 
 def _publish_status(run: Run) -> None:
-    event = {
-        "kind": "status",
-        "run_id": run.pk,
-        "status": run.status,
-        "detail": run.status_detail,
-        "seq": len(run.status_history),
-    }
+    event = live.status_event(run_id=run.pk, status=run.status, detail=run.status_detail,
+                              seq=len(run.status_history))  # fmt: skip
     live.publish(live.run_group(run.pk), event)
     live.publish(live.workspace_group(run.experiment.workspace_id), event)
 
