@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from compute.queues import LOCAL_TARGET, QUEUE_PREFIX, target_queue
+from mlstudio import sandbox
 
 logger = logging.getLogger(__name__)
 _stop = threading.Event()
@@ -27,6 +28,7 @@ LOCAL_QUEUE = target_queue(LOCAL_TARGET)
 
 @worker_ready.connect
 def _start_heartbeat(sender, **kwargs) -> None:
+    sandbox.isolation()  # logs, once, how this node's runs are isolated
     _stop.clear()
     thread = threading.Thread(target=_beat, args=(sender,), name="node-heartbeat", daemon=True)
     thread.start()

@@ -40,6 +40,9 @@ INSTALLED_APPS = [
     "compute",
     "environments",
     "runs",
+    "registry",
+    "tracking",
+    "sweeps",
     "mlstudio",
 ]
 
@@ -52,6 +55,7 @@ MIDDLEWARE = [
     "workspaces.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "mlstudio.middleware.UserErrorPages",
 ]
 
 ROOT_URLCONF = "mlstudio.urls"
@@ -155,6 +159,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "options": {"queue": "control"},
     },
+    "sweeps-reconcile": {
+        "task": "sweeps.tasks.sweeps_reconcile",
+        "schedule": 10.0,
+        "options": {"queue": "control", "expires": 30},
+    },
 }
 # Cluster nodes (`manage.py worker --autoscale`) shrink after idle_seconds_before_scaledown.
 CELERY_WORKER_AUTOSCALER = "compute.autoscale:ScaleDownAutoscaler"
@@ -170,6 +179,8 @@ MLSTUDIO_SNAPSHOT_MAX_BYTES = config.env_int(
     "MLSTUDIO_SNAPSHOT_MAX_BYTES", 300 * 1024 * 1024, minimum=1
 )
 MLSTUDIO_SNAPSHOT_MAX_FILES = config.env_int("MLSTUDIO_SNAPSHOT_MAX_FILES", 2000, minimum=1)
+# The model registry: the most one model registered by upload may hold.
+MLSTUDIO_MODEL_MAX_BYTES = config.env_int("MLSTUDIO_MODEL_MAX_BYTES", 50 * 1024**3, minimum=1)
 MLSTUDIO_WORK_DIR = DATA_DIR / "work"
 # Built virtualenvs (one folder per content hash) and the last build log of each.
 MLSTUDIO_ENVS_DIR = DATA_DIR / "envs"
@@ -183,6 +194,14 @@ MLSTUDIO_DOCKER_COPY_FILES = config.env_bool("MLSTUDIO_DOCKER_COPY_FILES", False
 # A TensorBoard the studio started stops after this long without a request.
 MLSTUDIO_TENSORBOARD_IDLE_SECONDS = config.env_int(
     "MLSTUDIO_TENSORBOARD_IDLE_SECONDS", 1800, minimum=10
+)
+# Run isolation (mlstudio/sandbox.py): a bubblewrap sandbox, as an unprivileged user.
+MLSTUDIO_RUN_SANDBOX = config.env_bool("MLSTUDIO_RUN_SANDBOX", True)
+MLSTUDIO_RUN_USER = config.env_str("MLSTUDIO_RUN_USER", "mlstudio-run")
+MLSTUDIO_RUN_NETWORK = config.env_bool("MLSTUDIO_RUN_NETWORK", True)
+# Who may create workspaces: staff members only (the default), or every signed-in account.
+MLSTUDIO_WORKSPACE_CREATORS = config.env_choice(
+    "MLSTUDIO_WORKSPACE_CREATORS", "staff", ("STAFF", "EVERYONE")
 )
 MLSTUDIO_CANCEL_GRACE_SECONDS = config.env_int("MLSTUDIO_CANCEL_GRACE_SECONDS", 10, minimum=0)
 MLSTUDIO_RUN_HEARTBEAT_TIMEOUT = config.env_int("MLSTUDIO_RUN_HEARTBEAT_TIMEOUT", 60, minimum=5)

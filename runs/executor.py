@@ -23,9 +23,8 @@ from django.db import DatabaseError, connection
 
 from compute.selectors import target_of_queue
 from compute.services import slot_release, slot_wait
-from environments import docker as envdocker
 from mlstudio.processes import Every, Streaming, Supervisor, oom_kill_count
-from runs import hints, launch, multinode
+from runs import hints, launch, multinode, placement
 from runs.definition import RunDefinition
 from runs.execution_services import (
     run_claim,
@@ -45,7 +44,6 @@ from workspaces.services import api_token_create, api_token_revoke
 
 __all__ = ["Execution", "Heartbeat", "PreparationError", "execute", "execute_node"]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 HEARTBEAT_SECONDS = 5.0
 CANCEL_POLL_SECONDS = 0.5
 LOGS_SYNC_SECONDS = 5.0
@@ -191,7 +189,7 @@ class Execution:
             image=built.image if in_docker else None,
             docker=spec.get("docker"),
             workdir=str(self.workdir),
-            sdk_path=str(REPO_ROOT),
+            sdk_path=str(placement.REPO_ROOT),
             host_env=os.environ,
             node=node,
             free_port=_free_port,
@@ -202,25 +200,10 @@ class Execution:
             self.logs.split_by_process()
         plan.env.update(self.script_token())
         if plan.container is None:
-            return plan.argv, plan.env
-        return self.in_container(plan)
-
-    def in_container(self, plan: launch.LaunchPlan) -> tuple[list[str], dict[str, str]]:
-        """The docker CLI command that runs the plan in its image: the working folder mounted
-        at the same path, the SDK mounted read-only, host networking so the SDK reaches the
-        studio; or, for an engine on another machine, a container the files are copied into."""
-        spec = plan.container
-        self.container = RunContainer(spec.name, self.workdir, say=self.say)
-        envdocker.container_remove(spec.name)  # a redelivery's leftover
-        start_container = (
-            envdocker.container_create if self.container.copies_files else envdocker.container_argv
-        )
-        if self.container.copies_files:
-            self.say(f"Docker engine {envdocker.engine_address()}: copying files in and out")
-        argv = start_container(name=spec.name, image=spec.image, argv=plan.argv,
-                               workdir=spec.workdir, env=plan.env, shm_size=spec.shm_size,
-                               arguments=list(spec.arguments), sdk_path=spec.sdk_path)  # fmt: skip
-        return argv, envdocker.container_env(plan.env)
+            return placement.on_host(plan, python=built.python, workdir=self.workdir,
+                                     say=self.say)  # fmt: skip
+        self.container = RunContainer(plan.container.name, self.workdir, say=self.say)
+        return placement.in_container(plan, self.container)
 
     def identity(self) -> launch.Identity:
         return launch.Identity(

@@ -21,6 +21,7 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 
+from runs import signals
 from runs.models import NUMERIC_KINDS, Metric, MetricKind, MetricRecord, Run
 
 NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -105,6 +106,7 @@ class Ingestor:
             numeric = {name for name, metric in self.metrics.items() if metric.is_numeric}
         with transaction.atomic():
             self._store(batch, report)
+        signals.metrics_stored.send(sender=Run, run=self.run, names=list(batch.points))
         return report
 
     def _fast(self, record, numeric: set[str], points: dict[str, Points]) -> bool:

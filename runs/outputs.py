@@ -9,6 +9,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from environments import containers
 from environments import docker as envdocker
 from mlstudio import live
 from runs import store
@@ -73,6 +74,7 @@ class OutputCollector:
             and 0 < synced_size <= stat.st_size
             and target.is_file()
             and target.stat().st_size == synced_size
+            and target.stat().st_nlink == 1  # a registered model's blob shares a linked file
         ):
             # Event files only grow, and a TensorBoard watching the copy follows it as it
             # grows: append the new bytes rather than rewrite the file under its reader.
@@ -80,7 +82,7 @@ class OutputCollector:
                 source.seek(synced_size)
                 shutil.copyfileobj(source, copy)
         else:
-            shutil.copyfile(real, target)
+            store.replace_file(target, real)
         self.synced[relative] = (stat.st_size, stat.st_mtime_ns)
         live.publish(self.group, live.file_event(relative, stat.st_size))
 
@@ -102,20 +104,20 @@ class RunContainer:
             return
         for folder in folders:
             try:
-                envdocker.copy_out(self.name, str(self.workdir / folder))
+                containers.copy_out(self.name, str(self.workdir / folder))
             except Exception as exc:  # a folder the script never made, or the engine is gone
                 if not envdocker.is_not_found(exc):
                     self.say(f"Could not copy ./{folder} out of the container: {exc}")
 
     def stop(self, grace: float) -> None:
         if self.name is not None:
-            envdocker.container_stop(self.name, timeout=grace)
+            containers.container_stop(self.name, timeout=grace)
 
     def remove(self) -> None:
         if self.name is None:
             return
         try:
-            envdocker.container_remove(self.name)
+            containers.container_remove(self.name)
         except Exception as exc:  # the engine went away: say so, release the rest
             self.say(f"Could not remove container {self.name}: {exc}")
         self.name = None

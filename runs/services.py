@@ -22,8 +22,9 @@ from environments.selectors import environment_version_get
 from environments.services import environment_check, environment_resolve
 from mlstudio import live
 from mlstudio.errors import Conflict, Forbidden, NotFound, UserError
-from runs import queueing, store
+from runs import queueing, signals, store
 from runs.models import ACTIVE_STATUSES, FINAL_STATUSES, Blob, Experiment, Run, RunStatus, Snapshot
+from runs.signals import blobs_in_use
 from runs.snapshots import blob_name
 from runs.statuses import sources_of
 from runs.submission import RunConfig, string_map
@@ -105,6 +106,17 @@ def experiment_reactivate(*, experiment: Experiment) -> Experiment:
     return experiment
 
 
+def experiment_rename(*, experiment: Experiment, name: str) -> Experiment:
+    _check_experiment_name(name)
+    experiment.name = name
+    try:
+        with transaction.atomic():
+            experiment.save(update_fields=["name"])
+    except IntegrityError:
+        raise Conflict(f"An active experiment named {name!r} already exists.") from None
+    return experiment
+
+
 def experiment_set_tags(*, experiment: Experiment, tags: dict) -> Experiment:
     experiment.tags = {**experiment.tags, **string_map(tags, "tags")}
     experiment.save(update_fields=["tags"])
@@ -175,17 +187,22 @@ def experiment_purge(*, run_ids: list[str], snapshot_ids: list[str]) -> None:
             continue  # a run (perhaps one submitted since the delete) still uses it
         unused[snapshot.workspace_id].update(entry["sha256"] for entry in snapshot.manifest)
     for workspace_id, shas in unused.items():
-        _blobs_purge(workspace_id=workspace_id, candidates=shas)
+        blobs_purge(workspace_id=workspace_id, candidates=shas)
 
 
-def _blobs_purge(*, workspace_id: int, candidates: set[str]) -> None:
-    """Forget the workspace's blobs among `candidates` that none of its snapshots uses; delete
-    the bytes once no workspace has them (the store keeps one copy per sha256)."""
+def blobs_purge(*, workspace_id: int, candidates: set[str]) -> None:
+    """Forget the workspace's blobs among `candidates` that none of its snapshots uses and no
+    receiver of signals.blobs_in_use claims; delete the bytes once no workspace has them (the
+    store keeps one copy per sha256)."""
     manifests = Snapshot.objects.filter(workspace_id=workspace_id).values_list(
         "manifest", flat=True
     )
     for manifest in manifests.iterator():
         candidates -= {entry["sha256"] for entry in manifest}
+    for _, used in blobs_in_use.send(
+        sender=Blob, workspace_id=workspace_id, candidates=frozenset(candidates)
+    ):
+        candidates -= set(used)
     ordered = sorted(candidates)
     for start in range(0, len(ordered), 500):  # stays under every database's parameter limit
         chunk = ordered[start : start + 500]
@@ -238,8 +255,9 @@ def _resolve_environment(*, experiment: Experiment, config: RunConfig, user) -> 
 
 
 def run_submit(
-    *, experiment: Experiment, user, snapshot: Snapshot | None, config: RunConfig
-) -> Run:
+    *, experiment: Experiment, user, snapshot: Snapshot | None, config: RunConfig,
+    parent: Run | None = None, run_id: str | None = None,
+) -> Run:  # fmt: skip
     """Validate everything, then create the run as Queued and enqueue it after commit."""
     run_submit_check(experiment=experiment, config=config)
     config.check_against(snapshot)
@@ -249,31 +267,38 @@ def run_submit(
         from mlstudio.sdk._git import git_properties
 
         properties = {**git_properties(snapshot.git), **properties}
+    return _run_create(
+        experiment=experiment, run_id=run_id or run_id_new(experiment), status=RunStatus.QUEUED,
+        after_commit=_enqueue, parent=parent, display_name=config.display_name,
+        snapshot=snapshot, definition=config.as_definition(), tags=config.tags,
+        properties=properties, submitted_by=user,
+    )  # fmt: skip
+
+
+def run_id_new(experiment: Experiment) -> str:
+    """A new top-level run's id: the experiment's name, the time and a random part."""
+    return f"{experiment.name}_{int(time.time())}_{secrets.token_hex(4)}"
+
+
+def _run_create(*, experiment: Experiment, run_id: str, status: str, after_commit,
+                **fields) -> Run:  # fmt: skip
+    """Create the run with the experiment's next number; a number another create took at
+    the same moment is retried with the next one."""
     for _ in range(5):
         try:
             with transaction.atomic():
                 number = (experiment.runs.aggregate(n=Max("number"))["n"] or 0) + 1
-                now = timezone.now()
+                now = timezone.now().isoformat()
+                history = [{"status": s, "at": now} for s in (RunStatus.NOT_STARTED, status)]
                 run = Run.objects.create(
-                    id=f"{experiment.name}_{int(time.time())}_{secrets.token_hex(4)}",
-                    experiment=experiment,
-                    number=number,
-                    display_name=config.display_name,
-                    status=RunStatus.QUEUED,
-                    status_history=[
-                        {"status": RunStatus.NOT_STARTED, "at": now.isoformat()},
-                        {"status": RunStatus.QUEUED, "at": now.isoformat()},
-                    ],
-                    snapshot=snapshot,
-                    definition=config.as_definition(),
-                    tags=config.tags,
-                    properties=properties,
-                    submitted_by=user,
-                )
-                transaction.on_commit(lambda run=run: _enqueue(run))
+                    id=run_id, experiment=experiment, number=number, status=status,
+                    status_history=history, **fields,
+                )  # fmt: skip
+                transaction.on_commit(lambda run=run: after_commit(run))
                 return run
         except IntegrityError:
-            continue  # another submit took this number at the same moment; take the next
+            if Run.objects.filter(pk=run_id).exists():
+                raise Conflict(f"A run with id {run_id!r} already exists.") from None
     raise Conflict("Too many simultaneous submissions to this experiment; try again.")
 
 
@@ -305,6 +330,7 @@ def run_transition(*, run_id: str, to: str, detail: str = "", **fields) -> Run |
             run.ended_at = now
         run.save()
         transaction.on_commit(lambda: _publish_status(run))
+        transaction.on_commit(lambda: signals.run_status_changed.send(sender=Run, run=run))
     return run
 
 
@@ -413,39 +439,17 @@ def _run_create_running(
     """A run that starts Running at once: nothing executes it; its owner completes it."""
     if experiment.is_archived:
         raise UserError(f"Experiment {experiment.name!r} is archived; reactivate it first.")
-    now = timezone.now()
-    for _ in range(5):
-        try:
-            with transaction.atomic():
-                number = (experiment.runs.aggregate(n=Max("number"))["n"] or 0) + 1
-                run = Run.objects.create(
-                    id=run_id,
-                    experiment=experiment,
-                    number=number,
-                    parent=parent,
-                    display_name=str(display_name or "")[:255],
-                    status=RunStatus.RUNNING,
-                    status_history=[
-                        {"status": RunStatus.NOT_STARTED, "at": now.isoformat()},
-                        {"status": RunStatus.RUNNING, "at": now.isoformat()},
-                    ],
-                    definition={"interactive": True, "compute_target": "local"},
-                    tags=string_map(tags, "tags"),
-                    submitted_by=user,
-                    started_at=now,
-                )
-                transaction.on_commit(lambda run=run: _publish_status(run))
-                return run
-        except IntegrityError:
-            if Run.objects.filter(pk=run_id).exists():
-                raise Conflict(f"A run with id {run_id!r} already exists.") from None
-    raise Conflict("Too many simultaneous runs in this experiment; try again.")
+    return _run_create(
+        experiment=experiment, run_id=run_id, status=RunStatus.RUNNING,
+        after_commit=_publish_status, parent=parent, display_name=str(display_name or "")[:255],
+        definition={"interactive": True, "compute_target": "local"},
+        tags=string_map(tags, "tags"), submitted_by=user, started_at=timezone.now(),
+    )  # fmt: skip
 
 
 def run_start_interactive(*, experiment: Experiment, user, display_name: str = "", tags=None):
-    run_id = f"{experiment.name}_{int(time.time())}_{secrets.token_hex(4)}"
     return _run_create_running(
-        experiment=experiment, user=user, run_id=run_id, parent=None,
+        experiment=experiment, user=user, run_id=run_id_new(experiment), parent=None,
         display_name=display_name, tags=tags,
     )  # fmt: skip
 

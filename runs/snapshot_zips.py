@@ -25,13 +25,11 @@ from mlstudio.errors import UserError
 from mlstudio.paths import clean_relative_path, confined
 from mlstudio.sdk._git import without_credentials
 from mlstudio.sdk._ignore import IgnoreRules
+from runs.blobs import blob_put, copy_hashed, scratch_dir
 from runs.models import Blob, Snapshot
 from runs.snapshots import (
     DEFAULT_MODE,
-    _blob_put,
-    _copy,
     _limits_check,
-    _scratch_dir,
     _snapshot_save,
     _tree_check,
     human_size,
@@ -39,6 +37,7 @@ from runs.snapshots import (
 from workspaces.models import Workspace
 
 COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+# A zip may carry .git and ignored files beside the snapshot, so it may be larger than one.
 ZIP_UPLOAD_FACTOR = 2
 MAX_IGNORE_FILE = 1024 * 1024
 MAX_GIT_TEXT = 1024 * 1024
@@ -85,14 +84,14 @@ def snapshot_create_from_zip(
     a link, a device) refuses the whole zip. Sizes are checked as declared before extracting
     and counted while extracting, so a zip bomb stops at the limit.
     """
-    with _scratch_dir() as scratch, _zip_open(archive, scratch) as opened:
+    with scratch_dir() as scratch, _zip_open(archive, scratch) as opened:
         plan = _zip_plan(opened)
         tree = scratch / "tree"
         tree.mkdir()
         entries = _zip_extract(opened, plan, tree)
         git = _zip_git(opened, plan, tree)
         for entry in entries:
-            _blob_put(sha256=entry["sha256"], path=tree / entry["path"], size=entry["size"])
+            blob_put(sha256=entry["sha256"], path=tree / entry["path"], size=entry["size"])
         sizes = {e["sha256"]: e["size"] for e in entries}
         with transaction.atomic():
             Blob.objects.bulk_create(
@@ -119,7 +118,7 @@ def _zip_open(archive: BinaryIO, scratch: Path) -> Iterator[zipfile.ZipFile]:
     else:
         source = scratch / "upload.zip"
         with source.open("wb") as spooled:
-            _copy(archive, spooled, limit=limit, too_big=too_big)
+            copy_hashed(archive, spooled, limit=limit, too_big=too_big)
     try:
         opened = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, EOFError) as exc:
@@ -228,7 +227,7 @@ def _zip_extract(archive: zipfile.ZipFile, plan: _ZipPlan, tree: Path) -> list[d
             "Nothing was stored; make the zip again."
         )
         with _zip_member(archive, entry.info) as member, target.open("xb") as out:
-            sha256, size = _copy(member, out, limit=entry.info.file_size, too_big=too_big)
+            sha256, size = copy_hashed(member, out, limit=entry.info.file_size, too_big=too_big)
         # Owner read/write keeps the copy movable; the exec bit keeps `git status` honest.
         target.chmod(entry.mode | 0o600)
         entries.append({"path": entry.path, "size": size, "sha256": sha256, "mode": entry.mode})
@@ -342,7 +341,7 @@ def _git_dirty(
         for entry in wanted:
             target = _tree_file(tree, entry.path)
             with _zip_member(archive, entry.info) as member, target.open("wb") as out:
-                _copy(member, out, limit=entry.info.file_size)
+                copy_hashed(member, out, limit=entry.info.file_size)
         for folder in ("objects", "refs"):
             (git_dir / folder).mkdir(parents=True, exist_ok=True)
         (git_dir / "config").write_text(_git_config_safe(config, plan))

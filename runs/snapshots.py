@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shutil
 import stat
 import tempfile
 import uuid
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -33,156 +32,44 @@ from django.core.files.storage import default_storage
 from mlstudio.errors import NotFound, UserError
 from mlstudio.paths import clean_relative_path, confined
 from mlstudio.sdk._git import without_credentials
-from mlstudio.sdk._snapshot import human_size as _sdk_human_size
-from runs.models import Blob, Snapshot
+from runs.blobs import (
+    CHUNK,
+    SHA256,
+    BlobCorrupt,
+    blob_name,
+    blobs_present,
+    copy_hashed,
+    human_size,
+    scratch_root,
+)
+from runs.models import Snapshot
 from workspaces.models import Workspace
 from workspaces.selectors import workspace_get_for_user
 
-CHUNK = 1024 * 1024
-SHA256 = re.compile(r"[0-9a-f]{64}")
 DEFAULT_MODE = 0o644
-SCRATCH = "tmp"
-# A zip may carry .git and ignored files beside the snapshot, so it may be larger than one.
 GIT_KEYS = ("repository_uri", "branch", "commit", "dirty")
 MAX_GIT_JSON = 4096
-
-
-class BlobCorrupt(Exception):
-    """A blob's stored bytes no longer match its sha256: the file store was damaged."""
-
-
-# --- blobs ---------------------------------------------------------------------------------
-
-
-def blob_name(*, sha256: str) -> str:
-    """Where a blob's bytes live in the file store."""
-    return f"blobs/{sha256[:2]}/{sha256[2:4]}/{sha256}"
-
-
-def blob_store(
-    *, workspace: Workspace, sha256: str, body: BinaryIO, declared_size: int | None = None
-) -> tuple[Blob, bool]:
-    """Store one file body under its sha256; return the Blob and whether it is new here.
-
-    The body is hashed on its way to a temporary file and only a body whose hash matches
-    `sha256` is moved into place, so the store never holds a partial or mislabelled blob.
-    """
-    sha256 = sha256.lower()
-    if not SHA256.fullmatch(sha256):
-        raise UserError(
-            f"{sha256!r} is not a sha256; put the file's sha256 digest (64 hex characters) "
-            "in the URL: /blobs/<sha256>."
-        )
-    limit = settings.MLSTUDIO_SNAPSHOT_MAX_BYTES
-    too_big = (
-        f"The file is over {human_size(limit)}, the most a whole snapshot may hold. Add it to "
-        ".amlignore, or raise the limit with the MLSTUDIO_SNAPSHOT_MAX_BYTES setting."
-    )
-    if declared_size is not None and declared_size > limit:
-        raise UserError(too_big)
-    with _temp_file() as temp:
-        actual, size = _copy(body, temp, limit=limit, too_big=too_big)
-        temp.flush()
-        if actual != sha256:
-            raise UserError(
-                f"Hash mismatch: the body's sha256 is {actual}, not {sha256} as the URL says; "
-                "nothing was stored. Hash the bytes you send and upload them to that URL."
-            )
-        _blob_put(sha256=sha256, path=Path(temp.name), size=size)
-    return Blob.objects.get_or_create(workspace=workspace, sha256=sha256, defaults={"size": size})
-
-
-class _FinishedFile(File):
-    # FileSystemStorage moves a file that has a path with one rename instead of copying it.
-    def temporary_file_path(self) -> str:
-        return self.file.name
-
-
-def _blob_put(*, sha256: str, path: Path, size: int) -> None:
-    """Put the verified file at `path` into the store, unless an intact copy is there."""
-    name = blob_name(sha256=sha256)
-    if default_storage.exists(name):
-        if default_storage.size(name) == size:
-            return
-        # Only a crash half-way through a non-atomic backend's write leaves a wrong size.
-        default_storage.delete(name)
-    with path.open("rb") as handle:
-        saved = default_storage.save(name, _FinishedFile(handle, name=name))
-    if saved != name:
-        # A concurrent upload of the same bytes got there first; the copies are identical.
-        default_storage.delete(saved)
-
-
-def _scratch_root() -> str | None:
-    """A temp folder on the blob store's own file system, so a finished blob moves into place
-    with an atomic rename; None (the system's temp folder) for stores without local paths."""
-    try:
-        root = Path(default_storage.path(SCRATCH))
-    except NotImplementedError:
-        return None
-    root.mkdir(parents=True, exist_ok=True)
-    return str(root)
-
-
-@contextmanager
-def _temp_file() -> Iterator[BinaryIO]:
-    temp = tempfile.NamedTemporaryFile(dir=_scratch_root(), prefix="blob-", delete=False)  # noqa: SIM115
-    try:
-        yield temp
-    finally:
-        temp.close()
-        Path(temp.name).unlink(missing_ok=True)
-
-
-@contextmanager
-def _scratch_dir() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(
-        dir=_scratch_root(), prefix="zip-", ignore_cleanup_errors=True
-    ) as folder:
-        yield Path(folder)
-
-
-def _copy(
-    source: BinaryIO, target: BinaryIO, *, limit: int | None = None, too_big: str = ""
-) -> tuple[str, int]:
-    """Copy in chunks, hashing; return (sha256, size). Refuse with `too_big` past `limit`."""
-    digest = hashlib.sha256()
-    size = 0
-    while chunk := source.read(CHUNK):
-        size += len(chunk)
-        if limit is not None and size > limit:
-            raise UserError(too_big)
-        digest.update(chunk)
-        target.write(chunk)
-    return digest.hexdigest(), size
-
-
-def _blobs_present(workspace: Workspace, shas: set[str]) -> set[str]:
-    ordered = sorted(shas)
-    present: set[str] = set()
-    for start in range(0, len(ordered), 500):  # stays under every database's parameter limit
-        present.update(
-            Blob.objects.filter(
-                workspace=workspace, sha256__in=ordered[start : start + 500]
-            ).values_list("sha256", flat=True)
-        )
-    return present
 
 
 # --- manifests -----------------------------------------------------------------------------
 
 
 def _manifest_clean(files: Iterable[object]) -> list[dict]:
-    """The manifest as stored: entries checked, paths cleaned, sorted by path, mode & 0o777.
+    """The manifest as stored (see manifest_entries_clean), also refused when its sizes or
+    counts are over the limits, so nothing is stored for one that could never become a
+    snapshot."""
+    entries = manifest_entries_clean(files)
+    _limits_check(entries)
+    return entries
 
-    Also refuses duplicate paths, a file that is another file's folder, and sizes or counts
-    over the limits, so nothing is stored for a manifest that could never become a snapshot.
-    """
+
+def manifest_entries_clean(files: Iterable[object]) -> list[dict]:
+    """A manifest's entries checked, paths cleaned, sorted by path, mode & 0o777; a path
+    listed twice, or a file that is another file's folder, is refused."""
     entries = sorted(
         (_entry_clean(raw, index) for index, raw in enumerate(files)), key=lambda e: e["path"]
     )
     _tree_check([e["path"] for e in entries])
-    _limits_check(entries)
     return entries
 
 
@@ -304,7 +191,7 @@ def snapshot_negotiate(*, workspace: Workspace, files: Iterable[object]) -> list
     end is refused before any bytes are sent. Stores nothing.
     """
     wanted = {e["sha256"] for e in _manifest_clean(files)}
-    return sorted(wanted - _blobs_present(workspace, wanted))
+    return sorted(wanted - blobs_present(workspace, wanted))
 
 
 def snapshot_create(
@@ -313,7 +200,7 @@ def snapshot_create(
     """A snapshot of blobs this workspace has uploaded; an identical one is returned as is."""
     entries = _manifest_clean(files)
     wanted = {e["sha256"] for e in entries}
-    missing = sorted(wanted - _blobs_present(workspace, wanted))
+    missing = sorted(wanted - blobs_present(workspace, wanted))
     if missing:
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
         raise UserError(
@@ -392,11 +279,16 @@ def snapshot_file_open(*, snapshot: Snapshot, path: str) -> tuple[File, dict]:
 
 def snapshot_zip_build(*, snapshot: Snapshot) -> BinaryIO:
     """The whole snapshot as a zip in an anonymous temporary file, positioned at its start."""
-    target = tempfile.TemporaryFile(dir=_scratch_root())  # noqa: SIM115 - the caller closes it
-    stamp = snapshot.created_at.timetuple()[:6]
+    return manifest_zip_build(manifest=snapshot.manifest, created_at=snapshot.created_at)
+
+
+def manifest_zip_build(*, manifest: list[dict], created_at: datetime) -> BinaryIO:
+    """The blobs of a manifest as a zip in an anonymous temporary file, at its start."""
+    target = tempfile.TemporaryFile(dir=scratch_root())  # noqa: SIM115 - the caller closes it
+    stamp = created_at.timetuple()[:6]
     try:
         with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
-            for entry in snapshot.manifest:
+            for entry in manifest:
                 info = zipfile.ZipInfo(entry["path"], date_time=stamp)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = (stat.S_IFREG | entry["mode"]) << 16
@@ -427,15 +319,10 @@ def snapshot_materialize(*, snapshot: Snapshot, destination: Path) -> None:
             default_storage.open(blob_name(sha256=entry["sha256"]), "rb") as blob,
             target.open("wb") as out,
         ):
-            sha256, size = _copy(blob, out)
+            sha256, size = copy_hashed(blob, out)
         if (sha256, size) != (entry["sha256"], entry["size"]):
             raise BlobCorrupt(
                 f"The stored bytes of {entry['path']!r} (blob {entry['sha256']}) do not match "
                 "its hash; the file store is damaged. Upload the snapshot again."
             )
         target.chmod(entry["mode"])
-
-
-def human_size(size: int) -> str:
-    """The SDK's sizes, small ones spelt out as the studio's messages have them."""
-    return _sdk_human_size(size, byte_unit="bytes")

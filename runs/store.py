@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 from django.conf import settings
@@ -125,3 +126,15 @@ def write_file(run_id: str, relative: str, source) -> int:
         partial.unlink(missing_ok=True)
         raise UserError(f"Could not store {relative!r}: {exc.strerror}.") from None
     return size
+
+
+def replace_file(target: Path, source: Path) -> None:
+    """Copy `source` over `target` by a rename, never by rewriting `target` in place: readers
+    see the old file or the whole new one, and a model version whose blob is a hard link to
+    the old file keeps its bytes."""
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        shutil.copyfile(source, partial)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)

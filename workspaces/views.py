@@ -3,20 +3,13 @@ import json
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from mlstudio.errors import NotFound, UserError
+from mlstudio.errors import UserError
 from mlstudio.urls_public import public_base_url
 from workspaces import selectors, services
-
-
-def _workspace_or_404(request, name: str, **kwargs):
-    try:
-        return selectors.workspace_get_for_user(user=request.user, name=name, **kwargs)
-    except NotFound as exc:
-        raise Http404(exc.message) from None
 
 
 @require_GET
@@ -27,7 +20,7 @@ def home(request):
 
 @require_GET
 def workspace_detail(request, name: str):
-    workspace, membership = _workspace_or_404(request, name)
+    workspace, membership = selectors.workspace_get_for_user(user=request.user, name=name)
     return render(
         request,
         "workspaces/detail.html",
@@ -42,7 +35,7 @@ def workspace_detail(request, name: str):
 @require_POST
 def workspace_config(request, name: str):
     """Download config.json for `Workspace.from_config()`, with a fresh workspace-scoped token."""
-    workspace, _ = _workspace_or_404(request, name)
+    workspace, _ = selectors.workspace_get_for_user(user=request.user, name=name)
     _, raw = services.api_token_create(
         user=request.user, name=f"config.json for {workspace.name}", workspace_name=workspace.name
     )
@@ -76,10 +69,7 @@ def tokens(request):
 
 @require_POST
 def token_revoke(request, token_id: int):
-    try:
-        token = services.api_token_revoke(user=request.user, token_id=token_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from None
+    token = services.api_token_revoke(user=request.user, token_id=token_id)
     messages.success(request, f"Token “{token.name}” is revoked; it no longer works.")
     return redirect("tokens")
 

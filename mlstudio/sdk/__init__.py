@@ -24,6 +24,7 @@ from mlstudio.sdk.exceptions import (
     WorkspaceException,
 )
 from mlstudio.sdk.experiment import Experiment
+from mlstudio.sdk.model import Model
 from mlstudio.sdk.run import ActivityFailedException, Run
 from mlstudio.sdk.runconfig import MpiConfiguration, PyTorchConfiguration, TensorflowConfiguration
 from mlstudio.sdk.script_run_config import RunConfiguration, ScriptRunConfig
@@ -42,6 +43,7 @@ __all__ = [
     "Environment",
     "Experiment",
     "MLStudioException",
+    "Model",
     "MpiConfiguration",
     "NotFoundException",
     "PyTorchConfiguration",

@@ -23,3 +23,11 @@ class NotFoundException(UserErrorException):
 
 class WorkspaceException(UserErrorException):
     """The workspace could not be loaded."""
+
+
+class WebserviceException(UserErrorException):
+    """A model registry call was refused; v1 raised this name from azureml.core.Model."""
+
+
+class ModelNotFoundException(NotFoundException, WebserviceException):
+    """No model has that name, version or alias."""

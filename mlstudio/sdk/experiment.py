@@ -52,6 +52,8 @@ class Experiment:
 
         Extra keyword arguments such as `show_output` are accepted and ignored, as azureml did.
         """
+        if hasattr(config, "_submit_to"):  # a HyperDriveConfig: a sweep, not a single run
+            return config._submit_to(self, tags)
         from mlstudio.sdk._git import git_info
         from mlstudio.sdk._snapshot import upload_snapshot
 

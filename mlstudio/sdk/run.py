@@ -471,6 +471,21 @@ class Run(_Metrics):
             written.append(self.download_file(name, root / relative))
         return written
 
+    def register_model(
+        self, model_name, model_path=None, tags=None, properties=None, model_framework=None,
+        model_framework_version=None, description=None, datasets=None,
+        sample_input_dataset=None, sample_output_dataset=None, resource_configuration=None,
+        **kwargs,
+    ):  # fmt: skip
+        """v1's run.register_model: a file or folder of this run as a model (sdk/model.py)."""
+        from mlstudio.sdk.model import register_from_run
+
+        return register_from_run(
+            self, model_name, model_path=model_path, tags=tags, properties=properties,
+            model_framework=model_framework, model_framework_version=model_framework_version,
+            description=description, datasets=datasets,
+        )  # fmt: skip
+
     def __repr__(self) -> str:
         return f"Run(Experiment: {self.experiment.name}, Id: {self.id})"
 

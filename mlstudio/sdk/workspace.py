@@ -9,6 +9,7 @@ from mlstudio.sdk.exceptions import NotFoundException, UserErrorException, Works
 
 CONFIG_NAMES = ("config.json", os.path.join(".mlstudio", "config.json"))
 ENV_URL, ENV_TOKEN, ENV_WORKSPACE = "MLSTUDIO_URL", "MLSTUDIO_TOKEN", "MLSTUDIO_WORKSPACE"
+ENV_MLFLOW_TOKEN = "MLFLOW_TRACKING_TOKEN"  # noqa: S105 - a variable name
 
 
 class Workspace:
@@ -60,6 +61,17 @@ class Workspace:
 
     def get_details(self) -> dict:
         return dict(self._details)
+
+    def get_mlflow_tracking_uri(self, _with_auth: bool = False) -> str:
+        """The MLflow tracking URI of this workspace, as azureml's did: give it to
+        `mlflow.set_tracking_uri()` and MLflow's client logs into the studio's runs.
+
+        It also sets MLFLOW_TRACKING_TOKEN for this process to the workspace's token, so the
+        client authenticates with no further setup. `_with_auth` is accepted for v1's
+        signature; the token always travels in that variable, never in the URI.
+        """
+        os.environ[ENV_MLFLOW_TOKEN] = self._client._token
+        return f"{self.url}/mlflow/w/{segment(self.name)}"
 
     def write_config(self, path: str | os.PathLike | None = None, file_name: str = "config.json"):
         folder = Path(path or ".") / ".mlstudio"

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from mlstudio import sandbox
 from mlstudio.supervisor import StartupError, Studio, _died_message
 from workspaces import services
 
@@ -40,6 +41,7 @@ class Command(BaseCommand):
             studio.check_port()
             studio.check_redis()
             self.say(f"MLStudio data folder: {studio.data_dir}")
+            self.say(sandbox.isolation().summary)
             call_command("migrate", interactive=False, verbosity=0)
             workspace, admin, created = services.studio_bootstrap()
             if created:
