@@ -21,8 +21,23 @@ def run_claim(*, run_id: str, worker: str) -> bool:
     return bool(claimed)
 
 
-def run_heartbeat(*, run_id: str) -> None:
-    Run.objects.filter(pk=run_id).update(heartbeat_at=datetime.now(UTC))
+EXECUTING = (RunStatus.PREPARING, RunStatus.STARTING, RunStatus.RUNNING, RunStatus.FINALIZING)
+
+
+def run_heartbeat(*, run_id: str) -> bool:
+    """Freshen the run's heartbeat; False when the run no longer executes (canceled, failed,
+    over, gone). One conditional UPDATE while it does; a stopping run keeps beating too, so
+    the lost-worker sweep leaves it alone while its executor winds it down."""
+    now = datetime.now(UTC)
+    if Run.objects.filter(pk=run_id, status__in=EXECUTING).update(heartbeat_at=now):
+        return True
+    Run.objects.filter(pk=run_id).update(heartbeat_at=now)
+    return False
+
+
+def run_status_of(*, run_id: str) -> tuple[str, str] | None:
+    """The run's status and its detail, read now."""
+    return Run.objects.filter(pk=run_id).values_list("status", "status_detail").first()
 
 
 def run_token_attach(*, run_id: str, token) -> None:

@@ -31,6 +31,7 @@ from runs.execution_services import (
     run_heartbeat,
     run_node_claim,
     run_node_finished,
+    run_status_of,
     run_token_attach,
 )
 from runs.launch import PreparationError
@@ -45,7 +46,7 @@ from workspaces.services import api_token_create, api_token_revoke
 __all__ = ["Execution", "Heartbeat", "PreparationError", "execute", "execute_node"]
 
 HEARTBEAT_SECONDS = 5.0
-CANCEL_POLL_SECONDS = 0.5
+WATCH_SECONDS = 0.5  # how often the role looks: a cancel the heartbeat saw, the timeout, nodes
 LOGS_SYNC_SECONDS = 5.0
 
 
@@ -262,14 +263,18 @@ class Execution:
             if self.stop_reason is None:
                 self.role.watch(self)
 
-        return [Every(CANCEL_POLL_SECONDS, watch),
+        return [Every(WATCH_SECONDS, watch),
                 Every(LOGS_SYNC_SECONDS, lambda: self.outputs.sync("logs"))]  # fmt: skip
 
     def check_cancel_and_timeout(self, *, deadline: float | None = None) -> None:
+        """Stop the script when the run was canceled or failed meanwhile (the heartbeat's
+        conditional UPDATE notices; with a `deadline` given the status is read now), or when
+        it overran max_run_duration_seconds."""
+        noticed = deadline is not None or self.heartbeat.left_active.is_set()
         if deadline is None:
             started = self.run.started_at or _now()
             deadline = started.timestamp() + self.definition.max_run_duration_seconds
-        status = Run.objects.filter(pk=self.run.pk).values_list("status", "status_detail").first()
+        status = noticed and run_status_of(run_id=self.run.pk)
         if status and status[0] in (RunStatus.CANCEL_REQUESTED, RunStatus.FAILED):
             reason = status[1] or "Canceled by the user."
             self.say(f"Cancel requested: {reason}")
@@ -428,18 +433,22 @@ class Solo:
 
 class Heartbeat(threading.Thread):
     """Keeps the run's heartbeat fresh for the whole execution, preparing a large snapshot
-    and collecting large outputs included, so the lost-worker sweep never fails a live run."""
+    and collecting large outputs included, so the lost-worker sweep never fails a live run.
+    Its UPDATE is conditional on the run being active: `left_active` is set once it is not
+    (canceled, failed, over), which is how the lifecycle notices a cancel without a poll."""
 
     def __init__(self, run_id: str):
         super().__init__(name=f"heartbeat-{run_id}", daemon=True)
         self.run_id = run_id
         self.stopping = threading.Event()
+        self.left_active = threading.Event()
 
     def run(self) -> None:
         try:
             while not self.stopping.wait(HEARTBEAT_SECONDS):
                 try:
-                    run_heartbeat(run_id=self.run_id)
+                    if not run_heartbeat(run_id=self.run_id):
+                        self.left_active.set()
                 except DatabaseError:  # a blip; the next beat tries again
                     connection.close()
         finally:

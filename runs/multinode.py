@@ -27,6 +27,7 @@ from runs.execution_services import (
     run_node_finished,
     run_node_started,
     run_nodes_dispatch,
+    run_status_of,
 )
 from runs.models import FINAL_STATUSES, Run, RunNode, RunStatus
 from runs.services import run_detail_set
@@ -202,7 +203,9 @@ class Follower:
         run_node_started(run_id=execution.run.pk, rank=self.rank)
 
     def watch(self, execution) -> None:
-        status = Run.objects.filter(pk=execution.run.pk).values_list("status", flat=True).first()
+        if not execution.heartbeat.left_active.is_set():
+            return  # the run still executes
+        status = (run_status_of(run_id=execution.run.pk) or (None,))[0]
         if status is None or status in FINAL_STATUSES or status == RunStatus.CANCEL_REQUESTED:
             execution.say(f"Stopping this node's processes: the run is {status or 'gone'}")
             execution.stop(RunStatus.CANCELED, f"The run is {status or 'gone'}")

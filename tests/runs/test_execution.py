@@ -71,3 +71,18 @@ def test_it_stops_the_script_when_the_run_is_canceled(owner, experiment):
     worker.join(30)
     assert not worker.is_alive()
     assert Run.objects.get(pk=run.pk).status == "Canceled"
+
+
+def test_the_heartbeat_notices_a_cancel_with_its_own_update(owner, experiment, monkeypatch):
+    monkeypatch.setattr(executor, "HEARTBEAT_SECONDS", 0.05)
+    run = submitted(owner, experiment, "print(1)")
+    for status in ("Preparing", "Starting", "Running"):
+        services.run_transition(run_id=run.pk, to=status)
+    beat = executor.Heartbeat(run.pk)
+    beat.start()
+    try:
+        assert not beat.left_active.wait(0.5)
+        services.run_cancel(run=Run.objects.get(pk=run.pk))
+        assert beat.left_active.wait(10)
+    finally:
+        beat.stop()
