@@ -1,25 +1,25 @@
-"""One place that turns a user's mistake (mlstudio.errors.UserError) raised in an HTML view
-into its page: not found 404, forbidden 403, anything else 400, with Django's own error pages.
-The API maps the same errors to JSON in its single handler (mlstudio.api)."""
+"""Compression of the studio's own answers; static files come compressed from whitenoise."""
 
 from __future__ import annotations
 
-from django.core.exceptions import BadRequest, PermissionDenied
-from django.core.handlers.exception import response_for_exception
-from django.http import Http404
+from django.middleware.gzip import GZipMiddleware
 
-from mlstudio.errors import UserError
+COMPRESSED_TYPES = ("text/html", "application/json")
 
 
-class UserErrorPages:
-    def __init__(self, get_response):
-        self.get_response = get_response
+class PageGZipMiddleware(GZipMiddleware):
+    """Gzip pages and JSON, never streams (logs, file downloads and zips are read from their
+    offsets or are compressed already, and gzipping hundreds of MB costs the server's CPU).
 
-    def __call__(self, request):
-        return self.get_response(request)
+    BREACH: Django masks the CSRF token anew in every response and pads the gzip header with
+    random bytes; a response that shows a secret (a new API token, config.json) is marked
+    `Cache-Control: no-store`, and such a response is never compressed."""
 
-    def process_exception(self, request, exception):
-        if not isinstance(exception, UserError):
-            return None
-        mapped = {404: Http404, 403: PermissionDenied}.get(exception.status, BadRequest)
-        return response_for_exception(request, mapped(exception.message))
+    def process_response(self, request, response):
+        if (
+            response.streaming
+            or not response.get("Content-Type", "").startswith(COMPRESSED_TYPES)
+            or "no-store" in response.get("Cache-Control", "")
+        ):
+            return response
+        return super().process_response(request, response)

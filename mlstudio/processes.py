@@ -21,6 +21,9 @@ from mlstudio.lines import LineSplitter
 
 PR_SET_PDEATHSIG = 1
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+# In the data folder while the studio stops its parts, so a run stopped with its worker says
+# "studio stopped" rather than "node stopped".
+STOPPING_MARK = "studio.stopping"
 
 
 def parent_death_signal(sig: signal.Signals) -> Callable[[], None]:
@@ -111,6 +114,7 @@ class Supervisor:
         note: Callable[[str], None],
         grace: float,
         stop_container: Callable[[float], None] | None = None,
+        popen: type[subprocess.Popen] = subprocess.Popen,
     ):
         self.argv = argv
         self.cwd = cwd
@@ -119,6 +123,7 @@ class Supervisor:
         self.note = note
         self.grace = grace
         self.stop_container = stop_container
+        self.popen = popen  # a subclass for a wrapped command (mlstudio.sandbox.Popen)
         self.process: subprocess.Popen | None = None
         self.memory: MemoryWatch | None = None
 
@@ -128,7 +133,7 @@ class Supervisor:
 
     def start(self, *, watch_memory: bool = True) -> int:
         """Start the process; its pid. OSError if it cannot be started."""
-        self.process = subprocess.Popen(
+        self.process = self.popen(
             self.argv,
             cwd=self.cwd,
             env=self.env,

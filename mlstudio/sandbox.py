@@ -28,9 +28,12 @@ logger = logging.getLogger("mlstudio.sandbox")
 
 BWRAP = "/usr/bin/bwrap"
 SETPRIV = "/usr/bin/setpriv"
+ENV = "/usr/bin/env"
 PRIVATE_TMP = "/tmp"  # noqa: S108 - a tmpfs of the sandbox's own, never the host's /tmp
 # Folders every program needs, bound read-only when they exist.
-SYSTEM_FOLDERS = ("/usr", "/etc", "/opt", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# /sys tells MPI and PyTorch the CPU topology.
+SYSTEM_FOLDERS = ("/usr", "/etc", "/opt", "/sys", "/bin", "/sbin", "/lib", "/lib32", "/lib64",
+                  "/libx32")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,10 @@ class Sandbox:
 
 def sandbox_argv(argv: list[str], sandbox: Sandbox) -> list[str]:
     """`argv` wrapped so that it runs in `sandbox`: bwrap's options, then setpriv to drop to
-    the run user (only a root caller can), then the command itself."""
+    the run user (only a root caller can), then the command itself.
+
+    bwrap ignores SIGTERM (the command gets it back), so a cancel's SIGTERM reaches the
+    script for its grace period instead of killing bwrap, whose death would SIGKILL it."""
     command = list(argv)
     if sandbox.user is not None:
         uid, gid = sandbox.user
@@ -62,7 +68,18 @@ def sandbox_argv(argv: list[str], sandbox: Sandbox) -> list[str]:
                    "--no-new-privs", "--bounding-set=-all", "--", *command]  # fmt: skip
     if not sandbox.bwrap:
         return command
-    return [BWRAP, *_bwrap_options(sandbox), "--", *command]
+    inner = [ENV, "--default-signal=TERM", "--", *command]
+    return [ENV, "--ignore-signal=TERM", "--", BWRAP, *_bwrap_options(sandbox), "--", *inner]
+
+
+class Popen(subprocess.Popen):
+    """Popen for a command from sandbox_argv. bwrap reports a script killed by signal N as
+    exit code 128 + N; this reports -N, as for a script started directly."""
+
+    def _handle_exitstatus(self, *args, **kwargs) -> None:
+        super()._handle_exitstatus(*args, **kwargs)
+        if self.returncode is not None and 128 < self.returncode <= 128 + 64:
+            self.returncode = 128 - self.returncode
 
 
 def sandbox_env(env: dict[str, str]) -> dict[str, str]:
@@ -83,7 +100,8 @@ def _bwrap_options(sandbox: Sandbox) -> list[str]:
             options += tree.bind("--ro-bind", folder)
         else:
             options += ["--symlink", link, folder]
-    options += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", PRIVATE_TMP]
+    options += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", PRIVATE_TMP]
+    tree.made.add(PurePosixPath(PRIVATE_TMP))
     hidden = [PurePosixPath(h) for h in sandbox.hidden]
     # Folders inside a hidden one (an environment under the data folder) go on top of the
     # cover that hides the rest of it.
@@ -94,6 +112,7 @@ def _bwrap_options(sandbox: Sandbox) -> list[str]:
     for folder in hidden:
         if tree.shows(folder):
             options += ["--perms", "0755", "--tmpfs", str(folder)]
+            tree.made.add(folder)
     for folder in _outermost(inner):
         options += tree.bind("--ro-bind", str(folder))
     options += tree.bind("--bind", str(sandbox.workdir))

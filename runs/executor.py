@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
 import threading
 import time
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ from django.db import DatabaseError, connection
 from compute.selectors import target_of_queue
 from compute.services import slot_release, slot_wait
 from mlstudio.processes import Every, Streaming, Supervisor, oom_kill_count
-from runs import hints, launch, multinode, placement
+from runs import faults, hints, launch, multinode, placement
 from runs.definition import RunDefinition
 from runs.execution_services import (
     run_claim,
@@ -126,6 +127,9 @@ class Execution:
         self.timeout_limit: int | None = None
         self.failed_build_log: str | None = None
         self.oom_kills_before: int | None = None
+        self.container_oom = False
+        self.popen = subprocess.Popen  # sandbox.Popen for a sandboxed command
+        self.container_name: str | None = None  # kept after the container is removed
 
     @property
     def exit_code(self) -> int | None:
@@ -139,7 +143,7 @@ class Execution:
             argv, env = self.prepare()
             if not self.move(RunStatus.STARTING):
                 return self.finish_canceled_early()
-            self.start(argv, env)
+            self.start(argv, env, popen=self.popen)
             self.role.started(self)
             if self.role.pumps_metrics:
                 self.metrics = MetricPump(self.run, self.workdir, say=self.say,
@@ -150,6 +154,11 @@ class Execution:
         except PreparationError as exc:
             self.say(f"Preparation failed: {exc.message}")
             self.role.fail(self, exc.message)
+        except (SystemExit, KeyboardInterrupt):  # the worker is stopping: say so, honestly
+            self.stop_reason = faults.stop_reason()
+            self.say(f"Canceled: {self.stop_reason[1]}; stopping the script")
+            self.kill()
+            raise
         except Exception as exc:
             self.say(f"Executor error: {type(exc).__name__}: {exc}")
             self.role.fail(self, f"Executor error: {exc}")
@@ -201,9 +210,12 @@ class Execution:
             self.logs.split_by_process()
         plan.env.update(self.script_token())
         if plan.container is None:
-            return placement.on_host(plan, python=built.python, workdir=self.workdir,
-                                     say=self.say)  # fmt: skip
+            argv, env, self.popen = placement.on_host(
+                plan, python=built.python, workdir=self.workdir, say=self.say
+            )
+            return argv, env
         self.container = RunContainer(plan.container.name, self.workdir, say=self.say)
+        self.container_name = plan.container.name
         return placement.in_container(plan, self.container)
 
     def identity(self) -> launch.Identity:
@@ -226,11 +238,12 @@ class Execution:
             user=self.run.submitted_by,
             name=f"run {self.run.pk}"[:100],
             workspace_name=self.run.experiment.workspace.name,
+            for_run=True,
         )
         run_token_attach(run_id=self.run.pk, token=self.token)
         return {"MLSTUDIO_URL": settings.MLSTUDIO_PUBLIC_URL, "MLSTUDIO_TOKEN": raw}
 
-    def start(self, argv: list[str], env: dict[str, str]) -> None:
+    def start(self, argv: list[str], env: dict[str, str], popen: type) -> None:
         self.say(f"Command: {argv!r} in {self.workdir}")
         on_host = self.container is None  # a container's memory is not in this process tree
         if on_host:
@@ -243,6 +256,7 @@ class Execution:
             note=self.say,
             grace=settings.MLSTUDIO_CANCEL_GRACE_SECONDS,
             stop_container=None if on_host else self.container.stop,
+            popen=popen,
         )
         try:
             pid = self.supervisor.start(watch_memory=on_host)
@@ -330,6 +344,8 @@ class Execution:
         exit_code = self.exit_code
         if self.metrics is None:
             self.copy_out(".mlstudio", "outputs", "logs")
+        if self.container is not None:  # Docker's own record, read before the container goes
+            self.container_oom = faults.container_oom_killed(self.container.name)
         self.remove_container()  # a finished run has no container left
         for folder in ("outputs", "logs"):
             try:
@@ -369,7 +385,8 @@ class Execution:
                 timeout_seconds=self.timeout_limit,
                 failed_build_log=self.failed_build_log,
                 peak_memory=self.supervisor.peak_memory if self.supervisor else None,
-                oom_killed=self.oom_killed(),
+                oom_killed=self.container_oom or self.oom_killed(),
+                in_container=self.container_name is not None,
             )
             failure = hints.failure_of(self.run, self.definition, status, error, evidence)
             return hints.hint_for(failure, hints.links_of(self.run))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,15 +18,17 @@ REPO_ROOT = Path(__file__).resolve().parent.parent  # the studio's checkout: the
 
 
 def on_host(plan: LaunchPlan, *, python: str, workdir: Path,
-            say: Callable[[str], None]) -> tuple[list[str], dict[str, str]]:  # fmt: skip
+            say: Callable[[str], None]) -> tuple[list[str], dict[str, str], type]:  # fmt: skip
     """The command run in the run's sandbox as the run user, the working folder handed over
-    to that user; the plan as it is where no sandbox can be made."""
+    to that user, and the Popen that starts it; the plan as it is where no sandbox can be
+    made."""
     found = sandbox.sandbox_for(workdir=workdir, python=python, sdk=REPO_ROOT / "mlstudio")
     say(sandbox.isolation().summary)
     if found is None:
-        return plan.argv, plan.env
+        return plan.argv, plan.env, subprocess.Popen
     sandbox.workdir_hand_over(workdir, found.user)
-    return sandbox.sandbox_argv(plan.argv, found), sandbox.sandbox_env(plan.env)
+    argv, env = sandbox.sandbox_argv(plan.argv, found), sandbox.sandbox_env(plan.env)
+    return argv, env, sandbox.Popen
 
 
 def in_container(plan: LaunchPlan, container: RunContainer) -> tuple[list[str], dict[str, str]]:

@@ -6,7 +6,29 @@ from __future__ import annotations
 from celery import current_app
 from celery.utils.nodenames import worker_direct
 
+from mlstudio.errors import UserError
+from runs.models import Run, RunStatus
+
 CONTROL_QUEUE = "control"
+
+
+class BrokerUnavailable(UserError):
+    status = 503
+    code = "broker_unavailable"
+
+
+def run_enqueue(run: Run) -> None:
+    """Send a just-created run's task; when the broker does not take it, remove the run again
+    so nothing is stored halfway, and say what to do."""
+    try:
+        send_run_execute(run_id=run.pk, queue=run.definition["queue"])
+    except Exception as exc:
+        Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).delete()
+        raise BrokerUnavailable(
+            f"The studio's message broker did not take the run ({type(exc).__name__}: {exc}); "
+            "nothing was submitted. Check that Redis runs (REDIS_URL, or the studio's private "
+            "Redis in the data folder) and submit again."
+        ) from None
 
 
 def send_run_execute(*, run_id: str, queue: str) -> None:

@@ -27,7 +27,7 @@ from runs.models import ACTIVE_STATUSES, FINAL_STATUSES, Blob, Experiment, Run, 
 from runs.signals import blobs_in_use
 from runs.snapshots import blob_name
 from runs.statuses import sources_of
-from runs.submission import RunConfig, string_map
+from runs.submission import RunConfig, string_map, tags_checked
 from workspaces.models import Role, Workspace, name_validator
 from workspaces.selectors import workspace_get_for_user
 from workspaces.services import api_tokens_revoke
@@ -52,22 +52,23 @@ def experiment_create(*, workspace: Workspace, name: str, user, tags: dict | Non
     try:
         with transaction.atomic():
             return Experiment.objects.create(
-                workspace=workspace, name=name, created_by=user, tags=string_map(tags, "tags")
+                workspace=workspace,
+                name=name,
+                created_by=user,
+                tags=tags_checked(string_map(tags, "tags")),
             )
     except IntegrityError:
         raise Conflict(f"An active experiment named {name!r} already exists.") from None
 
 
 def experiment_get_or_create(*, workspace: Workspace, name: str, user) -> Experiment:
-    """The active experiment of that name; else the newest archived one (so a submit to it is
-    refused with the way out); else a new one, as azureml's Experiment(ws, name) does."""
+    """The active experiment of that name, else a new one, as azureml's Experiment(ws, name)
+    does: archiving frees a name, so submitting to it starts a new active experiment."""
     _check_experiment_name(name)
-    found = (
-        Experiment.objects.filter(workspace=workspace, name=name)
-        .order_by("archived_at", "-created_at")
-        .first()
-    )
-    if found is not None and (not found.is_archived or not _has_active(workspace, name)):
+    found = Experiment.objects.filter(
+        workspace=workspace, name=name, archived_at__isnull=True
+    ).first()
+    if found is not None:
         return found
     try:
         return experiment_create(workspace=workspace, name=name, user=user)
@@ -118,7 +119,7 @@ def experiment_rename(*, experiment: Experiment, name: str) -> Experiment:
 
 
 def experiment_set_tags(*, experiment: Experiment, tags: dict) -> Experiment:
-    experiment.tags = {**experiment.tags, **string_map(tags, "tags")}
+    experiment.tags = tags_checked({**experiment.tags, **string_map(tags, "tags")})
     experiment.save(update_fields=["tags"])
     return experiment
 
@@ -303,7 +304,7 @@ def _run_create(*, experiment: Experiment, run_id: str, status: str, after_commi
 
 
 def _enqueue(run: Run) -> None:
-    queueing.send_run_execute(run_id=run.pk, queue=run.definition["queue"])
+    queueing.run_enqueue(run)
     _publish_status(run)
 
 
@@ -443,7 +444,7 @@ def _run_create_running(
         experiment=experiment, run_id=run_id, status=RunStatus.RUNNING,
         after_commit=_publish_status, parent=parent, display_name=str(display_name or "")[:255],
         definition={"interactive": True, "compute_target": "local"},
-        tags=string_map(tags, "tags"), submitted_by=user, started_at=timezone.now(),
+        tags=tags_checked(string_map(tags, "tags")), submitted_by=user, started_at=timezone.now(),
     )  # fmt: skip
 
 
@@ -476,9 +477,13 @@ def run_complete(*, run: Run, failed: bool = False, error: str = "") -> Run:
     """Finish a run that has no executor (interactive or child); a submitted script's exit
     code decides its own status instead."""
     if not run.definition.get("interactive"):
+        if failed:
+            from runs.editing import run_fail_submitted  # it builds on this module
+
+            return run_fail_submitted(run=run, error=error)
         raise Conflict(
             f"Run {run.pk} is executed by a worker: its exit code decides its status. "
-            "Call complete() or fail() on interactive or child runs only."
+            "Call complete() on interactive or child runs only; fail() or cancel() stops it."
         )
     run.refresh_from_db()
     if run.is_final:

@@ -2,6 +2,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
@@ -10,7 +11,7 @@ from compute.views import status_context
 from environments.selectors import environments_latest
 from runs import selectors, store
 from runs.models import FINAL_STATUSES, Run, RunStatus
-from runs.presenters import run_details
+from runs.presenters import git_facts, properties_without_git, run_details
 from workspaces.models import Role
 from workspaces.selectors import workspace_get_for_user
 
@@ -54,12 +55,16 @@ def experiment_detail(request, name: str, experiment_id: int):
 def run_detail(request, name: str, run_id: str):
     workspace, membership = workspace_get_for_user(user=request.user, name=name)
     run = selectors.run_get_for_user(user=request.user, workspace_name=name, run_id=run_id)
+    logs = store.log_files(run.pk)
     context = {
         "workspace": workspace,
         "membership": membership,
         "run": run,
         "details": run_details(run),
-        "logs": store.log_files(run.pk),
+        "git": git_facts(run.properties),
+        "properties": properties_without_git(run.properties),
+        # The script's own output first: what the viewer shows unless another log is chosen.
+        "log_names": [store.USER_LOG, *sorted({store.SYSTEM_LOG, *logs} - {store.USER_LOG})],
         "files": store.list_files(run.pk),
         "children": run.children.order_by("number"),
         "snapshot_files": run.snapshot.manifest if run.snapshot else [],
@@ -69,7 +74,8 @@ def run_detail(request, name: str, run_id: str):
             "api": f"/api/workspaces/{name}/runs/{run.pk}",
             "runId": run.pk,
             "ws": f"/ws/runs/{run.pk}/",
-            "logs": store.log_files(run.pk),
+            "logs": logs,
+            "plotly": static("vendor/plotly/plotly.min.js"),
             "final": run.status in FINAL_STATUSES,
             "statusAge": _status_age(run),
         },

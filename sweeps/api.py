@@ -64,13 +64,24 @@ def sweep_submit(request, ws: str, experiment_id: int, payload: SweepIn):
     return Status(201, run_details(run))
 
 
-@router.get("/workspaces/{ws}/sweeps/{run_id}")
-def sweep_detail(request, ws: str, run_id: str):
-    """The sweep's config, state and trials (hyperparameters, status, best primary metric)."""
+def _sweep(request, ws: str, run_id: str) -> Sweep:
     run = run_selectors.run_get_for_user(
         user=request.user, workspace_name=ws, run_id=run_id, token=request_token(request)
     )
-    sweep = Sweep.objects.filter(run=run).first()
+    sweep = Sweep.objects.filter(run=run).select_related("run").first()
     if sweep is None:
         raise NotFound(f"Run {run_id} is not a sweep (submit a HyperDriveConfig to make one).")
-    return selectors.sweep_summary(sweep=sweep)
+    return sweep
+
+
+@router.get("/workspaces/{ws}/sweeps/{run_id}")
+def sweep_detail(request, ws: str, run_id: str):
+    """The sweep's config, state and trials (hyperparameters, status, best primary metric)."""
+    return selectors.sweep_summary(sweep=_sweep(request, ws, run_id))
+
+
+@router.get("/workspaces/{ws}/sweeps/{run_id}/curves")
+def sweep_curves(request, ws: str, run_id: str, max_points: int = 100):
+    """Every child's primary metric values, each thinned to at most `max_points` (at most
+    1,000), for the overlaid curves: {child id: [values]}."""
+    return selectors.sweep_curves(sweep=_sweep(request, ws, run_id), max_points=max_points)

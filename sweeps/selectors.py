@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from runs.metrics import series_read
 from runs.models import FINAL_STATUSES, Metric, Run
 from sweeps.models import Sweep, Trial
@@ -86,3 +88,21 @@ def _best_id(sweep: Sweep, best: dict[str, float]) -> str | None:
 
 def sweep_active_children(*, sweep: Sweep) -> list[Run]:
     return list(sweep.run.children.exclude(status__in=FINAL_STATUSES))
+
+
+def sweep_curves(*, sweep: Sweep, max_points: int) -> dict[str, list]:
+    """Thinned by stride, keeping the last value; an interval is a value's position."""
+    limit = max(2, min(max_points, 1000))
+    ids = list(sweep.trials.values_list("run_id", flat=True))
+    curves = {}
+    for run_id, values in primary_series(sweep=sweep, run_ids=ids).items():
+        stride = max(1, -(-len(values) // limit))
+        points = [[i + 1, _finite(v)] for i, v in enumerate(values) if i % stride == 0]
+        if values and (len(values) - 1) % stride:
+            points.append([len(values), _finite(values[-1])])
+        curves[run_id] = points
+    return curves
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None

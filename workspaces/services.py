@@ -90,8 +90,11 @@ def _refuse_removing_last_owner(workspace: Workspace, username: str) -> None:
         )
 
 
-def api_token_create(*, user, name: str, workspace_name: str | None = None) -> tuple[ApiToken, str]:
-    """Create a token and return it with its raw value, which is never stored or shown again."""
+def api_token_create(
+    *, user, name: str, workspace_name: str | None = None, for_run: bool = False
+) -> tuple[ApiToken, str]:
+    """Create a token and return it with its raw value, which is never stored or shown again.
+    A run's token (`for_run`) is the studio's, not the user's: their tokens page leaves it out."""
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise UserError("Give the token a name of 1 to 100 characters, e.g. 'laptop SDK'.")
@@ -100,8 +103,9 @@ def api_token_create(*, user, name: str, workspace_name: str | None = None) -> t
         workspace, _ = workspace_get_for_user(user=user, name=workspace_name)
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
-        user=user, workspace=workspace, name=name, prefix=raw[:10], digest=digest(raw)
-    )
+        user=user, workspace=workspace, name=name, prefix=raw[:10], digest=digest(raw),
+        for_run=for_run,
+    )  # fmt: skip
     return token, raw
 
 

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from mlstudio.errors import UserError
 from mlstudio.urls_public import public_base_url
 from workspaces import selectors, services
+from workspaces.models import Role
 
 
 @require_GET
@@ -28,8 +29,45 @@ def workspace_detail(request, name: str):
             "workspace": workspace,
             "membership": membership,
             "members": selectors.memberships_of(workspace=workspace),
+            "roles": Role.choices,
+            "is_owner": membership.allows(Role.OWNER),
         },
     )
+
+
+@require_POST
+def workspace_members(request, name: str):
+    """Owners add a member by username, change a role, or remove a member."""
+    workspace, _ = selectors.workspace_get_for_user(user=request.user, name=name)
+    username = request.POST.get("username", "").strip()
+    try:
+        if request.POST.get("action") == "remove":
+            services.membership_remove(workspace=workspace, actor=request.user, username=username)
+            messages.success(request, f"{username} is no longer a member of {workspace.name}.")
+        else:
+            role = request.POST.get("role", "")
+            services.membership_set(
+                workspace=workspace, actor=request.user, username=username, role=role
+            )
+            messages.success(request, f"{username} is now {role} of {workspace.name}.")
+    except UserError as exc:
+        messages.error(request, exc.message)
+    return redirect("workspace-settings", workspace.name)
+
+
+@require_POST
+def workspace_new(request):
+    """Create a workspace owned by its creator, through the service that holds the policy."""
+    name = request.POST.get("name", "").strip()
+    try:
+        workspace = services.workspace_create(
+            name=name, owner=request.user, description=request.POST.get("description", "").strip()
+        )
+    except UserError as exc:
+        messages.error(request, exc.message)
+        return redirect("home")
+    messages.success(request, f"Workspace {workspace.name} is created; you are its owner.")
+    return redirect("workspace", workspace.name)
 
 
 @require_POST

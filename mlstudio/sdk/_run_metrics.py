@@ -183,7 +183,7 @@ class _Metrics:
             return children
         return [self.child_run() for _ in range(count or 0)]
 
-    def flush(self) -> None:
+    def flush(self, timeout_seconds: float | None = None) -> None:
         self._sink.flush()
 
 

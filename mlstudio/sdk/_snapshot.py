@@ -420,14 +420,18 @@ def put_blob(
     path = f"workspaces/{segment(workspace_name)}/{route}/{entry.sha256}"
     # urllib sends an iterable body piece by piece when Content-Length is given.
     headers = {"Content-Type": "application/octet-stream", "Content-Length": str(entry.size)}
-    body = _body(handle, entry, progress)
+    body = _body(handle, entry) if progress is None else _reporting(_body(handle, entry), progress)
     with handle, client.open("PUT", path, data=body, headers=headers) as answer:
         answer.read()
 
 
-def _body(
-    handle: Any, entry: ManifestEntry, progress: Callable[[int], None] | None = None
-) -> Iterator[bytes]:
+def _reporting(chunks: Iterator[bytes], progress: Callable[[int], None]) -> Iterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+        progress(len(chunk))
+
+
+def _body(handle: Any, entry: ManifestEntry) -> Iterator[bytes]:
     # Exactly entry.size bytes, checked against entry.sha256 before the last piece goes out.
     digest = hashlib.sha256()
     remaining = entry.size
@@ -443,5 +447,3 @@ def _body(
                 f"{entry.path} changed while it was being uploaded; submit again."
             )
         yield chunk
-        if progress is not None:
-            progress(len(chunk))

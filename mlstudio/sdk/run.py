@@ -12,6 +12,7 @@ from urllib.parse import quote
 from mlstudio.sdk import _metrics as m
 from mlstudio.sdk._http import segment
 from mlstudio.sdk._run_metrics import _REMOVED, _Metrics
+from mlstudio.sdk._run_v1 import RunV1
 from mlstudio.sdk._sinks import FileSink, RestSink
 from mlstudio.sdk.exceptions import (
     MLStudioException,
@@ -31,11 +32,12 @@ class ActivityFailedException(MLStudioException):
     """The run failed or was canceled; azureml raised the same name."""
 
 
-class Run(_Metrics):
+class Run(RunV1, _Metrics):
     """A run, as azureml.core.Run: `Run(experiment, run_id)`; `Run.get_context()` inside a
     script."""
 
-    def __init__(self, experiment, run_id: str, _details: dict | None = None):
+    def __init__(self, experiment, run_id: str, outputs=None, _details: dict | None = None,
+                 **kwargs):  # fmt: skip
         self.experiment = experiment
         self.id = run_id
         self._details = _details
@@ -151,10 +153,6 @@ class Run(_Metrics):
     @property
     def number(self) -> int:
         return self.get_details()["number"]
-
-    @property
-    def display_name(self) -> str:
-        return self.get_details()["displayName"]
 
     @property
     def status(self) -> str:

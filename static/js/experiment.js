@@ -1,4 +1,4 @@
-import { api, FINAL, liveSocket, setStatus } from "./common.js";
+import { api, FINAL, liveSocket, loadScript, setStatus } from "./common.js";
 import { confirmDelete } from "./delete_experiment.js";
 
 // The runs arrive as data and are shown PAGE at a time: every sort or filter lays out only
@@ -170,16 +170,7 @@ tensorboardForm.addEventListener("submit", () => {
 });
 
 // Plotly weighs 4.8 MB and only the comparison needs it: it loads on the first Compare.
-let plotly = null;
-function loadPlotly() {
-  plotly ??= new Promise((resolve, reject) => {
-    const script = element("script", { src: table.dataset.plotly });
-    script.onload = () => resolve(window.Plotly);
-    script.onerror = () => { plotly = null; reject(new Error("The chart library did not load; try again.")); };
-    document.head.append(script);
-  });
-  return plotly;
-}
+const loadPlotly = () => loadScript(table.dataset.plotly).then(() => window.Plotly);
 
 compareButton.addEventListener("click", async () => {
   const name = metricSelect.value;

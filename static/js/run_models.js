@@ -39,9 +39,11 @@ function addButtons() {
     link.dataset.registrable = "";
     link.parentElement.append(" ", button(link.dataset.file));
   }
-  for (const summary of tree.querySelectorAll("details[data-folder] > summary:not([data-registrable])")) {
-    summary.dataset.registrable = "";
-    summary.append(" ", button(`${summary.parentElement.dataset.folder}/`));
+  // A folder's button sits beside its <details>, not in its summary, so the summary stays the
+  // folder's name and its keys keep opening and closing the folder.
+  for (const details of tree.querySelectorAll("details[data-folder]:not([data-registrable])")) {
+    details.dataset.registrable = "";
+    details.parentElement.append(button(`${details.dataset.folder}/`));
   }
 }
 
@@ -49,7 +51,6 @@ if (dialog && tree) {
   tree.addEventListener("click", (click) => {
     const target = click.target.closest("button[data-register-path]");
     if (!target) return;
-    click.preventDefault();  // a button in a folder's summary must not fold the folder
     open(target.dataset.registerPath);
   });
   new MutationObserver(addButtons).observe(tree, { childList: true, subtree: true });

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -17,6 +18,7 @@ SYSTEM = (("/usr", None), ("/bin", "usr/bin"))
 def mounts(argv: list[str]) -> list[tuple[str, str]]:
     """(option, path) for each mount bwrap is asked for, in order."""
     found = []
+    argv = argv[argv.index(sandbox.BWRAP) :]
     for i, word in enumerate(argv):
         if word in ("--ro-bind", "--bind"):
             found.append((word, argv[i + 2]))
@@ -32,8 +34,8 @@ def test_it_binds_the_working_folder_read_write_and_the_interpreter_read_only():
         ["python", "train.py"],
         Sandbox(workdir=Path("/data/work/r1"), read_only=(Path("/venv"),), system=SYSTEM),
     )
-    assert argv[0] == sandbox.BWRAP
-    assert argv[-3:] == ["--", "python", "train.py"]
+    assert argv[:4] == [sandbox.ENV, "--ignore-signal=TERM", "--", sandbox.BWRAP]
+    assert argv[-5:] == [sandbox.ENV, "--default-signal=TERM", "--", "python", "train.py"]
     found = mounts(argv)
     assert ("--ro-bind", "/usr") in found and ("--symlink", "/bin") in found
     assert ("--ro-bind", "/venv") in found
@@ -74,7 +76,7 @@ def test_it_covers_a_data_folder_inside_a_read_only_folder():
 
 def test_it_drops_to_the_run_user_with_setpriv_and_no_privileges():
     argv = sandbox_argv(["python"], Sandbox(workdir=Path("/w"), user=(999, 998), system=SYSTEM))
-    command = argv[argv.index("--") + 1 :]
+    command = argv[argv.index(sandbox.SETPRIV) :]
     assert command[:6] == [sandbox.SETPRIV, "--reuid=999", "--regid=998", "--clear-groups",
                            "--no-new-privs", "--bounding-set=-all"]  # fmt: skip
     assert command[-1] == "python"
@@ -125,3 +127,17 @@ def test_a_sandboxed_process_sees_only_its_folder(tmp_path):
     if user is not None:
         assert int(lines[1]) == user[0]
     assert (work / "here.txt").read_text() == "written\n"
+
+
+@pytest.mark.skipif(not os.path.exists(sandbox.BWRAP), reason="bubblewrap is not installed")
+def test_sigterm_reaches_the_script_and_its_exit_is_told_as_a_signal(tmp_path):
+    plan = Sandbox(workdir=tmp_path, system=sandbox.system_folders())
+    trap = "trap 'echo got-term; exit 3' TERM; echo ready; while :; do sleep 0.05; done"
+    process = sandbox.Popen(sandbox_argv(["/bin/sh", "-c", trap], plan), stdout=subprocess.PIPE,
+                            text=True, start_new_session=True)  # fmt: skip
+    assert process.stdout.readline() == "ready\n"
+    os.killpg(process.pid, signal.SIGTERM)  # as a cancel does: the whole process group
+    assert process.wait(timeout=10) == 3
+    assert process.stdout.read() == "got-term\n"
+    killed = sandbox.Popen(sandbox_argv(["/bin/sh", "-c", "kill -9 $$"], plan))
+    assert killed.wait(timeout=10) == -9

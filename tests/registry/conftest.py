@@ -7,6 +7,9 @@ import pytest
 from runs import services as run_services
 from runs import store
 
+# The browser test's fixtures: Chromium, the uvicorn server and a signed-in page.
+from tests.browser.conftest import chromium, page, server, signed_in  # noqa: F401
+
 
 def finished_run(workspace, owner, files: dict[str, bytes], experiment_name: str = "train"):
     """A completed interactive run whose files are `files`, written as the studio writes them."""

@@ -26,9 +26,18 @@ def reset_mlflow() -> None:
 
 @pytest.fixture
 def mlflow_env(monkeypatch, tmp_path):
-    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME",
-                 "MLFLOW_TRACKING_PASSWORD", "MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_NAME",
-                 "MLFLOW_EXPERIMENT_ID", "MLSTUDIO_URL", "MLSTUDIO_TOKEN", "MLSTUDIO_WORKSPACE"):
+    for name in (
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_TRACKING_TOKEN",
+        "MLFLOW_TRACKING_USERNAME",
+        "MLFLOW_TRACKING_PASSWORD",
+        "MLFLOW_RUN_ID",
+        "MLFLOW_EXPERIMENT_NAME",
+        "MLFLOW_EXPERIMENT_ID",
+        "MLSTUDIO_URL",
+        "MLSTUDIO_TOKEN",
+        "MLSTUDIO_WORKSPACE",
+    ):
         monkeypatch.delenv(name, raising=False)  # fmt: skip
     for name, value in QUIET.items():
         monkeypatch.setenv(name, value)
