@@ -76,12 +76,6 @@ def experiment_get_or_create(*, workspace: Workspace, name: str, user) -> Experi
         return Experiment.objects.get(workspace=workspace, name=name, archived_at__isnull=True)
 
 
-def _has_active(workspace: Workspace, name: str) -> bool:
-    return Experiment.objects.filter(
-        workspace=workspace, name=name, archived_at__isnull=True
-    ).exists()
-
-
 def experiment_archive(*, experiment: Experiment) -> Experiment:
     """Hide the experiment from default lists; nothing is deleted and its runs stay readable."""
     if not experiment.is_archived:
@@ -93,7 +87,8 @@ def experiment_archive(*, experiment: Experiment) -> Experiment:
 def experiment_reactivate(*, experiment: Experiment) -> Experiment:
     if not experiment.is_archived:
         return experiment
-    if _has_active(experiment.workspace, experiment.name):
+    active = Experiment.objects.filter(workspace=experiment.workspace, name=experiment.name)
+    if active.filter(archived_at__isnull=True).exists():
         raise Conflict(
             f"Cannot reactivate {experiment.name!r}: an active experiment with that name exists. "
             "Archive that one first."
