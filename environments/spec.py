@@ -104,8 +104,9 @@ def normalize(raw, *, curated: bool = False) -> Normalized:
     conda = python["conda_dependencies"]
     if conda["conda_packages"] and not docker["enabled"]:
         warnings.append(
-            "Conda packages are installed with conda or micromamba, which must be on the PATH "
-            "of the worker that builds this environment; the build fails clearly otherwise."
+            "Conda packages are installed with conda, mamba or micromamba where the worker "
+            "that builds this environment has one, else with pip under their PyPI names; a "
+            "package only conda has then fails the build, naming it."
         )
     return Normalized(spec=spec, password=password, warnings=warnings)
 

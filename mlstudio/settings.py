@@ -212,6 +212,9 @@ MLSTUDIO_MODEL_MAX_BYTES = config.env_int("MLSTUDIO_MODEL_MAX_BYTES", 50 * 1024*
 MLSTUDIO_WORK_DIR = DATA_DIR / "work"
 # Built virtualenvs (one folder per content hash) and the last build log of each.
 MLSTUDIO_ENVS_DIR = DATA_DIR / "envs"
+# conda, mamba or micromamba for environments with conda packages; empty: the first on PATH
+# (without one, conda packages are installed with pip under their PyPI names).
+MLSTUDIO_CONDA = config.env_str("MLSTUDIO_CONDA", "")
 # The image an environment starts from when it names neither base_image nor base_dockerfile.
 MLSTUDIO_DEFAULT_BASE_IMAGE = config.env_str(
     "MLSTUDIO_DEFAULT_BASE_IMAGE", "mlstudio/python:bookworm"

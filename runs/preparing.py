@@ -63,4 +63,6 @@ def environment_prepare(run: Run, definition: RunDefinition, logs: RunLogs) -> t
     how = "cached" if built.cached else f"built in {time.monotonic() - started:.1f} s"
     where = f"image {built.image}" if built.image else f"interpreter {built.python}"
     logs.say(f"Environment {version.label}: {built.kind}, {how}; {where}")
+    for note in built.notes:
+        logs.say(note)
     return built, version.spec
