@@ -39,6 +39,7 @@ from mlstudio.processes import oom_kill_count, parent_death_signal, signal_group
 from mlstudio.sdk._launch import untag
 from runs import hints, multinode, store
 from runs.metric_pump import MetricPump
+from runs.mlflow_env import mlflow_variables
 from runs.models import Run, RunStatus
 from runs.services import run_children_finish, run_detail_set, run_transition
 from runs.snapshots import snapshot_materialize
@@ -343,6 +344,11 @@ class Execution:
             )
             Run.objects.filter(pk=self.run.pk).update(api_token=self.token)
             env.update({"MLSTUDIO_URL": settings.MLSTUDIO_PUBLIC_URL, "MLSTUDIO_TOKEN": raw})
+        env.update(
+            mlflow_variables(
+                run=self.run, env=env, in_container=self.built.kind == "docker", say=self.say
+            )
+        )
         return env
 
     # --- running ----------------------------------------------------------------------------
