@@ -37,6 +37,7 @@ from runs.execution_services import (
 )
 from runs.launch import PreparationError
 from runs.metric_pump import MetricPump
+from runs.mlflow_env import mlflow_variables
 from runs.models import Run, RunStatus
 from runs.outputs import OutputCollector, RunContainer
 from runs.preparing import EnvironmentFailed, environment_prepare, workdir_make
@@ -209,6 +210,10 @@ class Execution:
         if plan.distributed:
             self.logs.split_by_process()
         plan.env.update(self.script_token())
+        in_container = plan.container is not None
+        plan.env.update(
+            mlflow_variables(run=self.run, env=plan.env, in_container=in_container, say=self.say)
+        )
         if plan.container is None:
             argv, env, self.popen = placement.on_host(
                 plan, python=built.python, workdir=self.workdir, say=self.say

@@ -442,6 +442,20 @@ function openSnapshotAddress(address) {
   if (link) viewSnapshotFile(link, Number(line));
 }
 
+// MLflow params: logged once each, so a new one is a new row.
+function addParams(params) {
+  const table = document.getElementById("params");
+  for (const [key, value] of Object.entries(params)) {
+    const row = table.insertRow();
+    const head = document.createElement("th");
+    head.scope = "row";
+    head.textContent = key;
+    row.append(head);
+    row.insertCell().textContent = value;
+  }
+  table.hidden = document.getElementById("params-heading").hidden = false;
+}
+
 // --- start ---------------------------------------------------------------------------------
 function tabFromHash() {
   const [name, ...rest] = location.hash.slice(1).split(":");
@@ -466,5 +480,6 @@ liveSocket(page.ws, {
     else if (event.kind === "metric") extendCharts(event);
     else if (event.kind === "file") addFile(event);
     else if (event.kind === "run") { showPairs("ov-tags", event.tags, "Tag "); refreshDetails(); }
+    else if (event.kind === "params") addParams(event.params);
   },
 });
