@@ -167,6 +167,7 @@ def _make_virtualenv(version: EnvironmentVersion, final: Path, log: Log) -> None
     for stale in final.parent.glob(f".{final.name[:16]}-*"):  # left by a killed build
         shutil.rmtree(stale, ignore_errors=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{final.name[:16]}-", dir=final.parent))
+    temporary.chmod(0o755)  # runs use it as the run user, not the studio's (mlstudio.sandbox)
     try:
         _create_venv(base, temporary, log)
         _pip_install(version, temporary / "bin" / "python", log)

@@ -109,6 +109,17 @@ def image_exists(tag: str) -> bool:
         engine.close()
 
 
+def image_user(tag: str) -> str:
+    """The user an image says its processes run as (its USER), "" when it names none."""
+    engine = client()
+    try:
+        return engine.api.inspect_image(tag).get("Config", {}).get("User") or ""
+    except docker_errors.ImageNotFound:
+        return ""
+    finally:
+        engine.close()
+
+
 # --- pip settings for builds -----------------------------------------------------------------
 
 
@@ -703,16 +714,21 @@ def container_remove(name: str) -> None:
         engine.close()
 
 
-def container_exit_code(name: str) -> int | None:
-    """The exit code of a finished container; None while it runs or when there is none."""
+def container_state(name: str) -> dict:
+    """Docker's State of the container (Running, ExitCode, OOMKilled, …); {} when it is gone."""
     engine = client()
     try:
-        state = engine.api.inspect_container(name)["State"]
+        return engine.api.inspect_container(name)["State"]
     except docker_errors.NotFound:
-        return None
+        return {}
     finally:
         engine.close()
-    return None if state.get("Running") else state.get("ExitCode")
+
+
+def container_exit_code(name: str) -> int | None:
+    """The exit code of a finished container; None while it runs or when there is none."""
+    state = container_state(name)
+    return None if not state or state.get("Running") else state.get("ExitCode")
 
 
 def copy_in(name: str, folder: str, *, dest: str | None = None) -> None:

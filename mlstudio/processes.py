@@ -11,6 +11,9 @@ from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+# In the data folder while the studio stops its parts, so a run stopped with its worker says
+# "studio stopped" rather than "node stopped".
+STOPPING_MARK = "studio.stopping"
 
 
 def parent_death_signal(sig: signal.Signals) -> Callable[[], None]:

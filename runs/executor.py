@@ -33,11 +33,11 @@ from compute.services import slot_release, slot_wait
 from environments import docker as envdocker
 from environments.builders import Built, environment_build
 from environments.selectors import environment_version_by_pk
-from mlstudio import live
+from mlstudio import live, sandbox
 from mlstudio.errors import UserError
 from mlstudio.processes import oom_kill_count, parent_death_signal, signal_group
 from mlstudio.sdk._launch import untag
-from runs import hints, multinode, store
+from runs import faults, hints, multinode, store
 from runs.metric_pump import MetricPump
 from runs.models import Run, RunStatus
 from runs.services import run_children_finish, run_detail_set, run_transition
@@ -108,6 +108,7 @@ class Execution:
     other nodes run runs.multinode.NodeExecution."""
 
     node_rank = 0
+    popen = subprocess.Popen  # sandbox.Popen for a sandboxed command
     system_log_name = store.SYSTEM_LOG
     user_log_name = store.USER_LOG
 
@@ -138,6 +139,7 @@ class Execution:
         self.failed_build_log: str | None = None
         self.memory: MemoryWatch | None = None
         self.oom_kills_before: int | None = None
+        self.container_oom = False  # Docker's own record, read before the container goes
 
     # --- the whole run ----------------------------------------------------------------------
     def workdir_name(self) -> str:
@@ -165,6 +167,11 @@ class Execution:
         except PreparationError as exc:
             self.say(f"Preparation failed: {exc.message}")
             self.stop_reason = (RunStatus.FAILED, exc.message)
+        except (SystemExit, KeyboardInterrupt):  # the worker is stopping: say so, honestly
+            self.stop_reason = faults.stop_reason()
+            self.say(f"Canceled: {self.stop_reason[1]}; stopping the script")
+            self.kill_tree()
+            raise
         except Exception as exc:
             self.say(f"Executor error: {type(exc).__name__}: {exc}")
             self.stop_reason = (RunStatus.FAILED, f"Executor error: {exc}")
@@ -207,7 +214,19 @@ class Execution:
             argv = self.distributed_argv(definition["distributed"], argv, python)
         if self.built.kind == "docker":
             return self.in_container(argv, env, spec["docker"])
-        return argv, env
+        return self.isolate(argv, env)
+
+    def isolate(self, argv: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+        """The command run in the run's sandbox as the run user (mlstudio.sandbox), the
+        working folder handed over to that user."""
+        plan = sandbox.sandbox_for(workdir=self.workdir, python=self.built.python,
+                                   sdk=REPO_ROOT / "mlstudio")  # fmt: skip
+        self.say(sandbox.isolation().summary)
+        if plan is None:
+            return argv, env
+        sandbox.workdir_hand_over(self.workdir, plan.user)
+        self.popen = sandbox.Popen
+        return sandbox.sandbox_argv(argv, plan), sandbox.sandbox_env(env)
 
     def distributed_argv(self, job: dict, argv: list[str], python: str) -> list[str]:
         """The command that starts this node's processes of a PyTorch, MPI or TensorFlow job
@@ -293,6 +312,9 @@ class Execution:
         )
         if self.copies_files:
             self.say(f"Docker engine {envdocker.engine_address()}: copying files in and out")
+        user = None if self.copies_files else self.container_user()
+        if user:  # a user the image does not know has no home of its own
+            env = {**env, "HOME": "/tmp"}  # noqa: S108 - the container's own /tmp
         container_argv = start_container(
             name=self.container,
             image=self.built.image,
@@ -302,8 +324,18 @@ class Execution:
             shm_size=docker.get("shm_size"),
             arguments=docker.get("arguments") or [],
             sdk_path=str(REPO_ROOT),
+            user=user,
         )
         return container_argv, envdocker.container_env(env)
+
+    def container_user(self) -> str | None:
+        """The run user (uid:gid) unless the image names its own USER; the working folder
+        becomes theirs, so the script can write it."""
+        if envdocker.image_user(self.built.image):
+            return None
+        found = sandbox.isolation().user or (os.getuid(), os.getgid())
+        sandbox.workdir_hand_over(self.workdir, found)
+        return None if found[0] == 0 else f"{found[0]}:{found[1]}"
 
     def environment(self, definition: dict) -> dict[str, str]:
         """The script's variables. On this host it inherits the worker's (PATH, locale, …),
@@ -352,7 +384,7 @@ class Execution:
         if self.container is None:  # a container's memory is not in this host's process tree
             self.oom_kills_before = oom_kill_count()
         try:
-            self.process = subprocess.Popen(
+            self.process = self.popen(
                 argv,
                 cwd=self.workdir,
                 env=env,
@@ -565,6 +597,7 @@ class Execution:
         exit_code = self.process.returncode if self.process else None
         if self.metrics is None:
             self.copy_from_container(".mlstudio", "outputs", "logs")
+        self.container_oom = faults.container_oom_killed(self.container)  # before it is removed
         self.remove_container()  # a finished run has no container left
         for folder in ("outputs", "logs"):
             try:
@@ -658,7 +691,8 @@ class Execution:
             build_error=error["message"] if self.failed_build_log else None,
             build_log=build_log,
             peak_memory=self.memory.peak if self.memory else None,
-            oom_killed=self.oom_killed(),
+            oom_killed=self.container_oom or self.oom_killed(),
+            in_container=self.built is not None and self.built.kind == "docker",
             environment=self.hint_environment(),
             snapshot_paths=frozenset(entry["path"] for entry in manifest),
         )
@@ -727,6 +761,7 @@ class Execution:
             and 0 < synced_size <= stat.st_size
             and target.is_file()
             and target.stat().st_size == synced_size
+            and target.stat().st_nlink == 1  # a registered model's blob shares a linked file
         ):
             # Event files only grow, and a TensorBoard watching the copy follows it as it
             # grows: append the new bytes rather than rewrite the file under its reader.
@@ -734,7 +769,7 @@ class Execution:
                 source.seek(synced_size)
                 shutil.copyfileobj(source, copy)
         else:
-            shutil.copyfile(real, target)
+            store.replace_file(target, real)
         self._synced[relative] = (stat.st_size, stat.st_mtime_ns)
         live.publish(self.group, {"kind": "file", "name": relative, "size": stat.st_size})
 

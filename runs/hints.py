@@ -64,7 +64,8 @@ class Failure:
     build_error: str | None = None  # the build's error, when the environment failed to build
     build_log: tuple[str, ...] = ()  # the build's last lines
     peak_memory: int | None = None  # bytes resident in the script's processes, at the most
-    oom_killed: bool = False  # the kernel recorded an out-of-memory kill meanwhile
+    oom_killed: bool = False  # the kernel (or Docker, for a container) recorded an OOM kill
+    in_container: bool = False
     environment: Environment = Environment()
     snapshot_paths: frozenset[str] = frozenset()
 
@@ -87,7 +88,7 @@ def hint_for(failure: Failure, links: Links) -> dict | None:
     if failure.status != "Failed":
         return None
     if failure.exit_code in KILLED_EXIT_CODES:
-        return _out_of_memory(failure)
+        return _out_of_memory(failure) if failure.oom_killed else _killed(failure)
     exception = _last_exception(failure.traceback)
     if exception is None:
         return None
@@ -179,15 +180,36 @@ def _error_in_script(kind: str, text: str, failure: Failure, links: Links) -> di
 
 
 def _out_of_memory(failure: Failure) -> dict:
-    how = "signal 9, shell exit code 137" if failure.exit_code == -9 else "exit code 137"
-    peak = failure.peak_memory
-    used = f"; its processes were seen using up to {human_size(peak)}" if peak else ""
-    if failure.oom_killed:
-        cause = f"Out of memory: the kernel's OOM killer stopped the script (SIGKILL, {how}){used}."
-    else:
-        cause = f"Killed by SIGKILL ({how}), most likely out of memory{used}."
+    who = (
+        "Docker stopped the container"
+        if failure.in_container
+        else ("the kernel's OOM killer stopped the script")
+    )
+    cause = f"Out of memory: {who} (SIGKILL, {_how(failure)}){_used(failure)}."
     fix = "Use less memory (smaller batches, data in chunks) or run on a machine with more."
     return _hint("out_of_memory", f"{cause} {fix}")
+
+
+def _killed(failure: Failure) -> dict:
+    """SIGKILL with no out-of-memory record: something outside the run killed it."""
+    if failure.in_container:
+        cause = (f"The container was killed from outside the run (SIGKILL, {_how(failure)}); "
+                 "Docker recorded no out-of-memory kill, so a person or a program stopped it "
+                 "(docker kill, docker rm -f, the engine restarting)")  # fmt: skip
+    else:
+        cause = (f"Killed by SIGKILL ({_how(failure)}) from outside the run; the kernel recorded "
+                 "no out-of-memory kill, so a person or a program stopped it (kill -9, a "
+                 "process manager)")  # fmt: skip
+    return _hint("killed", f"{cause}{_used(failure)}. Submit it again if that was a mistake.")
+
+
+def _how(failure: Failure) -> str:
+    return "signal 9, shell exit code 137" if failure.exit_code == -9 else "exit code 137"
+
+
+def _used(failure: Failure) -> str:
+    peak = failure.peak_memory
+    return f"; its processes were seen using up to {human_size(peak)}" if peak else ""
 
 
 def _timed_out(limit: int) -> dict:

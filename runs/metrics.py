@@ -22,8 +22,10 @@ from django.conf import settings
 from django.db import transaction
 
 from mlstudio import live
-from runs import store
+from mlstudio.errors import UserError
+from runs import signals, store
 from runs.models import NUMERIC_KINDS, Metric, MetricKind, MetricRecord, Run
+from runs.submission import tags_checked, tags_problem
 
 NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 KINDS = set(MetricKind.values)
@@ -101,6 +103,7 @@ class Ingestor:
                 report.stored += self._append_records(self.metrics[name], batch)
             if tags or untag or props:
                 self._apply_run_changes(tags, untag, props, report)
+        signals.metrics_stored.send(sender=Run, run=self.run, names=list(points))
         return report
 
     # --- sorting records --------------------------------------------------------------------
@@ -209,7 +212,12 @@ class Ingestor:
 
     def _apply_run_changes(self, tags, untag, props, report: IngestReport) -> None:
         run = Run.objects.select_for_update().get(pk=self.run.pk)
-        run.tags = {k: v for k, v in {**run.tags, **tags}.items() if k not in untag}
+        changed = {k: v for k, v in {**run.tags, **tags}.items() if k not in untag}
+        problem = tags_problem(changed)
+        if problem:
+            report.skipped.append(problem)
+        else:
+            run.tags = changed
         for key, value in props.items():
             if key in run.properties and run.properties[key] != value:
                 report.skipped.append(f"property {key!r} is already {run.properties[key]!r}")
@@ -218,6 +226,29 @@ class Ingestor:
         run.save(update_fields=["tags", "properties"])
         event = {"kind": "run", "run_id": run.pk, "tags": run.tags, "properties": run.properties}
         transaction.on_commit(lambda: live.publish(live.run_group(run.pk), event))
+
+
+def records_check(records: list, *, run: Run) -> None:
+    """Refuse a batch sent over REST as a whole, before anything is stored, when a metric
+    name or the run's tags would go over their limits. (The file transport of a running
+    script cannot be answered: the ingestor skips such records and says why.)"""
+    limit = settings.MLSTUDIO_METRIC_NAME_MAX
+    tags = dict(run.tags)
+    for record in records:
+        if not isinstance(record, dict):
+            continue
+        name = record.get("n")
+        if isinstance(name, str) and len(name) > limit:
+            raise UserError(
+                f"Metric name {name[:40]!r}… is {len(name)} characters, over the limit of "
+                f"{limit} (MLSTUDIO_METRIC_NAME_MAX); shorten it."
+            )
+        if record.get("op") == "tag" and isinstance(record.get("tags"), dict):
+            tags.update({str(k): "" if v is None else str(v) for k, v in record["tags"].items()})
+        elif record.get("op") == "untag" and isinstance(record.get("keys"), list):
+            for key in record["keys"]:
+                tags.pop(str(key), None)
+    tags_checked(tags)
 
 
 def _is_number(value, *, none_ok: bool) -> bool:

@@ -35,6 +35,7 @@ def metrics_ingest(request, ws: str, run_id: str, payload: RecordsIn):
             f"Run {run.pk} is {run.status} on a worker, which stores its metrics: log them from "
             "its script with Run.get_context(), or log here once the run has ended."
         )
+    metrics.records_check(payload.records, run=run)
     with transaction.atomic():
         # One ingestion per run at a time: each appends to the run's series where the last
         # one stopped.

@@ -25,6 +25,8 @@ def run_details(run: Run, *, brief: bool = False) -> dict:
         "runId": run.pk,
         "number": run.number,
         "displayName": run.display_name or run.pk,
+        "description": run.description,
+        "parentRunId": run.parent_id,
         "experimentId": run.experiment_id,
         "experimentName": run.experiment.name,
         "target": definition.get("compute_target", "local"),

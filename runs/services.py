@@ -8,6 +8,7 @@ import shutil
 import time
 from collections import defaultdict
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from django.conf import settings
@@ -22,11 +23,12 @@ from environments.selectors import environment_version_get
 from environments.services import environment_check, environment_resolve
 from mlstudio import live
 from mlstudio.errors import Conflict, Forbidden, NotFound, UserError
-from runs import store
+from runs import signals, store
 from runs.models import ACTIVE_STATUSES, FINAL_STATUSES, Blob, Experiment, Run, RunStatus, Snapshot
+from runs.signals import blobs_in_use
 from runs.snapshots import blob_name
 from runs.statuses import sources_of
-from runs.submission import RunConfig, string_map
+from runs.submission import RunConfig, string_map, tags_checked
 from workspaces.models import Role, Workspace, name_validator
 from workspaces.selectors import workspace_get_for_user
 from workspaces.services import api_tokens_revoke
@@ -51,7 +53,10 @@ def experiment_create(*, workspace: Workspace, name: str, user, tags: dict | Non
     try:
         with transaction.atomic():
             return Experiment.objects.create(
-                workspace=workspace, name=name, created_by=user, tags=string_map(tags, "tags")
+                workspace=workspace,
+                name=name,
+                created_by=user,
+                tags=tags_checked(string_map(tags, "tags")),
             )
     except IntegrityError:
         raise Conflict(f"An active experiment named {name!r} already exists.") from None
@@ -103,8 +108,19 @@ def experiment_reactivate(*, experiment: Experiment) -> Experiment:
     return experiment
 
 
+def experiment_rename(*, experiment: Experiment, name: str) -> Experiment:
+    _check_experiment_name(name)
+    experiment.name = name
+    try:
+        with transaction.atomic():
+            experiment.save(update_fields=["name"])
+    except IntegrityError:
+        raise Conflict(f"An active experiment named {name!r} already exists.") from None
+    return experiment
+
+
 def experiment_set_tags(*, experiment: Experiment, tags: dict) -> Experiment:
-    experiment.tags = {**experiment.tags, **string_map(tags, "tags")}
+    experiment.tags = tags_checked({**experiment.tags, **string_map(tags, "tags")})
     experiment.save(update_fields=["tags"])
     return experiment
 
@@ -179,17 +195,22 @@ def experiment_purge(*, run_ids: list[str], snapshot_ids: list[str]) -> None:
             continue  # a run (perhaps one submitted since the delete) still uses it
         unused[snapshot.workspace_id].update(entry["sha256"] for entry in snapshot.manifest)
     for workspace_id, shas in unused.items():
-        _blobs_purge(workspace_id=workspace_id, candidates=shas)
+        blobs_purge(workspace_id=workspace_id, candidates=shas)
 
 
-def _blobs_purge(*, workspace_id: int, candidates: set[str]) -> None:
-    """Forget the workspace's blobs among `candidates` that none of its snapshots uses; delete
-    the bytes once no workspace has them (the store keeps one copy per sha256)."""
+def blobs_purge(*, workspace_id: int, candidates: set[str]) -> None:
+    """Forget the workspace's blobs among `candidates` that none of its snapshots uses and no
+    receiver of signals.blobs_in_use claims; delete the bytes once no workspace has them (the
+    store keeps one copy per sha256)."""
     manifests = Snapshot.objects.filter(workspace_id=workspace_id).values_list(
         "manifest", flat=True
     )
     for manifest in manifests.iterator():
         candidates -= {entry["sha256"] for entry in manifest}
+    for _, used in blobs_in_use.send(
+        sender=Blob, workspace_id=workspace_id, candidates=frozenset(candidates)
+    ):
+        candidates -= set(used)
     ordered = sorted(candidates)
     for start in range(0, len(ordered), 500):  # stays under every database's parameter limit
         chunk = ordered[start : start + 500]
@@ -242,8 +263,9 @@ def _resolve_environment(*, experiment: Experiment, config: RunConfig, user) -> 
 
 
 def run_submit(
-    *, experiment: Experiment, user, snapshot: Snapshot | None, config: RunConfig
-) -> Run:
+    *, experiment: Experiment, user, snapshot: Snapshot | None, config: RunConfig,
+    parent: Run | None = None, run_id: str | None = None,
+) -> Run:  # fmt: skip
     """Validate everything, then create the run as Queued and enqueue it after commit."""
     run_submit_check(experiment=experiment, config=config)
     config.check_against(snapshot)
@@ -259,9 +281,10 @@ def run_submit(
                 number = (experiment.runs.aggregate(n=Max("number"))["n"] or 0) + 1
                 now = timezone.now()
                 run = Run.objects.create(
-                    id=f"{experiment.name}_{int(time.time())}_{secrets.token_hex(4)}",
+                    id=run_id or f"{experiment.name}_{int(time.time())}_{secrets.token_hex(4)}",
                     experiment=experiment,
                     number=number,
+                    parent=parent,
                     display_name=config.display_name,
                     status=RunStatus.QUEUED,
                     status_history=[
@@ -282,9 +305,11 @@ def run_submit(
 
 
 def _enqueue(run: Run) -> None:
+    from runs.faults import run_enqueue_or_withdraw
     from runs.tasks import run_execute
 
-    run_execute.apply_async(args=[run.pk], queue=run.definition["queue"])
+    send = partial(run_execute.apply_async, args=[run.pk], queue=run.definition["queue"])
+    run_enqueue_or_withdraw(run=run, send=send)
     _publish_status(run)
 
 
@@ -311,6 +336,7 @@ def run_transition(*, run_id: str, to: str, detail: str = "", **fields) -> Run |
             run.ended_at = now
         run.save()
         transaction.on_commit(lambda: _publish_status(run))
+        transaction.on_commit(lambda: signals.run_status_changed.send(sender=Run, run=run))
     return run
 
 
@@ -441,7 +467,7 @@ def _run_create_running(
                         {"status": RunStatus.RUNNING, "at": now.isoformat()},
                     ],
                     definition={"interactive": True, "compute_target": "local"},
-                    tags=string_map(tags, "tags"),
+                    tags=tags_checked(string_map(tags, "tags")),
                     submitted_by=user,
                     started_at=now,
                 )
@@ -483,9 +509,13 @@ def run_complete(*, run: Run, failed: bool = False, error: str = "") -> Run:
     """Finish a run that has no executor (interactive or child); a submitted script's exit
     code decides its own status instead."""
     if not run.definition.get("interactive"):
+        if failed:
+            from runs.editing import run_fail_submitted  # it builds on this module
+
+            return run_fail_submitted(run=run, error=error)
         raise Conflict(
             f"Run {run.pk} is executed by a worker: its exit code decides its status. "
-            "Call complete() or fail() on interactive or child runs only."
+            "Call complete() on interactive or child runs only; fail() or cancel() stops it."
         )
     run.refresh_from_db()
     if run.is_final:

@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlsplit, urlunsplit
@@ -70,12 +71,20 @@ def blob_name(*, sha256: str) -> str:
 
 
 def blob_store(
-    *, workspace: Workspace, sha256: str, body: BinaryIO, declared_size: int | None = None
+    *,
+    workspace: Workspace,
+    sha256: str,
+    body: BinaryIO,
+    declared_size: int | None = None,
+    max_bytes: int | None = None,
+    too_big: str = "",
 ) -> tuple[Blob, bool]:
     """Store one file body under its sha256; return the Blob and whether it is new here.
 
     The body is hashed on its way to a temporary file and only a body whose hash matches
     `sha256` is moved into place, so the store never holds a partial or mislabelled blob.
+    A body over `max_bytes` (default: what a whole snapshot may hold) is refused with
+    `too_big`.
     """
     sha256 = sha256.lower()
     if not SHA256.fullmatch(sha256):
@@ -83,8 +92,8 @@ def blob_store(
             f"{sha256!r} is not a sha256; put the file's sha256 digest (64 hex characters) "
             "in the URL: /blobs/<sha256>."
         )
-    limit = settings.MLSTUDIO_SNAPSHOT_MAX_BYTES
-    too_big = (
+    limit = max_bytes or settings.MLSTUDIO_SNAPSHOT_MAX_BYTES
+    too_big = too_big or (
         f"The file is over {_human(limit)}, the most a whole snapshot may hold. Add it to "
         ".amlignore, or raise the limit with the MLSTUDIO_SNAPSHOT_MAX_BYTES setting."
     )
@@ -100,6 +109,48 @@ def blob_store(
             )
         _blob_put(sha256=sha256, path=Path(temp.name), size=size)
     return Blob.objects.get_or_create(workspace=workspace, sha256=sha256, defaults={"size": size})
+
+
+def blob_link(*, workspace: Workspace, path: Path) -> Blob:
+    """Make the file at `path` a blob of the workspace without a second copy of its bytes.
+
+    The file is hashed, then hard linked into the store when the store is a folder on the same
+    file system, so the blob and the file share one inode; elsewhere it is copied. The caller
+    vouches that nobody rewrites the file in place afterwards (run files are only ever
+    replaced by a rename, see store.replace_file), so the blob keeps the bytes it was hashed
+    with even when the file is later replaced or deleted.
+    """
+    with path.open("rb") as handle:
+        sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
+        size = os.fstat(handle.fileno()).st_size
+    name = blob_name(sha256=sha256)
+    if not (default_storage.exists(name) and default_storage.size(name) == size):
+        _blob_put_linked(sha256=sha256, path=path, size=size)
+    blob, _ = Blob.objects.get_or_create(
+        workspace=workspace, sha256=sha256, defaults={"size": size}
+    )
+    return blob
+
+
+def _blob_put_linked(*, sha256: str, path: Path, size: int) -> None:
+    scratch = _scratch_root()
+    link = Path(scratch or tempfile.gettempdir()) / f"link-{uuid.uuid4().hex}"
+    try:
+        os.link(path, link)
+    except OSError:  # another file system, or one without hard links: copy instead
+        with _temp_file() as temp, path.open("rb") as source:
+            actual, copied = _copy(source, temp)
+            temp.flush()
+            if (actual, copied) != (sha256, size):
+                raise UserError(
+                    f"{path.name} changed while it was being registered; try again."
+                ) from None
+            _blob_put(sha256=sha256, path=Path(temp.name), size=size)
+        return
+    try:
+        _blob_put(sha256=sha256, path=link, size=size)
+    finally:
+        link.unlink(missing_ok=True)
 
 
 class _FinishedFile(File):
@@ -183,16 +234,21 @@ def _blobs_present(workspace: Workspace, shas: set[str]) -> set[str]:
 
 
 def _manifest_clean(files: Iterable[object]) -> list[dict]:
-    """The manifest as stored: entries checked, paths cleaned, sorted by path, mode & 0o777.
+    """The manifest as stored (see manifest_entries_clean), also refused when its sizes or
+    counts are over the limits, so nothing is stored for one that could never become a
+    snapshot."""
+    entries = manifest_entries_clean(files)
+    _limits_check(entries)
+    return entries
 
-    Also refuses duplicate paths, a file that is another file's folder, and sizes or counts
-    over the limits, so nothing is stored for a manifest that could never become a snapshot.
-    """
+
+def manifest_entries_clean(files: Iterable[object]) -> list[dict]:
+    """A manifest's entries checked, paths cleaned, sorted by path, mode & 0o777; a path
+    listed twice, or a file that is another file's folder, is refused."""
     entries = sorted(
         (_entry_clean(raw, index) for index, raw in enumerate(files)), key=lambda e: e["path"]
     )
     _tree_check([e["path"] for e in entries])
-    _limits_check(entries)
     return entries
 
 
@@ -424,11 +480,16 @@ def snapshot_file_open(*, snapshot: Snapshot, path: str) -> tuple[File, dict]:
 
 def snapshot_zip_build(*, snapshot: Snapshot) -> BinaryIO:
     """The whole snapshot as a zip in an anonymous temporary file, positioned at its start."""
+    return manifest_zip_build(manifest=snapshot.manifest, created_at=snapshot.created_at)
+
+
+def manifest_zip_build(*, manifest: list[dict], created_at: datetime) -> BinaryIO:
+    """The blobs of a manifest as a zip in an anonymous temporary file, at its start."""
     target = tempfile.TemporaryFile(dir=_scratch_root())  # noqa: SIM115 - the caller closes it
-    stamp = snapshot.created_at.timetuple()[:6]
+    stamp = created_at.timetuple()[:6]
     try:
         with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
-            for entry in snapshot.manifest:
+            for entry in manifest:
                 info = zipfile.ZipInfo(entry["path"], date_time=stamp)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = (stat.S_IFREG | entry["mode"]) << 16

@@ -7,8 +7,10 @@ offset never sees a gap or a duplicate.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 from pathlib import Path
 
 from django.conf import settings
@@ -129,9 +131,12 @@ def list_files(run_id: str) -> list[dict]:
     return sorted(out, key=lambda f: f["name"])
 
 
-def write_file(run_id: str, relative: str, source) -> int:
+def write_file(
+    run_id: str, relative: str, source, *, limit: int | None = None, too_big=None
+) -> int:
     """Write a run file from a readable stream, atomically: a reader sees the old file or
-    the whole new one. Returns its size."""
+    the whole new one. Returns its size. Past `limit` bytes it stops, keeps nothing and
+    raises too_big(size so far)."""
     target = user_file(run_id, relative)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
@@ -141,8 +146,35 @@ def write_file(run_id: str, relative: str, source) -> int:
             while chunk := source.read(1024 * 1024):
                 out.write(chunk)
                 size += len(chunk)
+                if limit is not None and size > limit:
+                    raise too_big(size)
         partial.replace(target)
     except OSError as exc:
         partial.unlink(missing_ok=True)
         raise UserError(f"Could not store {relative!r}: {exc.strerror}.") from None
+    except UserError:
+        partial.unlink(missing_ok=True)
+        raise
     return size
+
+
+def folder_size(folder: Path) -> int:
+    """Bytes in the files under `folder` (0 when it does not exist)."""
+    total = 0
+    for current, _dirs, names in os.walk(folder):
+        for name in names:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(current, name)).st_size
+    return total
+
+
+def replace_file(target: Path, source: Path) -> None:
+    """Copy `source` over `target` by a rename, never by rewriting `target` in place: readers
+    see the old file or the whole new one, and a model version whose blob is a hard link to
+    the old file keeps its bytes."""
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        shutil.copyfile(source, partial)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)

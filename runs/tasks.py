@@ -3,13 +3,17 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
-from runs import executor, services
+from runs import executor, faults, services
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True)
 def run_execute(self, run_id: str) -> None:
     """Execute one run. Safe to redeliver: the executor claims the run before doing anything."""
-    executor.execute(run_id, worker=self.request.hostname or "unknown")
+    try:
+        executor.execute(run_id, worker=self.request.hostname or "unknown")
+    except BaseException as exc:
+        faults.run_unclaimed(run_id=run_id, error=exc)  # no run stays Queued for a dead task
+        raise
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True)

@@ -30,6 +30,8 @@ def digest(raw: str) -> str:
 
 
 def workspace_create(*, name: str, owner, description: str = "") -> Workspace:
+    """A new workspace owned by `owner`, if MLSTUDIO_WORKSPACE_CREATORS lets them create one."""
+    workspace_creation_check(user=owner)
     try:
         name_validator(name)
     except ValidationError as exc:
@@ -41,6 +43,18 @@ def workspace_create(*, name: str, owner, description: str = "") -> Workspace:
     except IntegrityError:
         raise Conflict(f"A workspace named {name!r} already exists; choose another name.") from None
     return workspace
+
+
+def workspace_creation_check(*, user) -> None:
+    """Refuse a user the policy does not let create workspaces: `staff` (the default) lets
+    only staff members, `everyone` any signed-in account."""
+    policy = settings.MLSTUDIO_WORKSPACE_CREATORS
+    if policy == "EVERYONE" or user.is_staff or user.is_superuser:
+        return
+    raise Forbidden(
+        "Only staff members may create workspaces here (MLSTUDIO_WORKSPACE_CREATORS=staff): "
+        "ask a staff member to create it and make you its owner."
+    )
 
 
 def membership_set(*, workspace: Workspace, actor, username: str, role: str) -> Membership:

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from mlstudio.sdk import _metrics as m
 from mlstudio.sdk._http import segment
+from mlstudio.sdk._run_v1 import RunV1
 from mlstudio.sdk._sinks import FileSink, RestSink
 from mlstudio.sdk.exceptions import (
     MLStudioException,
@@ -204,7 +205,7 @@ class _Metrics:
             return children
         return [self.child_run() for _ in range(count or 0)]
 
-    def flush(self) -> None:
+    def flush(self, timeout_seconds: float | None = None) -> None:
         self._sink.flush()
 
 
@@ -245,11 +246,12 @@ def _json_safe(value):
     return value
 
 
-class Run(_Metrics):
+class Run(RunV1, _Metrics):
     """A run, as azureml.core.Run: `Run(experiment, run_id)`; `Run.get_context()` inside a
     script."""
 
-    def __init__(self, experiment, run_id: str, _details: dict | None = None):
+    def __init__(self, experiment, run_id: str, outputs=None, _details: dict | None = None,
+                 **kwargs):  # fmt: skip
         self.experiment = experiment
         self.id = run_id
         self._details = _details
@@ -367,10 +369,6 @@ class Run(_Metrics):
         return self.get_details()["number"]
 
     @property
-    def display_name(self) -> str:
-        return self.get_details()["displayName"]
-
-    @property
     def status(self) -> str:
         return self.get_status()
 
@@ -470,6 +468,21 @@ class Run(_Metrics):
                 raise UserErrorException(f"Refusing to write run file {name!r} outside {root}.")
             written.append(self.download_file(name, root / relative))
         return written
+
+    def register_model(
+        self, model_name, model_path=None, tags=None, properties=None, model_framework=None,
+        model_framework_version=None, description=None, datasets=None,
+        sample_input_dataset=None, sample_output_dataset=None, resource_configuration=None,
+        **kwargs,
+    ):  # fmt: skip
+        """v1's run.register_model: a file or folder of this run as a model (sdk/model.py)."""
+        from mlstudio.sdk.model import register_from_run
+
+        return register_from_run(
+            self, model_name, model_path=model_path, tags=tags, properties=properties,
+            model_framework=model_framework, model_framework_version=model_framework_version,
+            description=description, datasets=datasets,
+        )  # fmt: skip
 
     def __repr__(self) -> str:
         return f"Run(Experiment: {self.experiment.name}, Id: {self.id})"

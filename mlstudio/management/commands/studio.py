@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from mlstudio import sandbox
 from mlstudio.staticfiles import static_collect
 from mlstudio.supervisor import StartupError, Studio, _died_message
 from mlstudio.urls_public import studio_address, studio_address_write
@@ -42,6 +43,7 @@ class Command(BaseCommand):
             studio.check_port()
             studio.check_redis()
             self.say(f"MLStudio data folder: {studio.data_dir}")
+            self.say(sandbox.isolation().summary)
             call_command("migrate", interactive=False, verbosity=0)
             if static_collect():
                 self.say(f"Collected the static files into {settings.STATIC_ROOT}.")
@@ -66,9 +68,10 @@ class Command(BaseCommand):
     def supervise(self, studio: Studio, stopping: list) -> int:
         try:
             while not stopping:
-                dead = studio.dead_child()
-                if dead is not None:
-                    self.stderr.write(_died_message(dead))
+                try:
+                    studio.keep_up(say=self.say)
+                except StartupError as exc:
+                    self.stderr.write(str(exc))
                     return 1
                 studio.sync_nodes(say=self.say)
                 time.sleep(0.5)
