@@ -13,7 +13,6 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from mlstudio.routing import websocket_urlpatterns  # noqa: E402
 from workspaces.consumers import WebsocketAuthMiddleware  # noqa: E402
 
-
 application = ProtocolTypeRouter(
     {
         "http": django_asgi,  # static files: whitenoise, in the middleware

@@ -14,6 +14,7 @@ const metricSelect = document.getElementById("metric-column");
 const statSelect = document.getElementById("metric-stat");
 const statusFilter = document.getElementById("status-filter");
 const tagFilter = document.getElementById("tag-filter");
+const search = document.getElementById("search");
 const compareButton = document.getElementById("compare");
 const tensorboardForm = document.getElementById("tensorboard-form");
 const chart = document.getElementById("compare-chart");
@@ -22,14 +23,17 @@ const moreButton = document.getElementById("show-more");
 const allButton = document.getElementById("show-all");
 
 const seconds = (iso) => (iso ? Date.parse(iso) / 1000 : null);
-const runs = data.runs.map((run) => ({
-  ...run,
-  name: run.name || run.id,
-  created: seconds(run.created),
-  started: seconds(run.started),
-  ended: seconds(run.ended),
-  tagList: Object.entries(run.tags).map(([key, value]) => `${key}=${value}`),
-}));
+// One run as the table keeps it; `text` is what the search box looks in.
+function tableRun(run) {
+  const tagList = Object.entries(run.tags || {}).map(([key, value]) => `${key}=${value}`);
+  const name = run.name || run.id;
+  return {
+    ...run, name, tagList,
+    created: seconds(run.created), started: seconds(run.started), ended: seconds(run.ended),
+    text: [name, run.id, ...tagList, ...(run.arguments || [])].join(" ").toLowerCase(),
+  };
+}
+const runs = data.runs.map(tableRun);
 const byId = new Map(runs.map((run) => [run.id, run]));
 const rows = new Map();  // run id -> its <tr>, made when the run is first shown
 const selected = new Set();  // run ids, kept while sorting, filtering and paging
@@ -74,7 +78,8 @@ function rowOf(run) {
   const status = element("span", { className: `status status-${run.status}` }, run.status);
   status.dataset.status = "";
   const tags = run.tagList.flatMap((tag) => [element("span", { className: "tag" }, tag), " "]);
-  const cells = [[box], [String(run.number)], [link], [status], [], [run.target || "local"], [run.user || ""], [formatDate(run.created)], tags, []];
+  const where = run.node ? `${run.target || "local"} · ${run.node}` : run.target || "local";
+  const cells = [[box], [String(run.number)], [link], [status], [], [where], [run.user || ""], [formatDate(run.created)], tags, []];
   for (const content of cells) row.insertCell().append(...content);
   row.cells[4].dataset.durationCell = "";
   row.cells[9].dataset.metricCell = "";
@@ -94,15 +99,18 @@ function fill(row) {
   write(row.cells[9], value === null || value === undefined ? "–" : Number(value).toPrecision(5));
 }
 
-function passes(run, status, tag) {
+function passes(run, status, tag, text) {
   if (status && run.status !== status) return false;
+  if (text && !run.text.includes(text)) return false;
   return !tag || run.tagList.some((t) => (tag.includes("=") ? t === tag : t.split("=")[0] === tag));
 }
 
 function show() {
   const status = statusFilter.value;
   const tag = tagFilter.value.trim();
-  const matching = status || tag ? ordered.filter((run) => passes(run, status, tag)) : ordered;
+  const text = search.value.trim().toLowerCase();
+  const filtered = status || tag || text;
+  const matching = filtered ? ordered.filter((run) => passes(run, status, tag, text)) : ordered;
   const shown = matching.slice(0, limit).map(rowOf);
   body.replaceChildren(...shown);
   for (const row of shown) fill(row);
@@ -111,7 +119,8 @@ function show() {
     empty.colSpan = 10;
     empty.textContent = runs.length ? "No runs match the filters." : "No runs yet.";
   }
-  const of = status || tag ? `the ${matching.length} runs that match (${runs.length} in all)` : `${runs.length} runs`;
+  remember();
+  const of = filtered ? `the ${matching.length} runs that match (${runs.length} in all)` : `${runs.length} runs`;
   shownNote.textContent = runs.length ? `Showing ${shown.length} of ${of}.` : "";
   const rest = matching.length - shown.length;
   moreButton.hidden = allButton.hidden = rest <= 0;
@@ -134,23 +143,43 @@ const sortKeys = {
   metric: (run) => metricValue(run) ?? -Infinity,
 };
 let sorted = { key: "number", descending: true };
-table.tHead.addEventListener("click", (click) => {
-  const button = click.target.closest("button[data-sort]");
+function sortBy(key, descending) {
+  const button = table.tHead.querySelector(`button[data-sort="${key}"]`);
   if (!button) return;
-  const key = button.dataset.sort;
-  sorted = { key, descending: sorted.key === key ? !sorted.descending : false };
+  sorted = { key, descending };
   const keyed = runs.map((run) => [sortKeys[key](run), run]);
-  const sign = sorted.descending ? -1 : 1;
+  const sign = descending ? -1 : 1;
   keyed.sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0) * sign);
   ordered = keyed.map(([, run]) => run);
-  show();
   for (const th of table.tHead.querySelectorAll("th")) th.removeAttribute("aria-sort");
-  button.closest("th").setAttribute("aria-sort", sorted.descending ? "descending" : "ascending");
+  button.closest("th").setAttribute("aria-sort", descending ? "descending" : "ascending");
+}
+table.tHead.addEventListener("click", (click) => {
+  const key = click.target.closest("button[data-sort]")?.dataset.sort;
+  if (!key) return;
+  sortBy(key, sorted.key === key ? !sorted.descending : false);
+  show();
 });
+
+// The view lives in the address: filters, search, sort and the metric column survive a
+// reload and can be shared as a link.
+const VIEW = { status: statusFilter, tag: tagFilter, q: search, metric: metricSelect, stat: statSelect };
+function remember() {
+  const query = new URLSearchParams();
+  for (const [key, control] of Object.entries(VIEW)) if (control.value && control.selectedIndex !== 0) query.set(key, control.value);
+  if (sorted.key !== "number" || !sorted.descending) query.set("sort", `${sorted.descending ? "-" : ""}${sorted.key}`);
+  history.replaceState(null, "", query.size ? `?${query}` : location.pathname);
+}
+function restore() {
+  const query = new URLSearchParams(location.search);
+  for (const [key, control] of Object.entries(VIEW)) if (query.has(key)) control.value = query.get(key);
+  const sort = query.get("sort");
+  if (sort) sortBy(sort.replace(/^-/, ""), sort.startsWith("-"));
+}
 
 moreButton.addEventListener("click", () => { limit += PAGE; show(); });
 allButton.addEventListener("click", () => { limit = Infinity; show(); });
-for (const control of [statusFilter, tagFilter]) control.addEventListener("input", show);
+for (const control of [statusFilter, tagFilter, search]) control.addEventListener("input", show);
 
 function selectionChanged() {
   compareButton.disabled = selected.size < 2 || !metricSelect.value;
@@ -190,13 +219,33 @@ function refresh() {
   showHeader();
   for (const row of body.rows) if (row.dataset.run) fill(row);
 }
-metricSelect.addEventListener("change", () => { refresh(); selectionChanged(); });
-statSelect.addEventListener("change", refresh);
+metricSelect.addEventListener("change", () => { refresh(); selectionChanged(); remember(); });
+statSelect.addEventListener("change", () => { refresh(); remember(); });
+
+// A run this page has not seen may be a new one of this experiment: it joins the table.
+const asked = new Set();
+async function addNew(runId) {
+  if (asked.has(runId)) return;
+  asked.add(runId);
+  const details = await api("GET", `${table.dataset.series}${encodeURIComponent(runId)}`).catch(() => null);
+  if (!details || details.experimentId !== Number(table.dataset.experiment) || details.parentRunId || byId.has(runId)) return;
+  const run = tableRun({
+    id: details.runId, number: details.number, status: details.status, tags: details.tags,
+    name: details.displayName === details.runId ? "" : details.displayName, user: details.submittedBy,
+    target: details.target, node: details.node, arguments: details.runDefinition?.arguments,
+    created: details.createdUtc, started: details.startTimeUtc, ended: details.endTimeUtc,
+  });
+  runs.unshift(run);
+  byId.set(run.id, run);
+  sortBy(sorted.key, sorted.descending);
+  show();
+}
 
 liveSocket(table.dataset.live, {
   onEvent(event) {
-    const run = event.kind === "status" && byId.get(event.run_id);
-    if (!run) return;
+    if (event.kind !== "status") return;
+    const run = byId.get(event.run_id);
+    if (!run) { addNew(event.run_id); return; }
     // Close enough for the duration column until the next load brings the recorded times.
     run.status = event.status;
     if (event.status === "Running" && !run.started) run.started = Date.now() / 1000;
@@ -206,6 +255,7 @@ liveSocket(table.dataset.live, {
   },
 });
 table.tHead.querySelector("[data-sort=number]").closest("th").setAttribute("aria-sort", "descending");
+restore();
 show();
 showHeader();
 setInterval(refresh, 5000);

@@ -53,3 +53,41 @@ def test_it_pages_sorts_and_filters_every_run_keeping_the_selection(
     assert shown(page)[0] == "exp_250"
     assert page.inner_text("tr[data-run='exp_250'] [data-metric-cell]") == "0.0040000"
     assert page.is_enabled("#tensorboard") and page.is_disabled("#compare")
+
+
+def test_it_searches_keeps_the_view_in_the_address_and_adds_new_runs_live(
+    signed_in, server, owner, experiment
+):
+    from runs.models import Run
+
+    page = signed_in
+    add_runs(experiment, owner, range(1, 21))
+    Run.objects.filter(pk="exp_3").update(
+        definition={
+            "compute_target": "local",
+            "script": "train.py",
+            "arguments": ["--optimizer", "adamw"],
+        }
+    )
+    page.goto(f"{server}/w/lab/experiments/{experiment.pk}/")
+    page.fill("#search", "ADAMW")
+    assert shown(page) == ["exp_3"]
+    page.fill("#search", "trial 1")
+    page.click("#runs button[data-sort=name]")
+    assert shown(page)[:3] == ["exp_1", "exp_10", "exp_11"]
+    assert "q=trial+1" in page.url and "sort=name" in page.url
+    page.reload()
+    assert page.input_value("#search") == "trial 1" and shown(page)[:3] == [
+        "exp_1",
+        "exp_10",
+        "exp_11",
+    ]
+    assert page.get_attribute("#runs th:has(button[data-sort=name])", "aria-sort") == "ascending"
+
+    page.fill("#search", "")
+    new = run_services.run_start_interactive(
+        experiment=experiment, user=owner, display_name="live one"
+    )
+    page.wait_for_selector(f"tr[data-run='{new.pk}']:has-text('live one')")
+    assert page.inner_text(f"tr[data-run='{new.pk}'] [data-status]") == "Running"
+    page.screenshot(path="/tmp/dailyui_shots/runs-table.png", full_page=True)

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from mlstudio import sandbox
 from mlstudio.staticfiles import static_collect
-from mlstudio.supervisor import StartupError, Studio, _died_message
+from mlstudio.supervisor import StartupError, Studio
 from mlstudio.urls_public import studio_address, studio_address_write
 from workspaces import services
 
