@@ -1,4 +1,5 @@
 import { api, FINAL, liveSocket, loadScript, setStatus } from "./common.js";
+import { showComparison } from "./compare.js";
 import { confirmDelete } from "./delete_experiment.js";
 
 // The runs arrive as data and are shown PAGE at a time: every sort or filter lays out only
@@ -17,7 +18,6 @@ const tagFilter = document.getElementById("tag-filter");
 const search = document.getElementById("search");
 const compareButton = document.getElementById("compare");
 const tensorboardForm = document.getElementById("tensorboard-form");
-const chart = document.getElementById("compare-chart");
 const shownNote = document.getElementById("runs-shown");
 const moreButton = document.getElementById("show-more");
 const allButton = document.getElementById("show-all");
@@ -182,7 +182,7 @@ allButton.addEventListener("click", () => { limit = Infinity; show(); });
 for (const control of [statusFilter, tagFilter, search]) control.addEventListener("input", show);
 
 function selectionChanged() {
-  compareButton.disabled = selected.size < 2 || !metricSelect.value;
+  compareButton.disabled = selected.size < 2;
   tensorboardForm.querySelector("button").disabled = selected.size < 1;
 }
 body.addEventListener("change", (change) => {
@@ -201,18 +201,23 @@ tensorboardForm.addEventListener("submit", () => {
 // Plotly weighs 4.8 MB and only the comparison needs it: it loads on the first Compare.
 const loadPlotly = () => loadScript(table.dataset.plotly).then(() => window.Plotly);
 
-compareButton.addEventListener("click", async () => {
-  const name = metricSelect.value;
-  const traces = Promise.all([...selected].map(async (id) => {
-    const run = byId.get(id);
-    const series = await api("GET", `${table.dataset.series}${encodeURIComponent(id)}/series?name=${encodeURIComponent(name)}`)
-      .catch(() => ({ steps: [], values: [] }));
-    return { x: series.steps, y: series.values, mode: "lines", name: `#${run.number} ${run.name}` };
-  }));
-  const Plotly = await loadPlotly().catch((problem) => alert(problem.message));
-  if (!Plotly) return;
-  chart.hidden = false;
-  Plotly.newPlot(chart, await traces, { title: { text: name }, margin: { t: 40 }, xaxis: { title: { text: "step" } } }, { responsive: true });
+const comparison = document.getElementById("comparison");
+const DESCRIBE = [
+  ["status", (run) => run.status], ["duration", (run) => formatDuration(duration(run))],
+  ["where", (run) => (run.node ? `${run.target || "local"} · ${run.node}` : run.target || "local")],
+  ["submitted by", (run) => run.user || ""],
+];
+compareButton.addEventListener("click", () => {
+  comparison.hidden = false;
+  const boxes = {
+    table: document.getElementById("compare-table-box"), charts: document.getElementById("compare-charts"),
+    parallel: document.getElementById("compare-parallel"), scatter: document.getElementById("compare-scatter"),
+    scatterBox: document.getElementById("compare-scatter-box"),
+    scatterX: document.getElementById("scatter-x"), scatterY: document.getElementById("scatter-y"),
+  };
+  const runs = [...selected].map((id) => byId.get(id));
+  showComparison({ runs, summaries, seriesUrl: table.dataset.series, plotly: loadPlotly, boxes, describe: DESCRIBE })
+    .catch((problem) => alert(problem.message));
 });
 
 function refresh() {

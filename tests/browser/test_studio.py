@@ -102,8 +102,10 @@ def test_it_compares_two_runs(signed_in, server, owner, experiment, api_as):
         page.check(f"tr[data-run='{run_id}'] input[type=checkbox]")
     page.select_option("#metric-column", "loss")
     page.click("#compare")
-    page.wait_for_selector("#compare-chart .main-svg")
-    traces = page.evaluate("document.getElementById('compare-chart').data.length")
+    page.wait_for_selector("#compare-charts [data-metric=loss] .main-svg")
+    traces = page.evaluate(
+        "document.querySelector('#compare-charts [data-metric=loss]').data.length"
+    )
     assert traces == 2
     assert page.locator(f"tr[data-run='{ids[0]}'] [data-metric-cell]").inner_text() == "0.20000"
 
