@@ -53,7 +53,7 @@ export async function showComparison({ runs, summaries, seriesUrl, plotly, boxes
   scatter(Plotly, boxes, runs, params, paramNames, metricNames, summaries);
 }
 
-async function overlay(Plotly, box, runs, metricNames, seriesUrl) {
+export async function overlay(Plotly, box, runs, metricNames, seriesUrl) {
   box.replaceChildren();
   for (const name of metricNames) {
     const traces = await Promise.all(runs.map(async (run) => {

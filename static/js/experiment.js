@@ -1,4 +1,5 @@
 import { api, FINAL, liveSocket, loadScript, setStatus } from "./common.js";
+import { chartsPanel } from "./charts_panel.js";
 import { showComparison } from "./compare.js";
 import { confirmDelete } from "./delete_experiment.js";
 
@@ -34,6 +35,13 @@ function tableRun(run) {
   };
 }
 const runs = data.runs.map(tableRun);
+// Plotly weighs 4.8 MB: it loads only when the charts panel or Compare draws.
+const loadPlotly = () => loadScript(table.dataset.plotly).then(() => window.Plotly);
+const picker = document.getElementById("chart-picker");
+const panel = picker && chartsPanel({
+  box: document.getElementById("charts-panel"), picker, seriesUrl: table.dataset.series, plotly: loadPlotly,
+});
+picker?.addEventListener("change", () => show());
 const byId = new Map(runs.map((run) => [run.id, run]));
 const rows = new Map();  // run id -> its <tr>, made when the run is first shown
 const selected = new Set();  // run ids, kept while sorting, filtering and paging
@@ -111,6 +119,7 @@ function show() {
   const text = search.value.trim().toLowerCase();
   const filtered = status || tag || text;
   const matching = filtered ? ordered.filter((run) => passes(run, status, tag, text)) : ordered;
+  panel?.draw(matching);
   const shown = matching.slice(0, limit).map(rowOf);
   body.replaceChildren(...shown);
   for (const row of shown) fill(row);
@@ -167,12 +176,15 @@ const VIEW = { status: statusFilter, tag: tagFilter, q: search, metric: metricSe
 function remember() {
   const query = new URLSearchParams();
   for (const [key, control] of Object.entries(VIEW)) if (control.value && control.selectedIndex !== 0) query.set(key, control.value);
+  const charts = panel?.chosen().join(",") ?? "";
+  if (panel && charts !== metricSelect.options[0]?.value) query.set("charts", charts);
   if (sorted.key !== "number" || !sorted.descending) query.set("sort", `${sorted.descending ? "-" : ""}${sorted.key}`);
   history.replaceState(null, "", query.size ? `?${query}` : location.pathname);
 }
 function restore() {
   const query = new URLSearchParams(location.search);
   for (const [key, control] of Object.entries(VIEW)) if (query.has(key)) control.value = query.get(key);
+  panel?.choose(query.has("charts") ? query.get("charts").split(",").filter(Boolean) : [metricSelect.options[0]?.value]);
   const sort = query.get("sort");
   if (sort) sortBy(sort.replace(/^-/, ""), sort.startsWith("-"));
 }
@@ -198,8 +210,6 @@ tensorboardForm.addEventListener("submit", () => {
   for (const id of selected) tensorboardForm.append(element("input", { type: "hidden", name: "run", value: id }));
 });
 
-// Plotly weighs 4.8 MB and only the comparison needs it: it loads on the first Compare.
-const loadPlotly = () => loadScript(table.dataset.plotly).then(() => window.Plotly);
 
 const comparison = document.getElementById("comparison");
 const DESCRIBE = [

@@ -70,8 +70,12 @@ def test_it_searches_keeps_the_view_in_the_address_and_adds_new_runs_live(
         }
     )
     page.goto(f"{server}/w/lab/experiments/{experiment.pk}/")
+    chart = "#charts-panel [data-metric=loss]"
+    page.wait_for_selector(f"{chart} .main-svg")  # a picture before the table
+    assert page.evaluate(f"document.querySelector('{chart}').data.length") == 20
     page.fill("#search", "ADAMW")
     assert shown(page) == ["exp_3"]
+    page.wait_for_function(f"document.querySelector('{chart}')?.data?.length === 1")
     page.fill("#search", "trial 1")
     page.click("#runs button[data-sort=name]")
     assert shown(page)[:3] == ["exp_1", "exp_10", "exp_11"]
@@ -84,6 +88,9 @@ def test_it_searches_keeps_the_view_in_the_address_and_adds_new_runs_live(
     ]
     assert page.get_attribute("#runs th:has(button[data-sort=name])", "aria-sort") == "ascending"
 
+    page.uncheck("#chart-picker input[value=loss]")
+    page.wait_for_selector(chart, state="detached")
+    assert "charts=&" in page.url or page.url.endswith("charts=")
     page.fill("#search", "")
     new = run_services.run_start_interactive(
         experiment=experiment, user=owner, display_name="live one"
