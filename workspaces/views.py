@@ -16,7 +16,14 @@ from workspaces.models import Role
 @require_GET
 def home(request):
     memberships = selectors.memberships_for_user(user=request.user)
-    return render(request, "workspaces/home.html", {"memberships": memberships})
+    try:
+        services.workspace_creation_check(user=request.user)
+        may_create = True
+    except UserError:
+        may_create = False  # the policy (MLSTUDIO_WORKSPACE_CREATORS) leaves the form out
+    return render(
+        request, "workspaces/home.html", {"memberships": memberships, "may_create": may_create}
+    )
 
 
 @require_GET

@@ -456,6 +456,21 @@ function addParams(params) {
   table.hidden = document.getElementById("params-heading").hidden = false;
 }
 
+// --- name and description, edited in place (PATCH, as run.display_name = ... does) ------
+const describe = document.getElementById("describe");
+describe?.addEventListener("submit", async (submit) => {
+  submit.preventDefault();
+  const note = document.getElementById("describe-note");
+  const body = { display_name: describe.display_name.value.trim(), description: describe.description.value };
+  note.textContent = "Saving…";
+  try {
+    await api("PATCH", page.api, body);
+    note.textContent = "Saved.";
+  } catch (problem) {
+    note.textContent = problem.message;
+  }
+});
+
 // --- start ---------------------------------------------------------------------------------
 function tabFromHash() {
   const [name, ...rest] = location.hash.slice(1).split(":");
