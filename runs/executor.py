@@ -47,7 +47,9 @@ from workspaces.services import api_token_create, api_token_revoke
 
 __all__ = ["Execution", "Heartbeat", "PreparationError", "execute", "execute_node"]
 
-HEARTBEAT_SECONDS = 5.0
+# The beat's conditional UPDATE is also how a cancel is noticed (a user's, or a sweep policy's
+# early termination, promised within a second), so its period bounds that delay.
+HEARTBEAT_SECONDS = 0.5
 WATCH_SECONDS = 0.5  # how often the role looks: a cancel the heartbeat saw, the timeout, nodes
 LOGS_SYNC_SECONDS = 5.0
 
