@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "mlstudio.error_pages.UserErrorPages",
 ]
 # Password sign-in is throttled (django-axes): after MLSTUDIO_LOGIN_FAILURE_LIMIT failures
 # for one username from one address, it is refused for MLSTUDIO_LOGIN_LOCKOUT_MINUTES.

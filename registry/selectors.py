@@ -13,7 +13,7 @@ from django.db.models import Max, Prefetch, QuerySet
 from mlstudio.errors import NotFound, UserError
 from mlstudio.paths import clean_relative_path
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
-from runs import snapshots
+from runs import blobs, snapshots
 from runs.models import NUMERIC_KINDS, Metric, Run
 from workspaces.models import Workspace
 
@@ -175,7 +175,7 @@ def model_file_open(*, version: ModelVersion, path: str) -> tuple[File, dict]:
     if entry is None:
         listing = ", ".join(e["path"] for e in version.manifest[:10])
         raise NotFound(f"Model {version.v1_id} has no file {clean!r}; its files: {listing}.")
-    return default_storage.open(snapshots.blob_name(sha256=entry["sha256"]), "rb"), entry
+    return default_storage.open(blobs.blob_name(sha256=entry["sha256"]), "rb"), entry
 
 
 def model_zip_build(*, version: ModelVersion) -> BinaryIO:

@@ -20,7 +20,7 @@ from django.db.models import Max
 from mlstudio.errors import Conflict, NotFound, UserError
 from mlstudio.paths import clean_relative_path
 from registry.models import ALIAS_RULE, MODEL_NAME_RULE, ModelAlias, ModelVersion, RegisteredModel
-from runs import snapshots, store
+from runs import blobs, snapshots, store
 from runs.models import Blob, Run
 from runs.services import blobs_purge
 from runs.submission import string_map
@@ -223,11 +223,11 @@ def _run_file_blob(run: Run, relative: str, real) -> Blob:
         with real.open("rb") as body:
             sha256 = hashlib.file_digest(body, "sha256").hexdigest()
             body.seek(0)
-            blob, _ = snapshots.blob_store(
+            blob, _ = blobs.blob_store(
                 workspace=workspace, sha256=sha256, body=body, max_bytes=_max_bytes()
             )
         return blob
-    return snapshots.blob_link(workspace=workspace, path=real)
+    return blobs.blob_link(workspace=workspace, path=real)
 
 
 def _max_bytes() -> int:
@@ -259,7 +259,7 @@ def model_blob_store(
     *, workspace: Workspace, sha256: str, body, declared_size: int | None = None
 ) -> tuple[Blob, bool]:
     """One uploaded file body of a model, under its sha256 (as snapshot blobs, larger limit)."""
-    return snapshots.blob_store(
+    return blobs.blob_store(
         workspace=workspace,
         sha256=sha256,
         body=body,

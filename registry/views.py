@@ -4,28 +4,19 @@ models registered from the run, and the Register model form of a run's Outputs t
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from mlstudio.errors import Forbidden, NotFound, UserError
+from mlstudio.errors import UserError
 from registry import selectors, services
 from runs.selectors import run_get_for_user
 from workspaces.models import Role
 from workspaces.selectors import workspace_get_for_user
 
 
-def _workspace(request, name: str, role: str = Role.READER):
-    try:
-        return workspace_get_for_user(user=request.user, name=name, min_role=role)
-    except NotFound as exc:
-        raise Http404(exc.message) from None
-
-
 @require_GET
 def model_list(request, name: str):
-    workspace, membership = _workspace(request, name)
+    workspace, membership = workspace_get_for_user(user=request.user, name=name)
     query = request.GET.get("q", "").strip()
     rows = selectors.registered_models_table(workspace=workspace, query=query)
     return render(
@@ -37,11 +28,8 @@ def model_list(request, name: str):
 
 @require_GET
 def model_detail(request, name: str, model: str, version: int | None = None):
-    workspace, membership = _workspace(request, name)
-    try:
-        found = selectors.model_version_get(workspace=workspace, name=model, version=version)
-    except NotFound as exc:
-        raise Http404(exc.message) from None
+    workspace, membership = workspace_get_for_user(user=request.user, name=name)
+    found = selectors.model_version_get(workspace=workspace, name=model, version=version)
     return render(
         request,
         "registry/model.html",
@@ -60,10 +48,7 @@ def model_detail(request, name: str, model: str, version: int | None = None):
 @require_GET
 def run_models(request, name: str, run_id: str):
     """The fragment the run page shows: the models registered from this run."""
-    try:
-        run = run_get_for_user(user=request.user, workspace_name=name, run_id=run_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from None
+    run = run_get_for_user(user=request.user, workspace_name=name, run_id=run_id)
     versions = selectors.model_versions_of_run(run=run)
     return render(request, "registry/_run_models.html", {"versions": versions, "ws": name})
 
@@ -71,14 +56,9 @@ def run_models(request, name: str, run_id: str):
 @require_POST
 def register_from_run(request, name: str, run_id: str):
     """The Register model button of a run's Outputs tab."""
-    try:
-        run = run_get_for_user(
-            user=request.user, workspace_name=name, run_id=run_id, min_role=Role.CONTRIBUTOR
-        )
-    except NotFound as exc:
-        raise Http404(exc.message) from None
-    except Forbidden as exc:
-        raise PermissionDenied(exc.message) from None
+    run = run_get_for_user(
+        user=request.user, workspace_name=name, run_id=run_id, min_role=Role.CONTRIBUTOR
+    )
     try:
         version = services.model_register_from_run(
             run=run,

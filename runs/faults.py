@@ -1,5 +1,5 @@
-"""How a run ends when its executor cannot finish it normally: the worker is stopped, the
-task fails before it claims its run, the broker does not answer at submit.
+"""How a run ends when its executor cannot finish it normally: the worker is stopped, or the
+task fails before it claims its run (a broker that does not answer at submit: runs.queueing).
 
 Every path ends the run with a status and a reason a person can read, or hands it back to
 the queue; none leaves it Queued or Running with nobody working on it.
@@ -12,17 +12,13 @@ from pathlib import Path
 
 from django.conf import settings
 
-from mlstudio.errors import UserError
+from environments import containers
 from mlstudio.processes import STOPPING_MARK
+from runs import queueing
 from runs.models import Run, RunStatus
 from runs.services import run_transition
 
 logger = logging.getLogger(__name__)
-
-
-class BrokerUnavailable(UserError):
-    status = 503
-    code = "broker_unavailable"
 
 
 def stopping_mark() -> Path:
@@ -43,10 +39,10 @@ def run_unclaimed(*, run_id: str, error: BaseException) -> None:
     if run is None:
         return
     if isinstance(error, SystemExit | KeyboardInterrupt):
-        from runs.tasks import run_execute
-
         try:
-            run_execute.apply_async(args=[run.pk], queue=run.definition["queue"])
+            # The stopping worker's claim goes with it, so another worker may take the run.
+            Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(worker="")
+            queueing.send_run_execute(run_id=run.pk, queue=run.definition["queue"])
             logger.info("run %s handed back to its queue: its worker is stopping", run_id)
             return
         except Exception as exc:  # the broker is going away too
@@ -59,27 +55,11 @@ def run_unclaimed(*, run_id: str, error: BaseException) -> None:
     )
 
 
-def run_enqueue_or_withdraw(*, run: Run, send) -> None:
-    """Send a just-created run's task; when the broker does not take it, remove the run again
-    so nothing is stored halfway, and say what to do."""
-    try:
-        send()
-    except Exception as exc:
-        Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).delete()
-        raise BrokerUnavailable(
-            f"The studio's message broker did not take the run ({type(exc).__name__}: {exc}); "
-            "nothing was submitted. Check that Redis runs (REDIS_URL, or the studio's private "
-            "Redis in the data folder) and submit again."
-        ) from None
-
-
 def container_oom_killed(name: str | None) -> bool:
     """Whether Docker recorded that the run's container was killed for lack of memory."""
     if name is None:
         return False
-    from environments import docker as envdocker
-
     try:
-        return envdocker.container_state(name).get("OOMKilled") is True
+        return containers.container_state(name).get("OOMKilled") is True
     except Exception:  # the engine or the container is gone: no record to go by
         return False

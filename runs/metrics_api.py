@@ -42,9 +42,7 @@ def metrics_ingest(request, ws: str, run_id: str, payload: RecordsIn):
         Run.objects.select_for_update().filter(pk=run.pk).exists()
         report = metrics.Ingestor(run).ingest(payload.records)
     if report.live:
-        live.publish(
-            live.run_group(run.pk), {"kind": "metric", "run_id": run.pk, "metrics": report.live}
-        )
+        live.publish(live.run_group(run.pk), live.metric_event(run.pk, report.live))
     return {"stored": report.stored, "skipped": report.skipped}
 
 

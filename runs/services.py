@@ -8,7 +8,6 @@ import shutil
 import time
 from collections import defaultdict
 from datetime import timedelta
-from functools import partial
 from pathlib import Path
 
 from django.conf import settings
@@ -23,7 +22,7 @@ from environments.selectors import environment_version_get
 from environments.services import environment_check, environment_resolve
 from mlstudio import live
 from mlstudio.errors import Conflict, Forbidden, NotFound, UserError
-from runs import signals, store
+from runs import queueing, signals, store
 from runs.models import ACTIVE_STATUSES, FINAL_STATUSES, Blob, Experiment, Run, RunStatus, Snapshot
 from runs.signals import blobs_in_use
 from runs.snapshots import blob_name
@@ -77,12 +76,6 @@ def experiment_get_or_create(*, workspace: Workspace, name: str, user) -> Experi
         return Experiment.objects.get(workspace=workspace, name=name, archived_at__isnull=True)
 
 
-def _has_active(workspace: Workspace, name: str) -> bool:
-    return Experiment.objects.filter(
-        workspace=workspace, name=name, archived_at__isnull=True
-    ).exists()
-
-
 def experiment_archive(*, experiment: Experiment) -> Experiment:
     """Hide the experiment from default lists; nothing is deleted and its runs stay readable."""
     if not experiment.is_archived:
@@ -94,7 +87,8 @@ def experiment_archive(*, experiment: Experiment) -> Experiment:
 def experiment_reactivate(*, experiment: Experiment) -> Experiment:
     if not experiment.is_archived:
         return experiment
-    if _has_active(experiment.workspace, experiment.name):
+    active = Experiment.objects.filter(workspace=experiment.workspace, name=experiment.name)
+    if active.filter(archived_at__isnull=True).exists():
         raise Conflict(
             f"Cannot reactivate {experiment.name!r}: an active experiment with that name exists. "
             "Archive that one first."
@@ -146,7 +140,9 @@ def experiment_delete(*, experiment: Experiment, actor) -> None:
         locked.delete()
         run_ids = [run_id for run_id, _ in runs]
         snapshot_ids = sorted({str(s) for _, s in runs if s is not None})
-        transaction.on_commit(lambda: _enqueue_purge(run_ids, snapshot_ids))
+        transaction.on_commit(
+            lambda: queueing.send_experiment_purge(run_ids=run_ids, snapshot_ids=snapshot_ids)
+        )
 
 
 def _refuse_deleting(experiment: Experiment) -> None:
@@ -168,14 +164,6 @@ def _refuse_deleting(experiment: Experiment) -> None:
             f"{listed}{more}. Cancel them first (run.cancel() or the Cancel button), then "
             "delete the experiment."
         )
-
-
-def _enqueue_purge(run_ids: list[str], snapshot_ids: list[str]) -> None:
-    from runs.tasks import experiment_purge as purge_task
-
-    purge_task.apply_async(
-        kwargs={"run_ids": run_ids, "snapshot_ids": snapshot_ids}, queue="control"
-    )
 
 
 def experiment_purge(*, run_ids: list[str], snapshot_ids: list[str]) -> None:
@@ -275,41 +263,43 @@ def run_submit(
         from mlstudio.sdk._git import git_properties
 
         properties = {**git_properties(snapshot.git), **properties}
+    return _run_create(
+        experiment=experiment, run_id=run_id or run_id_new(experiment), status=RunStatus.QUEUED,
+        after_commit=_enqueue, parent=parent, display_name=config.display_name,
+        snapshot=snapshot, definition=config.as_definition(), tags=config.tags,
+        properties=properties, submitted_by=user,
+    )  # fmt: skip
+
+
+def run_id_new(experiment: Experiment) -> str:
+    """A new top-level run's id: the experiment's name, the time and a random part."""
+    return f"{experiment.name}_{int(time.time())}_{secrets.token_hex(4)}"
+
+
+def _run_create(*, experiment: Experiment, run_id: str, status: str, after_commit,
+                **fields) -> Run:  # fmt: skip
+    """Create the run with the experiment's next number; a number another create took at
+    the same moment is retried with the next one."""
     for _ in range(5):
         try:
             with transaction.atomic():
                 number = (experiment.runs.aggregate(n=Max("number"))["n"] or 0) + 1
-                now = timezone.now()
+                now = timezone.now().isoformat()
+                history = [{"status": s, "at": now} for s in (RunStatus.NOT_STARTED, status)]
                 run = Run.objects.create(
-                    id=run_id or f"{experiment.name}_{int(time.time())}_{secrets.token_hex(4)}",
-                    experiment=experiment,
-                    number=number,
-                    parent=parent,
-                    display_name=config.display_name,
-                    status=RunStatus.QUEUED,
-                    status_history=[
-                        {"status": RunStatus.NOT_STARTED, "at": now.isoformat()},
-                        {"status": RunStatus.QUEUED, "at": now.isoformat()},
-                    ],
-                    snapshot=snapshot,
-                    definition=config.as_definition(),
-                    tags=config.tags,
-                    properties=properties,
-                    submitted_by=user,
-                )
-                transaction.on_commit(lambda run=run: _enqueue(run))
+                    id=run_id, experiment=experiment, number=number, status=status,
+                    status_history=history, **fields,
+                )  # fmt: skip
+                transaction.on_commit(lambda run=run: after_commit(run))
                 return run
         except IntegrityError:
-            continue  # another submit took this number at the same moment; take the next
+            if Run.objects.filter(pk=run_id).exists():
+                raise Conflict(f"A run with id {run_id!r} already exists.") from None
     raise Conflict("Too many simultaneous submissions to this experiment; try again.")
 
 
 def _enqueue(run: Run) -> None:
-    from runs.faults import run_enqueue_or_withdraw
-    from runs.tasks import run_execute
-
-    send = partial(run_execute.apply_async, args=[run.pk], queue=run.definition["queue"])
-    run_enqueue_or_withdraw(run=run, send=send)
+    queueing.run_enqueue(run)
     _publish_status(run)
 
 
@@ -430,13 +420,8 @@ def runs_queue_positions() -> int:
 
 
 def _publish_status(run: Run) -> None:
-    event = {
-        "kind": "status",
-        "run_id": run.pk,
-        "status": run.status,
-        "detail": run.status_detail,
-        "seq": len(run.status_history),
-    }
+    event = live.status_event(run_id=run.pk, status=run.status, detail=run.status_detail,
+                              seq=len(run.status_history))  # fmt: skip
     live.publish(live.run_group(run.pk), event)
     live.publish(live.workspace_group(run.experiment.workspace_id), event)
 
@@ -450,39 +435,17 @@ def _run_create_running(
     """A run that starts Running at once: nothing executes it; its owner completes it."""
     if experiment.is_archived:
         raise UserError(f"Experiment {experiment.name!r} is archived; reactivate it first.")
-    now = timezone.now()
-    for _ in range(5):
-        try:
-            with transaction.atomic():
-                number = (experiment.runs.aggregate(n=Max("number"))["n"] or 0) + 1
-                run = Run.objects.create(
-                    id=run_id,
-                    experiment=experiment,
-                    number=number,
-                    parent=parent,
-                    display_name=str(display_name or "")[:255],
-                    status=RunStatus.RUNNING,
-                    status_history=[
-                        {"status": RunStatus.NOT_STARTED, "at": now.isoformat()},
-                        {"status": RunStatus.RUNNING, "at": now.isoformat()},
-                    ],
-                    definition={"interactive": True, "compute_target": "local"},
-                    tags=tags_checked(string_map(tags, "tags")),
-                    submitted_by=user,
-                    started_at=now,
-                )
-                transaction.on_commit(lambda run=run: _publish_status(run))
-                return run
-        except IntegrityError:
-            if Run.objects.filter(pk=run_id).exists():
-                raise Conflict(f"A run with id {run_id!r} already exists.") from None
-    raise Conflict("Too many simultaneous runs in this experiment; try again.")
+    return _run_create(
+        experiment=experiment, run_id=run_id, status=RunStatus.RUNNING,
+        after_commit=_publish_status, parent=parent, display_name=str(display_name or "")[:255],
+        definition={"interactive": True, "compute_target": "local"},
+        tags=tags_checked(string_map(tags, "tags")), submitted_by=user, started_at=timezone.now(),
+    )  # fmt: skip
 
 
 def run_start_interactive(*, experiment: Experiment, user, display_name: str = "", tags=None):
-    run_id = f"{experiment.name}_{int(time.time())}_{secrets.token_hex(4)}"
     return _run_create_running(
-        experiment=experiment, user=user, run_id=run_id, parent=None,
+        experiment=experiment, user=user, run_id=run_id_new(experiment), parent=None,
         display_name=display_name, tags=tags,
     )  # fmt: skip
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from django.conf import settings
 
 from mlstudio.errors import NotFound, UserError
+from mlstudio.lines import utf8_boundary
 from mlstudio.paths import confined
 
 USER_LOG = "user_logs/std_log.txt"
@@ -74,28 +75,6 @@ def read_log(run_id: str, name: str, offset: int, limit: int = READ_CHUNK) -> tu
         return "", offset
     data = data[: utf8_boundary(data)]
     return data.decode("utf-8", "replace"), offset + len(data)
-
-
-def utf8_boundary(data: bytes) -> int:
-    """The largest length <= len(data) that does not split a UTF-8 character."""
-    end = len(data)
-    back = 0
-    while back < 4 and end - back > 0 and (data[end - back - 1] & 0xC0) == 0x80:
-        back += 1
-    if end - back > 0:
-        lead = data[end - back - 1]
-        width = (
-            2
-            if lead >> 5 == 0b110
-            else 3
-            if lead >> 4 == 0b1110
-            else 4
-            if lead >> 3 == 0b11110
-            else 1
-        )
-        if width > back + 1:
-            return end - back - 1
-    return end
 
 
 class AppendLog:

@@ -19,9 +19,7 @@ def run_execute(self, run_id: str) -> None:
 @shared_task(bind=True, acks_late=True, ignore_result=True)
 def run_execute_node(self, run_id: str, rank: int, master_addr: str, master_port: int) -> None:
     """One node's part of a multi-node run, sent by its leader to this node's own queue."""
-    from runs.node_executor import execute_node
-
-    execute_node(run_id, rank=rank, master=(master_addr, master_port),
+    executor.execute_node(run_id, rank=rank, master=(master_addr, master_port),
                  worker=self.request.hostname or "unknown")  # fmt: skip
 
 

@@ -3,32 +3,32 @@ import json
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from mlstudio.errors import NotFound, UserError
+from mlstudio.errors import UserError
 from mlstudio.urls_public import public_base_url
 from workspaces import selectors, services
 from workspaces.models import Role
 
 
-def _workspace_or_404(request, name: str, **kwargs):
-    try:
-        return selectors.workspace_get_for_user(user=request.user, name=name, **kwargs)
-    except NotFound as exc:
-        raise Http404(exc.message) from None
-
-
 @require_GET
 def home(request):
     memberships = selectors.memberships_for_user(user=request.user)
-    return render(request, "workspaces/home.html", {"memberships": memberships})
+    try:
+        services.workspace_creation_check(user=request.user)
+        may_create = True
+    except UserError:
+        may_create = False  # the policy (MLSTUDIO_WORKSPACE_CREATORS) leaves the form out
+    return render(
+        request, "workspaces/home.html", {"memberships": memberships, "may_create": may_create}
+    )
 
 
 @require_GET
 def workspace_detail(request, name: str):
-    workspace, membership = _workspace_or_404(request, name)
+    workspace, membership = selectors.workspace_get_for_user(user=request.user, name=name)
     return render(
         request,
         "workspaces/detail.html",
@@ -45,7 +45,7 @@ def workspace_detail(request, name: str):
 @require_POST
 def workspace_members(request, name: str):
     """Owners add a member by username, change a role, or remove a member."""
-    workspace, _ = _workspace_or_404(request, name)
+    workspace, _ = selectors.workspace_get_for_user(user=request.user, name=name)
     username = request.POST.get("username", "").strip()
     try:
         if request.POST.get("action") == "remove":
@@ -80,7 +80,7 @@ def workspace_new(request):
 @require_POST
 def workspace_config(request, name: str):
     """Download config.json for `Workspace.from_config()`, with a fresh workspace-scoped token."""
-    workspace, _ = _workspace_or_404(request, name)
+    workspace, _ = selectors.workspace_get_for_user(user=request.user, name=name)
     _, raw = services.api_token_create(
         user=request.user, name=f"config.json for {workspace.name}", workspace_name=workspace.name
     )
@@ -114,10 +114,7 @@ def tokens(request):
 
 @require_POST
 def token_revoke(request, token_id: int):
-    try:
-        token = services.api_token_revoke(user=request.user, token_id=token_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from None
+    token = services.api_token_revoke(user=request.user, token_id=token_id)
     messages.success(request, f"Token “{token.name}” is revoked; it no longer works.")
     return redirect("tokens")
 

@@ -245,10 +245,11 @@ def _ignore_advice(root: Path, rules: IgnoreRules) -> str:
     return advice + "."
 
 
-def human_size(size: int) -> str:
-    """`size` bytes in binary units: "812 B", "1.5 KiB", "300.0 MiB"."""
+def human_size(size: int, *, byte_unit: str = "B") -> str:
+    """`size` bytes in binary units: "812 B", "1.5 KiB", "300.0 MiB". The studio's messages
+    spell small sizes out (byte_unit="bytes")."""
     if size < 1024:
-        return f"{size} B"
+        return f"{size} {byte_unit}"
     value = float(size)
     for unit in ("KiB", "MiB", "GiB", "TiB"):
         value /= 1024

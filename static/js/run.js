@@ -442,6 +442,35 @@ function openSnapshotAddress(address) {
   if (link) viewSnapshotFile(link, Number(line));
 }
 
+// MLflow params: logged once each, so a new one is a new row.
+function addParams(params) {
+  const table = document.getElementById("params");
+  for (const [key, value] of Object.entries(params)) {
+    const row = table.insertRow();
+    const head = document.createElement("th");
+    head.scope = "row";
+    head.textContent = key;
+    row.append(head);
+    row.insertCell().textContent = value;
+  }
+  table.hidden = document.getElementById("params-heading").hidden = false;
+}
+
+// --- name and description, edited in place (PATCH, as run.display_name = ... does) ------
+const describe = document.getElementById("describe");
+describe?.addEventListener("submit", async (submit) => {
+  submit.preventDefault();
+  const note = document.getElementById("describe-note");
+  const body = { display_name: describe.display_name.value.trim(), description: describe.description.value };
+  note.textContent = "Saving…";
+  try {
+    await api("PATCH", page.api, body);
+    note.textContent = "Saved.";
+  } catch (problem) {
+    note.textContent = problem.message;
+  }
+});
+
 // --- start ---------------------------------------------------------------------------------
 function tabFromHash() {
   const [name, ...rest] = location.hash.slice(1).split(":");
@@ -466,5 +495,6 @@ liveSocket(page.ws, {
     else if (event.kind === "metric") extendCharts(event);
     else if (event.kind === "file") addFile(event);
     else if (event.kind === "run") { showPairs("ov-tags", event.tags, "Tag "); refreshDetails(); }
+    else if (event.kind === "params") addParams(event.params);
   },
 });

@@ -48,6 +48,8 @@ def test_it_lets_an_owner_manage_members_and_make_a_workspace(
     page.click(f"{row} button:has-text('Remove')")
     page.wait_for_selector("text=charlie is no longer a member of lab.")
     assert not page.is_visible(row)
+    owner.is_staff = True  # who may create workspaces (MLSTUDIO_WORKSPACE_CREATORS=staff)
+    owner.save()
     page.goto(f"{server}/")
     page.fill("#ws-name", "vision")
     page.click("#new-workspace button")

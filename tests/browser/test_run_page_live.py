@@ -101,3 +101,24 @@ def test_it_shows_a_cancel_as_canceled_by_whom_and_when(
     page.reload()
     assert page.inner_text("#error-heading") == "Canceled"
     assert page.get_attribute("#error-message", "class") is None  # not in the error's red
+
+
+def test_it_edits_the_name_and_description_in_place(signed_in, server, owner, experiment):
+    from runs.models import Run
+
+    page = signed_in
+    run = run_services.run_start_interactive(experiment=experiment, user=owner)
+    page.goto(f"{server}/w/lab/runs/{run.pk}/")
+    page.fill("#display-name", "baseline")
+    page.fill("#description", "lr 0.1, no warm-up")
+    page.click("#describe button")
+    page.wait_for_selector("#describe-note:text-is('Saved.')")
+    run = Run.objects.get(pk=run.pk)
+    assert (run.display_name, run.description) == ("baseline", "lr 0.1, no warm-up")
+    page.fill("#display-name", "x" * 256)
+    page.eval_on_selector("#display-name", "input => input.removeAttribute('maxlength')")
+    page.fill("#display-name", "x" * 256)
+    page.click("#describe button")
+    page.wait_for_selector("#describe-note:has-text('at most 255 characters')")
+    page.reload()
+    assert page.input_value("#display-name") == "baseline"

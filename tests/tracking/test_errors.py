@@ -169,3 +169,16 @@ def test_it_refuses_artifact_paths_out_of_the_run(alice, run):
         response.status_code == 400 and response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     )
     assert not Run.objects.get(pk=run.pk).is_final
+
+
+def test_it_shows_params_in_their_own_table_on_the_run_page(alice, run, owner):
+    assert (
+        post(
+            alice, "runs/log-parameter", {"run_id": run.pk, "key": "lr", "value": "0.1"}
+        ).status_code
+        == 200
+    )
+    page = Client()
+    page.force_login(owner)
+    html = page.get(f"/w/lab/runs/{run.pk}/").content.decode()
+    assert 'id="params"' in html and '<th scope="row">lr</th><td>0.1</td>' in html

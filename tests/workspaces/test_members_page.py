@@ -58,6 +58,7 @@ def test_it_says_what_is_wrong_with_an_unknown_user_and_the_last_owner(owner, wo
 
 def test_it_creates_a_workspace_its_creator_owns(stranger, logged_in):
     client = logged_in(stranger)
+    assert 'id="new-workspace"' in client.get("/").content.decode()
     response = client.post("/workspaces/new/", {"name": "vision", "description": "cameras"})
     assert response.status_code == 302 and response["Location"] == "/w/vision/"
     assert Workspace.objects.get(name="vision").memberships.get().user == stranger
@@ -80,3 +81,12 @@ def test_it_gzips_pages_but_not_those_that_show_a_secret(owner, workspace, logge
     assert page["Content-Encoding"] == "gzip"
     tokens = client.get("/tokens/", headers={"accept-encoding": "gzip"})
     assert not tokens.has_header("Content-Encoding") and tokens["Cache-Control"] == "no-store"
+
+
+def test_it_leaves_the_form_out_for_those_the_policy_refuses(stranger, logged_in, settings):
+    settings.MLSTUDIO_WORKSPACE_CREATORS = "STAFF"
+    client = logged_in(stranger)
+    assert 'id="new-workspace"' not in client.get("/").content.decode()
+    page = client.post("/workspaces/new/", {"name": "vision"}, follow=True).content.decode()
+    assert "Only staff members may create workspaces" in page
+    assert not Workspace.objects.filter(name="vision").exists()
