@@ -87,6 +87,7 @@ class NodeOut(Schema):
     busy_slots: int
     cpu_count: int
     gpu_count: int
+    memory_bytes: int
     version: str
     problem: str
     started_at: datetime
@@ -132,6 +133,7 @@ def node_out(node: Node, target_name: str) -> dict:
         "busy_slots": max(node.busy_slots, 0),
         "cpu_count": node.cpu_count,
         "gpu_count": node.gpu_count,
+        "memory_bytes": node.memory_bytes,
         "version": node.version,
         "problem": node.problem,
         "started_at": node.started_at,
@@ -155,6 +157,20 @@ def target_create(request, ws: str, payload: TargetIn):
 @router.get("/workspaces/{ws}/compute/{name}", response=TargetOut)
 def target_detail(request, ws: str, name: str):
     return target_out(selectors.target_get(workspace=_workspace(request, ws), name=name))
+
+
+class ScaleIn(Schema):
+    min_nodes: int | None = None
+    max_nodes: int | None = None
+    idle_seconds_before_scaledown: int | None = None
+
+
+@router.patch("/workspaces/{ws}/compute/{name}", response=TargetOut)
+def target_update(request, ws: str, name: str, payload: ScaleIn):
+    workspace = _workspace(request, ws, Role.CONTRIBUTOR)
+    target = selectors.target_get(workspace=workspace, name=name)
+    services.target_update(target=target, **payload.dict())
+    return target_out(selectors.target_get(workspace=workspace, name=name))
 
 
 @router.delete("/workspaces/{ws}/compute/{name}", response={204: None})

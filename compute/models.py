@@ -91,6 +91,7 @@ class Node(models.Model):
     busy_slots = models.IntegerField(default=0)
     cpu_count = models.PositiveIntegerField(default=0)
     gpu_count = models.PositiveIntegerField(default=0)
+    memory_bytes = models.PositiveBigIntegerField(default=0)
     problem = models.CharField(
         max_length=1000, blank=True, help_text="Why the node cannot run work, when it says so."
     )

@@ -109,6 +109,28 @@ def target_create(
     return target
 
 
+def target_update(*, target: ComputeTarget, min_nodes: int | None = None,
+                  max_nodes: int | None = None,
+                  idle_seconds_before_scaledown: int | None = None) -> ComputeTarget:  # fmt: skip
+    """v1's AmlCompute.update(): change a cluster's scale settings; None keeps a value."""
+    if target.type != TargetType.CLUSTER:
+        raise UserError(
+            f"Compute target {target.name!r} is a {target.type} target; only cluster targets "
+            "have scale settings to update."
+        )
+    maximum = _whole(max_nodes, "max_nodes", target.max_nodes or DEFAULT_MAX_NODES, 1,
+                     MAX_NODES_LIMIT)  # fmt: skip
+    minimum = _whole(min_nodes, "min_nodes", min(target.min_nodes, maximum), 0, maximum)
+    idle = _whole(idle_seconds_before_scaledown, "idle_seconds_before_scaledown",
+                  target.idle_seconds_before_scaledown, 1, MAX_IDLE_SECONDS)  # fmt: skip
+    target.max_nodes, target.min_nodes, target.idle_seconds_before_scaledown = (
+        maximum, minimum, idle,
+    )  # fmt: skip
+    target.save(update_fields=["max_nodes", "min_nodes", "idle_seconds_before_scaledown",
+                               "modified_at"])  # fmt: skip
+    return target
+
+
 def _check_name(name) -> None:
     if not isinstance(name, str) or not TARGET_NAME.fullmatch(name):
         raise UserError(
@@ -205,6 +227,7 @@ def node_heartbeat(
     busy_slots: int = 0,
     cpu_count: int = 0,
     gpu_count: int = 0,
+    memory_bytes: int = 0,
     problem: str = "",
 ) -> Node:
     now = timezone.now()
@@ -218,6 +241,7 @@ def node_heartbeat(
         "busy_slots": busy_slots,
         "cpu_count": cpu_count,
         "gpu_count": gpu_count,
+        "memory_bytes": memory_bytes,
         "problem": problem[:1000],
         "version": VERSION[:32],
         "heartbeat_at": now,

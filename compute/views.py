@@ -1,34 +1,26 @@
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from compute import selectors, services
 from compute.models import TargetType
-from mlstudio.errors import NotFound, UserError
+from mlstudio.errors import UserError
 from workspaces.models import Role
 from workspaces.selectors import workspace_get_for_user
 
 FORM_FIELDS = ("name", "type", "vm_size", "min_nodes", "max_nodes", "idle_seconds", "docker_host")
 
 
-def _workspace(request, name: str, role: str = Role.READER):
-    try:
-        return workspace_get_for_user(user=request.user, name=name, min_role=role)
-    except NotFound as exc:
-        raise Http404(exc.message) from None
-
-
 @require_http_methods(["GET", "POST"])
 def compute_page(request, name: str):
     """The workspace's targets and nodes, live; contributors register targets here."""
-    workspace, membership = _workspace(request, name)
+    workspace, membership = workspace_get_for_user(user=request.user, name=name)
     form = {"type": TargetType.CLUSTER, "min_nodes": "0", "max_nodes": "4", "idle_seconds": "1800"}
     status = 200
     if request.method == "POST":
         form = {field: request.POST.get(field, "").strip() for field in FORM_FIELDS}
         try:
-            _workspace(request, name, Role.CONTRIBUTOR)
+            workspace_get_for_user(user=request.user, name=name, min_role=Role.CONTRIBUTOR)
             target = services.target_create(workspace=workspace, user=request.user, **_values(form))
         except UserError as exc:
             messages.error(request, exc.message)
@@ -80,9 +72,9 @@ def _number(raw: str, label: str) -> int | None:
 
 @require_POST
 def target_delete(request, name: str, target: str):
-    workspace, _ = _workspace(request, name)
+    workspace, _ = workspace_get_for_user(user=request.user, name=name)
     try:
-        _workspace(request, name, Role.CONTRIBUTOR)
+        workspace_get_for_user(user=request.user, name=name, min_role=Role.CONTRIBUTOR)
         found = selectors.target_get(workspace=workspace, name=target)
         services.target_delete(target=found)
     except UserError as exc:

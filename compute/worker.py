@@ -14,34 +14,43 @@ import signal
 import subprocess
 import threading
 
-from celery.signals import task_postrun, task_prerun, worker_ready, worker_shutdown
+import psutil
+from celery.signals import task_postrun, task_prerun, worker_init, worker_ready, worker_shutdown
 from django.conf import settings
-from django.db import close_old_connections
 
+from compute.broker import keep_workers_up_on_broker_loss
 from compute.queues import LOCAL_TARGET, QUEUE_PREFIX, target_queue
+from mlstudio import forksafe, sandbox
 
 logger = logging.getLogger(__name__)
 _stop = threading.Event()
 LOCAL_QUEUE = target_queue(LOCAL_TARGET)
 
 
+@worker_init.connect
+def _arm_fork_safety(sender, **kwargs) -> None:
+    forksafe.arm()  # before the pool forks its first process
+    keep_workers_up_on_broker_loss()
+
+
 @worker_ready.connect
 def _start_heartbeat(sender, **kwargs) -> None:
+    sandbox.isolation()  # logs, once, how this node's runs are isolated
     _stop.clear()
     thread = threading.Thread(target=_beat, args=(sender,), name="node-heartbeat", daemon=True)
     thread.start()
 
 
 def _beat(consumer) -> None:
-    hardware = {"cpu_count": cpu_count(), "gpu_count": gpu_count()}
+    hardware = {"cpu_count": cpu_count(), "gpu_count": gpu_count(),
+                "memory_bytes": psutil.virtual_memory().total}  # fmt: skip
     while True:
         try:
-            if not _heartbeat(consumer, hardware):
-                return
+            with forksafe.database_turn():
+                if not _heartbeat(consumer, hardware):
+                    return
         except Exception:
             logger.exception("node heartbeat failed; retrying")
-        finally:
-            close_old_connections()
         if _stop.wait(settings.MLSTUDIO_NODE_HEARTBEAT_SECONDS):
             return
 

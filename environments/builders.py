@@ -32,7 +32,7 @@ from typing import Literal
 
 from django.conf import settings
 
-from environments import services
+from environments import conda_pip, installer, services
 from environments import spec as specs
 from environments.models import BuildStatus, EnvironmentVersion
 from mlstudio.errors import UserError
@@ -61,6 +61,7 @@ class Built:
     image: str | None
     cached: bool
     hash: str
+    notes: tuple[str, ...] = ()  # what the run's system log should say about this build
 
 
 def environment_build(*, version: EnvironmentVersion, log: Log, docker: bool = False) -> Built:
@@ -145,16 +146,20 @@ def _virtualenv(version: EnvironmentVersion, log: Log) -> Built:
             _succeeded(version)
             return built
         started = time.monotonic()
+        notes: list[str] = []
         with _building(version, log) as build_log:
-            if version.spec["python"]["conda_dependencies"]["conda_packages"]:
-                _make_conda_env(version, final, build_log)
+            conda = version.spec["python"]["conda_dependencies"]["conda_packages"]
+            tool = conda_pip.conda_tool() if conda else None
+            if tool:
+                _make_conda_env(version, final, build_log, tool)
             else:
-                _make_virtualenv(version, final, build_log)
+                extra = _conda_as_pip(version, conda, build_log, notes)
+                _make_virtualenv(version, final, build_log, extra)
             build_log(
                 f"{_label(version)}: built virtualenv {content_hash[:16]} "
                 f"in {time.monotonic() - started:.1f} s"
             )
-    return Built("virtualenv", built.python, None, False, content_hash)
+    return Built("virtualenv", built.python, None, False, content_hash, tuple(notes))
 
 
 def _ready(folder: Path) -> bool:
@@ -162,14 +167,39 @@ def _ready(folder: Path) -> bool:
     return (folder / READY).is_file() and (folder / "bin" / "python").exists()
 
 
-def _make_virtualenv(version: EnvironmentVersion, final: Path, log: Log) -> None:
+def _conda_as_pip(version: EnvironmentVersion, conda: list[str], log: Log,
+                  notes: list[str]) -> list[str]:  # fmt: skip
+    """Without conda on this worker, conda packages go to pip under their PyPI names; one
+    that only conda has fails the build here, before anything is made."""
+    if not conda:
+        return []
+    lines, conda_only = conda_pip.pip_requirements(conda)
+    if conda_only:
+        raise BuildError(
+            f"{_label(version)}: conda package(s) {', '.join(conda_only)} exist only as conda "
+            f"packages, and worker {socket.gethostname()} has no conda, mamba or micromamba. "
+            "Install micromamba there (or name it in MLSTUDIO_CONDA), or replace them with pip "
+            "packages in pip_packages."
+        )
+    pip = ", ".join(lines) or "nothing"
+    notes.append(
+        f"{_label(version)}: no conda, mamba or micromamba on worker {socket.gethostname()}; "
+        f"conda packages {', '.join(conda)} are installed with pip as {pip}"
+    )
+    log(notes[-1])
+    return lines
+
+
+def _make_virtualenv(version: EnvironmentVersion, final: Path, log: Log,
+                     extra: list[str] = ()) -> None:  # fmt: skip
     base = _base_python(version, log)
     for stale in final.parent.glob(f".{final.name[:16]}-*"):  # left by a killed build
         shutil.rmtree(stale, ignore_errors=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{final.name[:16]}-", dir=final.parent))
+    temporary.chmod(0o755)  # runs use it as the run user, not the studio's (mlstudio.sandbox)
     try:
         _create_venv(base, temporary, log)
-        _pip_install(version, temporary / "bin" / "python", log)
+        _pip_install(version, temporary / "bin" / "python", log, extra)
         _point_scripts_at(temporary, final)
         _mark_ready(temporary, base)
         _replace(final, temporary)
@@ -205,17 +235,10 @@ def _bundled_pip_wheel(base: str) -> str | None:
     return wheel if out.returncode == 0 and wheel else None
 
 
-def _make_conda_env(version: EnvironmentVersion, final: Path, log: Log) -> None:
+def _make_conda_env(version: EnvironmentVersion, final: Path, log: Log, tool: str) -> None:
     """Conda environments cannot be moved once made, so this one is made in place; the
     marker, written last, still keeps a half-made one from being used."""
     conda = version.spec["python"]["conda_dependencies"]
-    tool = shutil.which("micromamba") or shutil.which("conda")
-    if tool is None:
-        raise BuildError(
-            f"{_label(version)} lists conda packages ({', '.join(conda['conda_packages'])}), "
-            f"but neither conda nor micromamba is on the PATH of worker {socket.gethostname()}. "
-            "Install micromamba on the worker, or move the packages to pip_packages."
-        )
     shutil.rmtree(final, ignore_errors=True)
     python = conda["python_version"] or "{}.{}".format(*sys.version_info[:2])
     channels = [arg for channel in conda["channels"] for arg in ("-c", channel)]
@@ -225,14 +248,13 @@ def _make_conda_env(version: EnvironmentVersion, final: Path, log: Log) -> None:
     _mark_ready(final, tool)
 
 
-def _pip_install(version: EnvironmentVersion, python: Path, log: Log) -> None:
-    text = specs.requirements_text(version.spec)
+def _pip_install(version: EnvironmentVersion, python: Path, log: Log, extra=()) -> None:
+    text = specs.requirements_text(version.spec) + "".join(f"{line}\n" for line in extra)
     if not text:
         return
     requirements = python.parent.parent / "mlstudio-requirements.txt"
     requirements.write_text(text)
-    argv = [str(python), "-m", "pip", "install", "--no-input", "--progress-bar", "off"]
-    _run([*argv, "-r", str(requirements)], log, what="pip install")
+    installer.install(python, requirements, log, _run)
 
 
 def _base_python(version: EnvironmentVersion, log: Log) -> str:
@@ -395,10 +417,10 @@ def _building(version: EnvironmentVersion, log: Log) -> Iterator[Log]:
     services.environment_build_mark(version=version, status=BuildStatus.SUCCEEDED)
 
 
-def _run(argv: list[str], log: Log, *, what: str) -> None:
+def _run(argv: list[str], log: Log, *, what: str, env: dict | None = None) -> None:
     """Run a build step, sending each output line to `log` as it comes; BuildError with the
-    tool's own error lines when it fails."""
-    env = {k: v for k, v in os.environ.items() if k not in NOT_PASSED}
+    tool's own error lines when it fails. `env` adds variables."""
+    env = {**{k: v for k, v in os.environ.items() if k not in NOT_PASSED}, **(env or {})}
     env["PYTHONUNBUFFERED"] = "1"
     tail: collections.deque[str] = collections.deque(maxlen=40)
     try:
@@ -420,7 +442,8 @@ def _run(argv: list[str], log: Log, *, what: str) -> None:
             tail.append(line)
             log(line)
     if process.returncode:
-        errors = [line for line in tail if line.startswith("ERROR")] or list(tail)[-15:]
+        errors = [line for line in tail if line.startswith(("ERROR", "error:", "  \u00d7"))]
+        errors = errors or list(tail)[-15:]
         raise BuildError(
             f"{what} failed (exit code {process.returncode}):\n" + "\n".join(errors).strip()
         )

@@ -1,6 +1,6 @@
 """The Docker engine, through docker-py and the docker CLI: image builds whose log streams live,
-base images pulled with a private registry's credentials, and containers that look like a
-process to the run executor. No database here: callers pass plain values.
+base images pulled with a private registry's credentials; run containers are in
+environments.containers. No database here: callers pass plain values.
 
 Registries are plain dicts `{"address": "host[:port]", "username": ..., "password": ...}`
 (the spec's `docker.base_image_registry`).
@@ -13,11 +13,9 @@ import io
 import ipaddress
 import os
 import re
-import subprocess
 import tarfile
-import tempfile
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -26,6 +24,7 @@ from django.conf import settings
 from docker import errors as docker_errors
 from docker.utils import parse_repository_tag
 
+from environments.dockerfiles import base_images, instructions
 from mlstudio.errors import UserError
 
 Log = Callable[[str], None]
@@ -105,6 +104,17 @@ def image_exists(tag: str) -> bool:
         return True
     except docker_errors.ImageNotFound:
         return False
+    finally:
+        engine.close()
+
+
+def image_user(tag: str) -> str:
+    """The user an image says its processes run as (its USER), "" when it names none."""
+    engine = client()
+    try:
+        return engine.api.inspect_image(tag).get("Config", {}).get("User") or ""
+    except docker_errors.ImageNotFound:
+        return ""
     finally:
         engine.close()
 
@@ -248,58 +258,6 @@ def pull(image: str, registry: dict | None, log: Log) -> None:
         engine.close()
 
 
-def base_images(dockerfile: str) -> list[str]:
-    """The images the Dockerfile's FROM lines name, minus `scratch`, earlier stages and
-    references to build args that have no default."""
-    defaults: dict[str, str] = {}
-    stages: set[str] = set()
-    images: list[str] = []
-    seen_from = False
-    for instruction, words in _instructions(dockerfile):
-        if instruction == "ARG" and not seen_from and words:
-            name, _, default = words[0].partition("=")
-            defaults[name] = default.strip("\"'")
-        elif instruction == "FROM":
-            seen_from = True
-            words = [word for word in words if not word.startswith("--")]
-            if not words:
-                continue
-            image = _expand(words[0], defaults)
-            if len(words) >= 3 and words[1].upper() == "AS":
-                stages.add(words[2].lower())
-            if image and image.lower() not in stages and image != "scratch":
-                images.append(image)
-    return list(dict.fromkeys(images))
-
-
-def _instructions(dockerfile: str) -> Iterator[tuple[str, list[str]]]:
-    logical = ""
-    for raw in dockerfile.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.endswith("\\"):
-            logical += line[:-1] + " "
-            continue
-        logical += line
-        instruction, _, rest = logical.partition(" ")
-        yield instruction.upper(), rest.split()
-        logical = ""
-
-
-def _expand(word: str, defaults: dict[str, str]) -> str | None:
-    unresolved = []
-
-    def value(match: re.Match) -> str:
-        name = match.group(1) or match.group(2)
-        if not defaults.get(name):
-            unresolved.append(name)
-        return defaults.get(name, "")
-
-    expanded = re.sub(r"\$\{(\w+)\}|\$(\w+)", value, word)
-    return None if unresolved else expanded
-
-
 def _has_image(engine: docker.DockerClient, image: str) -> bool:
     try:
         engine.images.get(image)
@@ -426,7 +384,7 @@ def _build_failure(tag: str, message: str, recent: Iterable[str]) -> str:
 def _build_args(dockerfile: str) -> dict[str, str]:
     declared = {
         words[0].partition("=")[0]
-        for instruction, words in _instructions(dockerfile)
+        for _number, instruction, words in instructions(dockerfile)
         if instruction == "ARG" and words
     }
     declared &= set(PIP_BUILD_ARGS)
@@ -470,287 +428,3 @@ class _LineSplitter:
         if self.pending:
             self.emit(self.pending)
             self.pending = ""
-
-
-# --- containers ------------------------------------------------------------------------------
-
-# docker.arguments a spec may carry: resource limits and harmless settings. Anything that
-# reaches the host (devices, capabilities, host namespaces, host folders) is refused.
-_ARGUMENTS_WITH_VALUE = {
-    "--add-host", "--blkio-weight", "-c", "--cpu-period", "--cpu-quota", "--cpu-shares",
-    "--cpus", "--cpuset-cpus", "--cpuset-mems", "-e", "--env", "--gpus", "--ipc", "-l",
-    "--label", "-m", "--memory", "--memory-reservation", "--memory-swap", "--memory-swappiness",
-    "--mount", "--oom-score-adj", "--pids-limit", "--shm-size", "--stop-signal",
-    "--stop-timeout", "--tmpfs", "--ulimit", "-v", "--volume",
-}  # fmt: skip
-_FLAGS = {"--read-only", "--oom-kill-disable"}
-_WHY_REFUSED = {
-    "--privileged": "it gives the container every device and capability of the host",
-    "--cap-add": "it adds kernel capabilities",
-    "--security-opt": "it can switch off seccomp and AppArmor",
-    "--device": "it hands a host device to the container",
-    "--pid": "it shares the host's process namespace",
-    "--userns": "it can switch off user-namespace isolation",
-    "--uts": "it shares the host's hostname namespace",
-    "--cgroupns": "it shares the host's cgroup namespace",
-    "--volumes-from": "it mounts another container's volumes",
-    "--network": "runs use the host network, which MLStudio sets itself",
-    "--net": "runs use the host network, which MLStudio sets itself",
-    "--env-file": "it reads a file on the host",
-    "--entrypoint": "MLStudio starts the script itself",
-    "--name": "MLStudio names the container",
-    "--rm": "MLStudio removes the container after collecting outputs",
-}
-
-
-def validate_arguments(arguments: Sequence[str]) -> list[str]:
-    """`docker.arguments` if all are allowed; a UserError naming the first one that is not."""
-    i = 0
-    while i < len(arguments):
-        flag, value, step = _split_argument(arguments, i)
-        _check_argument(flag, value)
-        i += step
-    return list(arguments)
-
-
-def _split_argument(arguments: Sequence[str], i: int) -> tuple[str, str | None, int]:
-    word = arguments[i]
-    if word.startswith("--") and "=" in word:
-        flag, value = word.split("=", 1)
-        return flag, value, 1
-    if word in _ARGUMENTS_WITH_VALUE:
-        if i + 1 >= len(arguments):
-            raise UserError(f"docker.arguments: {word} needs a value.")
-        return word, arguments[i + 1], 2
-    if len(word) > 2 and word[0] == "-" and word[1] != "-" and word[:2] in _ARGUMENTS_WITH_VALUE:
-        return word[:2], word[2:], 1
-    return word, None, 1
-
-
-def _check_argument(flag: str, value: str | None) -> None:
-    allowed = sorted(_ARGUMENTS_WITH_VALUE | _FLAGS)
-    if flag in _WHY_REFUSED:
-        raise UserError(
-            f"docker.arguments: {flag} is not allowed: {_WHY_REFUSED[flag]}. Allowed: "
-            f"{', '.join(allowed)}."
-        )
-    if flag not in _ARGUMENTS_WITH_VALUE and flag not in _FLAGS:
-        raise UserError(
-            f"docker.arguments: {flag!r} is not an option MLStudio passes to `docker run`. "
-            f"Allowed: {', '.join(allowed)}."
-        )
-    if flag in ("-v", "--volume") and value is not None and _names_host_path(value):
-        raise UserError(
-            f"docker.arguments: {flag} {value} mounts a host folder; only named volumes "
-            "(name:/path) are allowed."
-        )
-    if flag == "--mount" and value is not None and not _plain_mount(value):
-        raise UserError(
-            f"docker.arguments: --mount {value} must be type=volume or type=tmpfs without "
-            "volume options; host folders can't be mounted."
-        )
-    if flag == "--ipc" and value not in ("private", "shareable", "none"):
-        raise UserError(
-            f"docker.arguments: --ipc {value} is not allowed; use private, shareable or none "
-            "(raise docker.shm_size for PyTorch data loaders)."
-        )
-
-
-def _plain_mount(mount: str) -> bool:
-    fields = [field.partition("=") for field in mount.split(",")]
-    types = {value for key, _, value in fields if key == "type"}
-    # A local volume with volume-opt device=/… is a bind mount in disguise.
-    options = {key for key, _, _ in fields if key.startswith(("volume-opt", "volume-driver"))}
-    return types in ({"volume"}, {"tmpfs"}) and not options
-
-
-def _names_host_path(volume: str) -> bool:
-    source, colon, _ = volume.partition(":")
-    # No colon: an anonymous volume at that path in the container.
-    return bool(colon) and (source.startswith((".", "~")) or "/" in source)
-
-
-def validate_shm_size(shm_size: str) -> str:
-    if not re.fullmatch(r"\d+(\.\d+)?([bkmgBKMG][bB]?)?", shm_size):
-        raise UserError(
-            f"docker.shm_size {shm_size!r} is not a size: use a number with an optional unit, "
-            "like 512m or 2g."
-        )
-    return shm_size
-
-
-def container_argv(
-    *,
-    name: str,
-    image: str,
-    argv: list[str],
-    workdir: str,
-    env: dict[str, str],
-    shm_size: str | None = None,
-    arguments: Sequence[str] = (),
-    sdk_path: str,
-    user: str | None = None,
-) -> list[str]:
-    """A `docker run` command line to start with subprocess.Popen, as if it were the script.
-
-    Pass `env=container_env(env)` to Popen: the command line names the variables but carries
-    no values, so tokens never show in `ps`. `workdir` (a host folder) is mounted at the same
-    path, so paths in `env` stay valid; the `mlstudio` package under `sdk_path` is mounted
-    read-only and importable. stdout and stderr stay separate pipes and the CLI's exit code
-    is the script's. The container is kept after it exits (for copy_out and the exit code):
-    container_remove it afterwards. For a remote engine use container_create instead.
-    """
-    workdir = _absolute(workdir, "workdir")
-    sdk_package = _absolute(str(Path(sdk_path) / "mlstudio"), "sdk_path")
-    mounts = ["-v", f"{workdir}:{workdir}", "-v", f"{sdk_package}:{SDK_DIR}/mlstudio:ro"]
-    options = _run_options(name, workdir, env, shm_size, arguments, user)
-    return ["docker", "run", *options, *mounts, image, *argv]
-
-
-def container_create(
-    *,
-    name: str,
-    image: str,
-    argv: list[str],
-    workdir: str,
-    env: dict[str, str],
-    shm_size: str | None = None,
-    arguments: Sequence[str] = (),
-    sdk_path: str,
-    user: str | None = None,
-) -> list[str]:
-    """For an engine that can't see this host's folders (engine_is_remote()): create the
-    container, copy `workdir` and the SDK into it, and return the `docker start` command
-    line to Popen exactly like container_argv's. Afterwards copy_out(name, workdir) brings
-    outputs and logs back, then container_remove(name)."""
-    workdir = _absolute(workdir, "workdir")
-    options = _run_options(name, workdir, env, shm_size, arguments, user)
-    created = subprocess.run(
-        ["docker", "create", *options, image, *argv],
-        env=container_env(env),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if created.returncode != 0:
-        raise UserError(f"Docker could not create container {name}: {created.stderr.strip()}")
-    copy_in(name, workdir)
-    copy_in(name, str(Path(sdk_path) / "mlstudio"), dest=f"{SDK_DIR}/mlstudio")
-    return ["docker", "start", "--attach", name]
-
-
-def container_env(env: dict[str, str]) -> dict[str, str]:
-    """The environment for the docker CLI process of container_argv/container_create: the
-    worker's own (DOCKER_HOST and friends) plus the run's variables, which the CLI passes on."""
-    return {**os.environ, **{key: str(value) for key, value in env.items()}}
-
-
-def _run_options(
-    name: str,
-    workdir: str,
-    env: dict[str, str],
-    shm_size: str | None,
-    arguments: Iterable[str],
-    user: str | None,
-) -> list[str]:
-    options = ["--name", name, "--label", "mlstudio.run-container=1", "--init"]
-    options += ["--network", "host", "--workdir", workdir]
-    for key in env:
-        if key == "PYTHONPATH":
-            continue
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-            raise UserError(f"Environment variable name {key!r} is not valid.")
-        options += ["--env", key]
-    python_path = ":".join(filter(None, [SDK_DIR, env.get("PYTHONPATH")]))
-    options += ["--env", f"PYTHONPATH={python_path}"]
-    if shm_size:
-        options += ["--shm-size", validate_shm_size(shm_size)]
-    if user:
-        if not re.fullmatch(r"[\w.-]+(:[\w.-]+)?", user):
-            raise UserError(f"Container user {user!r} is not a user[:group] name or id.")
-        options += ["--user", user]
-    return options + validate_arguments(list(arguments))
-
-
-def _absolute(path: str, what: str) -> str:
-    if not os.path.isabs(path):
-        raise ValueError(f"{what} must be an absolute path, not {path!r}")
-    return os.path.normpath(path)
-
-
-def container_stop(name: str, timeout: int = 10) -> None:
-    """SIGTERM the container's process, SIGKILL after `timeout` seconds; fine if it is gone."""
-    engine = client()
-    try:
-        engine.api.stop(name, timeout=timeout)
-    except docker_errors.NotFound:
-        pass
-    finally:
-        engine.close()
-
-
-def container_remove(name: str) -> None:
-    """Remove the container, running or not; fine if it is already gone."""
-    engine = client()
-    try:
-        engine.api.remove_container(name, force=True)
-    except docker_errors.NotFound:
-        pass
-    except docker_errors.APIError as error:
-        if "already in progress" not in str(error):
-            raise
-    finally:
-        engine.close()
-
-
-def container_exit_code(name: str) -> int | None:
-    """The exit code of a finished container; None while it runs or when there is none."""
-    engine = client()
-    try:
-        state = engine.api.inspect_container(name)["State"]
-    except docker_errors.NotFound:
-        return None
-    finally:
-        engine.close()
-    return None if state.get("Running") else state.get("ExitCode")
-
-
-def copy_in(name: str, folder: str, *, dest: str | None = None) -> None:
-    """Copy a host folder into a (created or running) container at `dest`, by default the
-    same path; missing parent folders are created."""
-    dest = _absolute(dest or folder, "dest")
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        archive.add(folder, arcname=dest.lstrip("/"))
-    buffer.seek(0)
-    engine = client(timeout=600)
-    try:
-        engine.api.put_archive(name, "/", buffer)
-    finally:
-        engine.close()
-
-
-def copy_out(name: str, folder: str) -> None:
-    """Copy the container's `folder` back over the host folder of the same path (new and
-    changed files; nothing is deleted). Links and paths that would leave it are skipped."""
-    folder = _absolute(folder, "folder")
-    engine = client(timeout=600)
-    try:
-        stream, _ = engine.api.get_archive(name, folder)
-        with tempfile.TemporaryFile() as spool:
-            for chunk in stream:
-                spool.write(chunk)
-            spool.seek(0)
-            with tarfile.open(fileobj=spool, mode="r") as archive:
-                # Safe: every member goes through tarfile.data_filter first.
-                archive.extractall(Path(folder).parent, filter=_inside_only)  # noqa: S202
-    finally:
-        engine.close()
-
-
-def _inside_only(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
-    # A venv's link to /usr/bin/python3 must not cost the run its other outputs: skip, go on.
-    try:
-        return tarfile.data_filter(member, path)
-    except tarfile.FilterError:
-        return None

@@ -34,6 +34,7 @@ CURATED_ALIASES = (
     ("sklearn", "MLStudio-SKLearn"),
     ("scikit", "MLStudio-SKLearn"),
     ("minimal", "MLStudio-Minimal"),
+    ("tutorial", "MLStudio-SKLearn"),  # v1's tutorial image held scikit-learn and friends
 )
 
 

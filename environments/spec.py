@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from environments.dockerfiles import check_dockerfile
 from mlstudio.errors import UserError
 
 RESERVED_PREFIX = "MLStudio-"
@@ -38,11 +39,6 @@ ADDRESS_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]*(:\d{1,5})?(/[A-Za-z0-9._
 ENV_NAME_RULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SHM_RULE = re.compile(r"^\d+(\.\d+)?([kmg]b?|b)?$")
 PYTHON_VERSION_RULE = re.compile(r"^3(\.\d{1,2}){0,2}$")
-DOCKERFILE_KEYWORDS = frozenset((
-    "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL",
-    "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
-))  # fmt: skip
-HEREDOC = re.compile(r"<<-?\s*[\"']?(\w+)[\"']?")
 
 # Where the image's managed Python lives when MLStudio installs packages into it.
 IMAGE_ENV = "/opt/mlstudio/env"
@@ -108,8 +104,9 @@ def normalize(raw, *, curated: bool = False) -> Normalized:
     conda = python["conda_dependencies"]
     if conda["conda_packages"] and not docker["enabled"]:
         warnings.append(
-            "Conda packages are installed with conda or micromamba, which must be on the PATH "
-            "of the worker that builds this environment; the build fails clearly otherwise."
+            "Conda packages are installed with conda, mamba or micromamba where the worker "
+            "that builds this environment has one, else with pip under their PyPI names; a "
+            "package only conda has then fails the build, naming it."
         )
     return Normalized(spec=spec, password=password, warnings=warnings)
 
@@ -405,14 +402,14 @@ def _docker(section: dict, name: str, warnings: list[str]) -> tuple[dict, str | 
         "base_image": image,
         "base_dockerfile": dockerfile,
         "base_image_registry": registry,
-        "shm_size": _shm_size(section.get("shm_size")),
+        "shm_size": shm_size_clean(section.get("shm_size")),
         "arguments": _docker_arguments(section.get("arguments")),
     }
     return docker, password
 
 
 def _docker_arguments(value) -> list[str]:
-    from environments.docker import validate_arguments
+    from environments.containers import validate_arguments
 
     return validate_arguments(_strings(value, "docker.arguments"))
 
@@ -446,7 +443,8 @@ def _registry(value) -> tuple[dict, str | None]:
     return {"address": address, "username": username}, password
 
 
-def _shm_size(value) -> str | None:
+def shm_size_clean(value) -> str | None:
+    """docker.shm_size as the engine takes it: bytes, or a number with a unit ("2g")."""
     if value is None or value == "":
         return None
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
@@ -481,57 +479,3 @@ def _variables(value) -> dict[str, str]:
             raise UserError(f"Environment variable {key} contains a NUL character.")
         out[key] = item
     return out
-
-
-def check_dockerfile(text: str) -> None:
-    """A cheap static check: every instruction is a Dockerfile keyword and a FROM comes first
-    (after optional ARGs). Docker itself finds the rest when it builds."""
-    stripped = text.strip()
-    first = (stripped.split() or [""])[0]
-    if (
-        "\n" not in stripped
-        and not first.startswith("#")
-        and first.upper() not in DOCKERFILE_KEYWORDS
-    ):
-        raise UserError(
-            f"docker.base_dockerfile {stripped!r} is not a Dockerfile. To use a file, the SDK "
-            "reads it for you: pass a path to a file that exists (from_dockerfile(name, path)), "
-            "or give the Dockerfile's text."
-        )
-    seen_from = False
-    for number, keyword in _instructions(text):
-        if keyword not in DOCKERFILE_KEYWORDS:
-            raise UserError(
-                f"docker.base_dockerfile line {number}: {keyword!r} is not a Dockerfile "
-                "instruction (FROM, RUN, COPY, ENV, …). Fix the Dockerfile."
-            )
-        if not seen_from and keyword not in ("FROM", "ARG"):
-            raise UserError(
-                f"docker.base_dockerfile line {number}: the first instruction must be FROM "
-                f"(after optional ARGs), not {keyword}."
-            )
-        seen_from = seen_from or keyword == "FROM"
-    if not seen_from:
-        raise UserError(
-            "docker.base_dockerfile has no FROM instruction; start it with e.g. "
-            "'FROM mlstudio/python:bookworm'."
-        )
-
-
-def _instructions(text: str):
-    """(line number, KEYWORD) of each instruction, skipping comments, continuations and
-    heredoc bodies."""
-    continued, heredoc = False, None
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if heredoc is not None:
-            if stripped == heredoc:
-                heredoc = None
-            continue
-        if not stripped or stripped.startswith("#"):
-            continue
-        if not continued:
-            yield number, stripped.split()[0].upper()
-            found = HEREDOC.search(stripped)
-            heredoc = found.group(1) if found else None
-        continued = stripped.endswith("\\")

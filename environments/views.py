@@ -6,7 +6,6 @@ from __future__ import annotations
 import shlex
 
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -17,16 +16,9 @@ from workspaces.models import Role
 from workspaces.selectors import workspace_get_for_user
 
 
-def _workspace(request, name: str):
-    try:
-        return workspace_get_for_user(user=request.user, name=name)
-    except NotFound as exc:
-        raise Http404(exc.message) from None
-
-
 @require_http_methods(["GET", "POST"])
 def environment_list(request, name: str):
-    workspace, membership = _workspace(request, name)
+    workspace, membership = workspace_get_for_user(user=request.user, name=name)
     form = request.POST if request.method == "POST" else _prefilled(request, workspace)
     if request.method == "POST":
         registered = _register(request, workspace, membership, form)
@@ -70,20 +62,17 @@ def _prefilled(request, workspace) -> dict:
 
 @require_http_methods(["GET", "POST"])
 def environment_detail(request, name: str, env: str):
-    workspace, membership = _workspace(request, name)
+    workspace, membership = workspace_get_for_user(user=request.user, name=name)
     form = None
     if request.method == "POST":
         form = request.POST
         registered = _register(request, workspace, membership, form)
         if registered is not None:
             return redirect("environment", workspace.name, registered.name)
-    try:
-        versions = list(selectors.environment_versions(workspace=workspace, name=env))
-        chosen = selectors.environment_version_get(
-            workspace=workspace, name=env, version=request.GET.get("version")
-        )
-    except NotFound as exc:
-        raise Http404(exc.message) from None
+    versions = list(selectors.environment_versions(workspace=workspace, name=env))
+    chosen = selectors.environment_version_get(
+        workspace=workspace, name=env, version=request.GET.get("version")
+    )
     log_text, log_offset = builders.build_log_read(chosen.content_hash, 0)
     return render(
         request,

@@ -11,6 +11,7 @@ from ninja.errors import AuthenticationError
 from compute.api import router as compute_router
 from environments.api import router as environments_router
 from mlstudio.errors import UserError
+from registry.api import router as registry_router
 from runs.api import router as runs_router
 from runs.metrics_api import router as metrics_router
 from runs.snapshot_api import router as snapshots_router
@@ -56,4 +57,5 @@ api.add_router("/", metrics_router)
 api.add_router("/", tensorboard_router)
 api.add_router("/", environments_router)
 api.add_router("/", compute_router)
+api.add_router("/", registry_router)
 api.add_router("/", sweeps_router)

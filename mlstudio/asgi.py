@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels, both authenticated."""
+"""ASGI entry point: HTTP through Django (static files through whitenoise), WebSockets through
+Channels, both authenticated."""
 
 import os
 
@@ -8,14 +9,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mlstudio.settings")
 django_asgi = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from mlstudio.routing import websocket_urlpatterns  # noqa: E402
 from workspaces.consumers import WebsocketAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": ASGIStaticFilesHandler(django_asgi),
+        "http": django_asgi,  # static files: whitenoise, in the middleware
         "websocket": WebsocketAuthMiddleware(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -29,3 +29,8 @@ class NotFound(UserError):
 class Conflict(UserError):
     status = 409
     code = "conflict"
+
+
+class TooLarge(UserError):
+    status = 413
+    code = "too_large"

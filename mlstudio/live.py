@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import threading
+from typing import Literal, TypedDict
 
 from channels.layers import get_channel_layer
 
@@ -21,6 +22,56 @@ PUBLISH_TIMEOUT = 5.0
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_pid: int | None = None
+
+
+class LogEvent(TypedDict):
+    """Text appended to log `name` at byte `offset`: a client resumes from offset+len."""
+
+    kind: Literal["log"]
+    name: str
+    offset: int
+    data: str
+
+
+class StatusEvent(TypedDict):
+    """A run's status; `seq` (its number of transitions) lets a client drop stale ones."""
+
+    kind: Literal["status"]
+    run_id: str
+    status: str
+    detail: str
+    seq: int
+
+
+class MetricEvent(TypedDict):
+    kind: Literal["metric"]
+    run_id: str
+    metrics: list
+
+
+class FileEvent(TypedDict):
+    kind: Literal["file"]
+    name: str
+    size: int
+
+
+Event = LogEvent | StatusEvent | MetricEvent | FileEvent
+
+
+def log_event(name: str, offset: int, data: str) -> LogEvent:
+    return {"kind": "log", "name": name, "offset": offset, "data": data}
+
+
+def status_event(*, run_id: str, status: str, detail: str, seq: int) -> StatusEvent:
+    return {"kind": "status", "run_id": run_id, "status": status, "detail": detail, "seq": seq}
+
+
+def metric_event(run_id: str, metrics: list) -> MetricEvent:
+    return {"kind": "metric", "run_id": run_id, "metrics": metrics}
+
+
+def file_event(name: str, size: int) -> FileEvent:
+    return {"kind": "file", "name": name, "size": size}
 
 
 def workspace_group(workspace_id: int) -> str:
@@ -34,7 +85,7 @@ def run_group(run_id: str) -> str:
     return f"run-{run_id}"
 
 
-def publish(group: str, event: dict) -> None:
+def publish(group: str, event: Event) -> None:
     """Send `event` to every consumer in `group`. Waits for the send, so events of one
     producer arrive in order. A broker failure is logged, never raised: what matters was
     persisted before, and readers catch up from the store."""
@@ -50,7 +101,7 @@ def publish(group: str, event: dict) -> None:
         )
 
 
-async def apublish(group: str, event: dict) -> None:
+async def apublish(group: str, event: Event) -> None:
     await get_channel_layer().group_send(group, {"type": "live.event", "event": event})
 
 

@@ -1,5 +1,6 @@
 """Django settings for MLStudio, read from environment variables only (see .env.example)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 from mlstudio import config
@@ -40,12 +41,17 @@ INSTALLED_APPS = [
     "compute",
     "environments",
     "runs",
+    "registry",
+    "tracking",
     "sweeps",
     "mlstudio",
+    "axes",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "mlstudio.middleware.PageGZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -53,7 +59,22 @@ MIDDLEWARE = [
     "workspaces.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
+    "mlstudio.error_pages.UserErrorPages",
 ]
+# Password sign-in is throttled (django-axes): after MLSTUDIO_LOGIN_FAILURE_LIMIT failures
+# for one username from one address, it is refused for MLSTUDIO_LOGIN_LOCKOUT_MINUTES.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = config.env_int("MLSTUDIO_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(
+    minutes=config.env_int("MLSTUDIO_LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 ROOT_URLCONF = "mlstudio.urls"
 ASGI_APPLICATION = "mlstudio.asgi.application"
@@ -91,6 +112,7 @@ STATIC_URL = "static/"
 # plotly.js is served from the plotly package itself: no CDN, no copy in the repository.
 STATICFILES_DIRS = [BASE_DIR / "static", ("vendor/plotly", _plotly_package_data())]
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise reads it at start
 MEDIA_ROOT = DATA_DIR / "files"
 STORAGES = {
     "default": {
@@ -99,6 +121,15 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Static files through whitenoise: once collected (`manage.py studio` does it at every start),
+# with content-hashed names, gzip and brotli copies and far-future cache headers; before
+# that (tests, a bare `uvicorn`), straight from the source folders.
+MLSTUDIO_STATIC_COLLECTED = config.env_bool("MLSTUDIO_STATIC_COLLECTED", False)
+if MLSTUDIO_STATIC_COLLECTED:
+    STORAGES["staticfiles"] = {"BACKEND": "mlstudio.staticfiles.StudioStaticStorage"}
+WHITENOISE_USE_FINDERS = not MLSTUDIO_STATIC_COLLECTED
+WHITENOISE_ROOT = BASE_DIR / "mlstudio" / "public"  # /favicon.ico
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = ["png", "jpg", "gif", "woff", "woff2", "gz", "zip", "map"]
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -176,9 +207,14 @@ MLSTUDIO_SNAPSHOT_MAX_BYTES = config.env_int(
     "MLSTUDIO_SNAPSHOT_MAX_BYTES", 300 * 1024 * 1024, minimum=1
 )
 MLSTUDIO_SNAPSHOT_MAX_FILES = config.env_int("MLSTUDIO_SNAPSHOT_MAX_FILES", 2000, minimum=1)
+# The model registry: the most one model registered by upload may hold.
+MLSTUDIO_MODEL_MAX_BYTES = config.env_int("MLSTUDIO_MODEL_MAX_BYTES", 50 * 1024**3, minimum=1)
 MLSTUDIO_WORK_DIR = DATA_DIR / "work"
 # Built virtualenvs (one folder per content hash) and the last build log of each.
 MLSTUDIO_ENVS_DIR = DATA_DIR / "envs"
+# conda, mamba or micromamba for environments with conda packages; empty: the first on PATH
+# (without one, conda packages are installed with pip under their PyPI names).
+MLSTUDIO_CONDA = config.env_str("MLSTUDIO_CONDA", "")
 # The image an environment starts from when it names neither base_image nor base_dockerfile.
 MLSTUDIO_DEFAULT_BASE_IMAGE = config.env_str(
     "MLSTUDIO_DEFAULT_BASE_IMAGE", "mlstudio/python:bookworm"
@@ -190,6 +226,23 @@ MLSTUDIO_DOCKER_COPY_FILES = config.env_bool("MLSTUDIO_DOCKER_COPY_FILES", False
 MLSTUDIO_TENSORBOARD_IDLE_SECONDS = config.env_int(
     "MLSTUDIO_TENSORBOARD_IDLE_SECONDS", 1800, minimum=10
 )
+# Run isolation (mlstudio/sandbox.py): a bubblewrap sandbox, as an unprivileged user.
+MLSTUDIO_RUN_SANDBOX = config.env_bool("MLSTUDIO_RUN_SANDBOX", True)
+MLSTUDIO_RUN_USER = config.env_str("MLSTUDIO_RUN_USER", "mlstudio-run")
+MLSTUDIO_RUN_NETWORK = config.env_bool("MLSTUDIO_RUN_NETWORK", True)
+# Who may create workspaces: staff members only (the default), or every signed-in account.
+MLSTUDIO_WORKSPACE_CREATORS = config.env_choice(
+    "MLSTUDIO_WORKSPACE_CREATORS", "staff", ("STAFF", "EVERYONE")
+)
+# Bounds on what users send (runs/quotas.py, runs/submission.py), each refused with a 4xx.
+MLSTUDIO_RUN_FILE_MAX_BYTES = config.env_int(
+    "MLSTUDIO_RUN_FILE_MAX_BYTES", 1024 * 1024 * 1024, minimum=1
+)
+MLSTUDIO_WORKSPACE_QUOTA_BYTES = config.env_int(
+    "MLSTUDIO_WORKSPACE_QUOTA_BYTES", 100 * 1024**3, minimum=1
+)
+MLSTUDIO_TAGS_MAX = config.env_int("MLSTUDIO_TAGS_MAX", 100, minimum=1)
+MLSTUDIO_TAG_LENGTH_MAX = config.env_int("MLSTUDIO_TAG_LENGTH_MAX", 1024, minimum=1)
 MLSTUDIO_CANCEL_GRACE_SECONDS = config.env_int("MLSTUDIO_CANCEL_GRACE_SECONDS", 10, minimum=0)
 MLSTUDIO_RUN_HEARTBEAT_TIMEOUT = config.env_int("MLSTUDIO_RUN_HEARTBEAT_TIMEOUT", 60, minimum=5)
 MLSTUDIO_METRIC_NAME_MAX = config.env_int("MLSTUDIO_METRIC_NAME_MAX", 255, minimum=1)

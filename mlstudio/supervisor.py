@@ -24,9 +24,17 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from compute.queues import CONTROL_QUEUE, LOCAL_TARGET
-from mlstudio.processes import parent_death_signal, signal_group
+from mlstudio.processes import STOPPING_MARK, parent_death_signal, signal_group
 
-STOP_GRACE_SECONDS = 10
+# Workers get the runs' own stop grace on top, to cancel their runs and record why.
+STOP_GRACE_SECONDS = 10 + settings.MLSTUDIO_CANCEL_GRACE_SECONDS
+# A child that dies is started again after a pause that doubles with each quick death (up to
+# RESTART_MAX_SECONDS); one that died FAST_FAILURES times in a row within FAST_FAILURE_SECONDS
+# of its start will not get better by itself, and the studio stops and says why.
+RESTART_FIRST_SECONDS = 0.5
+RESTART_MAX_SECONDS = 30.0
+FAST_FAILURE_SECONDS = 30.0
+FAST_FAILURES = 5
 # How often the studio looks for cluster and docker targets registered or deleted meanwhile,
 # and how long a node that exited waits before it is started again.
 NODE_SYNC_SECONDS = 3.0
@@ -45,9 +53,14 @@ class Child:
     process: subprocess.Popen | None = None
     config: tuple = ()  # for a target's node: the settings it was started with
     exited_at: float | None = None
+    started_at: float = 0.0
+    fast_failures: int = 0  # deaths in a row, each soon after its start
+    restart_at: float | None = None
 
     def start(self, env: dict[str, str]) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.started_at = time.monotonic()
+        self.restart_at = None
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
                 self.argv,
@@ -123,10 +136,14 @@ class Studio:
         handle.write(str(os.getpid()))
         handle.flush()
         self._lock_file = handle
+        (self.data_dir / STOPPING_MARK).unlink(missing_ok=True)  # left by a studio killed -9
 
     def check_port(self) -> None:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         with socket.socket(family, socket.SOCK_STREAM) as probe:
+            # As the web server binds: a previous studio's connections in TIME_WAIT don't
+            # hold the port, only a program listening on it does.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind((self.host, self.port))
             except OSError as exc:
@@ -300,9 +317,40 @@ class Studio:
     def dead_child(self) -> Child | None:
         return next((c for c in self.children if not c.alive), None)
 
+    def keep_up(self, *, say=print) -> None:
+        """Start again, with backoff, each child that died; StartupError once one keeps dying
+        right after its start."""
+        now = time.monotonic()
+        for child in self.children:
+            if child.alive:
+                continue
+            if child.restart_at is None:
+                child.restart_at = now + self._restart_pause(child, now)
+                say(f"  {child.name} exited (code {child.process.returncode}) after "
+                    f"{now - child.started_at:.0f} s; starting it again in "
+                    f"{child.restart_at - now:.1f} s. Log: {child.log}")  # fmt: skip
+            elif now >= child.restart_at:
+                child.start(self.child_env())
+                say(f"  started {child.name:<15} pid {child.process.pid:<7} log {child.log}")
+
+    def _restart_pause(self, child: Child, now: float) -> float:
+        if now - child.started_at >= FAST_FAILURE_SECONDS:
+            child.fast_failures = 0
+        child.fast_failures += 1
+        if child.fast_failures >= FAST_FAILURES:
+            raise StartupError(
+                f"{child.name} died {child.fast_failures} times in a row, each within "
+                f"{FAST_FAILURE_SECONDS:.0f} s of its start; it will not recover by itself. "
+                + _died_message(child)
+            )
+        return min(RESTART_FIRST_SECONDS * 2 ** (child.fast_failures - 1), RESTART_MAX_SECONDS)
+
     def stop(self, *, say=print) -> None:
         """Stop children in reverse start order, so Redis outlives the workers that use it."""
         started_redis = any(child.name == "redis" for child in self.children)
+        mark = self.data_dir / STOPPING_MARK
+        if self._lock_file is not None:  # only the studio that owns the data folder
+            mark.touch()
         for child in [*self.nodes.values(), *reversed(self.children)]:
             if child.alive:
                 say(f"  stopping {child.name}")
@@ -313,6 +361,7 @@ class Studio:
             # Only ours to remove: a refused second studio must not touch the first's socket.
             self.redis_socket.unlink(missing_ok=True)
         if self._lock_file is not None:
+            mark.unlink(missing_ok=True)
             self._lock_file.close()
             self._lock_file = None
 

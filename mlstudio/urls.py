@@ -12,7 +12,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("", include("runs.urls")),
+    path("", include("registry.urls")),
     path("", include("compute.urls")),
     path("", include("environments.urls")),
     path("", include("workspaces.urls")),
+    path("", include("tracking.urls")),
 ]

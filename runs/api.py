@@ -8,7 +8,7 @@ from django.http import FileResponse, HttpResponse
 from ninja import Query, Router, Schema, Status
 
 from mlstudio.errors import NotFound, UserError
-from runs import selectors, services, store
+from runs import editing, quotas, selectors, services, store
 from runs.models import Experiment, Run, Snapshot
 from runs.presenters import run_details, zip_folder_response
 from runs.submission import RunConfig
@@ -195,9 +195,27 @@ def run_detail(request, ws: str, run_id: str):
     return run_details(_run(request, ws, run_id))
 
 
+class DescribeIn(Schema):
+    display_name: str | None = None
+    description: str | None = None
+
+
+@router.patch("/workspaces/{ws}/runs/{run_id}")
+def run_describe(request, ws: str, run_id: str, payload: DescribeIn):
+    """`run.display_name = ...` and `run.description = ...`."""
+    run = _run(request, ws, run_id, Role.CONTRIBUTOR)
+    return run_details(
+        editing.run_describe(
+            run=run, display_name=payload.display_name, description=payload.description
+        )
+    )
+
+
 @router.post("/workspaces/{ws}/runs/{run_id}/cancel")
 def run_cancel(request, ws: str, run_id: str):
-    run = services.run_cancel(run=_run(request, ws, run_id, Role.CONTRIBUTOR))
+    run = _run(request, ws, run_id, Role.CONTRIBUTOR)
+    who = request.user.get_username()
+    run = services.run_cancel(run=run, reason=f"Canceled by the user {who}.")
     return run_details(run)
 
 
@@ -291,7 +309,10 @@ def run_complete(request, ws: str, run_id: str, payload: CompleteIn):
 def run_file_upload(request, ws: str, run_id: str, name: str):
     """`run.upload_file(name, path)` from a notebook: the body is the file's bytes."""
     run = _run(request, ws, run_id, Role.CONTRIBUTOR)
-    size = store.write_file(run.pk, name, request)
+    declared = request.headers.get("content-length", "")
+    size = quotas.run_file_upload(
+        run=run, name=name, source=request, declared=int(declared) if declared.isdigit() else None
+    )
     return Status(
         201,
         {

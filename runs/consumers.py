@@ -51,7 +51,7 @@ class RunConsumer(MemberConsumer):
             )
             if following == position:
                 break
-            await self.send_json({"kind": "log", "name": name, "offset": position, "data": text})
+            await self.send_json(live.log_event(name, position, text))
             position = following
         self.positions[name] = position
 
@@ -72,21 +72,14 @@ class RunConsumer(MemberConsumer):
             await self.send_json(event)
         else:  # the message overlaps what was sent from the store; send only the rest
             rest = data[position - offset :]
-            await self.send_json(
-                {"kind": "log", "name": name, "offset": position, "data": rest.decode()}
-            )
+            await self.send_json(live.log_event(name, position, rest.decode()))
         self.positions[name] = end
 
 
-def status_event(run) -> dict:
+def status_event(run) -> live.StatusEvent:
     """The run's current status as the payload its transitions publish."""
-    return {
-        "kind": "status",
-        "run_id": run.pk,
-        "status": run.status,
-        "detail": run.status_detail,
-        "seq": len(run.status_history),
-    }
+    return live.status_event(run_id=run.pk, status=run.status, detail=run.status_detail,
+                             seq=len(run.status_history))  # fmt: skip
 
 
 def _offsets(query_string: bytes) -> dict[str, int]:

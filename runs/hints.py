@@ -1,18 +1,26 @@
 """Troubleshooting hints: from what is known about how a run ended, the likely cause and its
 fix in one line, with a link to where the fix is made.
 
-Pure: it reads only the facts it is given, so the executor gathers them and tests build them.
-A hint is a dict {"code", "message", "url", "label"}; url and label may be absent. Every url is
-a path on the studio built here from quoted parts, never text taken as is from a log.
+`hint_for` is pure: it reads only the facts it is given, so tests build them; the functions
+at the end gather them for the executor (the log's last traceback, the build log, the
+environment). A hint is a dict {"code", "message", "url", "label"}; url and label may be
+absent. Every url is a path on the studio built here from quoted parts, never text taken as
+is from a log.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote, urlencode
 
+from django.urls import reverse
+
+from environments.selectors import environment_version_by_pk
 from mlstudio.sdk._snapshot import human_size
+from runs import store
+from runs.definition import RunDefinition
 
 # Import names whose pip package is called something else.
 PACKAGES = {
@@ -64,7 +72,8 @@ class Failure:
     build_error: str | None = None  # the build's error, when the environment failed to build
     build_log: tuple[str, ...] = ()  # the build's last lines
     peak_memory: int | None = None  # bytes resident in the script's processes, at the most
-    oom_killed: bool = False  # the kernel recorded an out-of-memory kill meanwhile
+    oom_killed: bool = False  # the kernel (or Docker, for a container) recorded an OOM kill
+    in_container: bool = False
     environment: Environment = Environment()
     snapshot_paths: frozenset[str] = frozenset()
 
@@ -87,7 +96,7 @@ def hint_for(failure: Failure, links: Links) -> dict | None:
     if failure.status != "Failed":
         return None
     if failure.exit_code in KILLED_EXIT_CODES:
-        return _out_of_memory(failure)
+        return _out_of_memory(failure) if failure.oom_killed else _killed(failure)
     exception = _last_exception(failure.traceback)
     if exception is None:
         return None
@@ -179,15 +188,36 @@ def _error_in_script(kind: str, text: str, failure: Failure, links: Links) -> di
 
 
 def _out_of_memory(failure: Failure) -> dict:
-    how = "signal 9, shell exit code 137" if failure.exit_code == -9 else "exit code 137"
-    peak = failure.peak_memory
-    used = f"; its processes were seen using up to {human_size(peak)}" if peak else ""
-    if failure.oom_killed:
-        cause = f"Out of memory: the kernel's OOM killer stopped the script (SIGKILL, {how}){used}."
-    else:
-        cause = f"Killed by SIGKILL ({how}), most likely out of memory{used}."
+    who = (
+        "Docker stopped the container"
+        if failure.in_container
+        else ("the kernel's OOM killer stopped the script")
+    )
+    cause = f"Out of memory: {who} (SIGKILL, {_how(failure)}){_used(failure)}."
     fix = "Use less memory (smaller batches, data in chunks) or run on a machine with more."
     return _hint("out_of_memory", f"{cause} {fix}")
+
+
+def _killed(failure: Failure) -> dict:
+    """SIGKILL with no out-of-memory record: something outside the run killed it."""
+    if failure.in_container:
+        cause = (f"The container was killed from outside the run (SIGKILL, {_how(failure)}); "
+                 "Docker recorded no out-of-memory kill, so a person or a program stopped it "
+                 "(docker kill, docker rm -f, the engine restarting)")  # fmt: skip
+    else:
+        cause = (f"Killed by SIGKILL ({_how(failure)}) from outside the run; the kernel recorded "
+                 "no out-of-memory kill, so a person or a program stopped it (kill -9, a "
+                 "process manager)")  # fmt: skip
+    return _hint("killed", f"{cause}{_used(failure)}. Submit it again if that was a mistake.")
+
+
+def _how(failure: Failure) -> str:
+    return "signal 9, shell exit code 137" if failure.exit_code == -9 else "exit code 137"
+
+
+def _used(failure: Failure) -> str:
+    peak = failure.peak_memory
+    return f"; its processes were seen using up to {human_size(peak)}" if peak else ""
 
 
 def _timed_out(limit: int) -> dict:
@@ -276,3 +306,94 @@ def _duration(seconds: int) -> str:
         if count:
             parts.append(f"{count} {unit}")
     return " ".join(parts[:2]) or "0 s"
+
+
+# --- the evidence: what the executor knows of a run's end, gathered for hint_for ----------
+
+TRACEBACK = re.compile(rb"Traceback \(most recent call last\):\n")
+
+
+def error_summary(run_id: str, exit_code: int | None, *, workdir: Path) -> dict:
+    """The last traceback of the user log (or its last lines) and the exit code, with paths
+    shown relative to the snapshot, as the user knows them."""
+    tail = log_tail(store.run_file(run_id, store.USER_LOG))
+    matches = list(TRACEBACK.finditer(tail))
+    if matches:
+        trace = tail[matches[-1].start() :].decode("utf-8", "replace").strip()
+        trace = trace.replace(f'"{workdir}/', '"')
+        last = trace.splitlines()[-1]
+        message = f"{last} (exit code {exit_code})"
+    else:
+        last_lines = tail.decode("utf-8", "replace").strip().splitlines()[-20:]
+        message = f"The script exited with code {exit_code}."
+        if last_lines:
+            message += " Last output: " + " | ".join(last_lines[-3:])
+        trace = "\n".join(last_lines)
+    return {"message": message, "traceback": trace, "exit_code": exit_code}
+
+
+def log_tail(path: Path, size: int = 64 * 1024) -> bytes:
+    """The last `size` bytes of a log; nothing for a log never written."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, path.stat().st_size - size))
+            return handle.read()
+    except FileNotFoundError:
+        return b""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the executor saw of the run besides its logs."""
+
+    stopped: bool  # the executor stopped the script (cancel, timeout, its own error)
+    timeout_seconds: int | None = None
+    failed_build_log: str | None = None
+    peak_memory: int | None = None
+    oom_killed: bool = False
+    in_container: bool = False
+
+
+def failure_of(run, definition: RunDefinition, status: str, error: dict,
+               evidence: Evidence) -> Failure:  # fmt: skip
+    build_log = ()
+    if evidence.failed_build_log is not None:
+        tail = log_tail(store.run_file(run.pk, evidence.failed_build_log))
+        build_log = tuple(tail.decode("utf-8", "replace").splitlines()[-40:])
+    manifest = run.snapshot.manifest if run.snapshot_id else []
+    return Failure(
+        status=status,
+        # A script the executor stopped was killed on purpose: its exit code says nothing
+        # about the script.
+        exit_code=None if evidence.stopped else error.get("exit_code"),
+        traceback=error.get("traceback", ""),
+        timeout_seconds=evidence.timeout_seconds,
+        build_error=error["message"] if evidence.failed_build_log else None,
+        build_log=build_log,
+        peak_memory=evidence.peak_memory,
+        oom_killed=evidence.oom_killed,
+        in_container=evidence.in_container,
+        environment=environment_of(definition),
+        snapshot_paths=frozenset(entry["path"] for entry in manifest),
+    )
+
+
+def environment_of(definition: RunDefinition) -> Environment:
+    if definition.environment_id is None:
+        return Environment()
+    version = environment_version_by_pk(pk=definition.environment_id)
+    return Environment(
+        name=version.name,
+        version=version.version,
+        curated=version.environment.is_curated,
+        user_managed=version.spec["python"]["user_managed_dependencies"],
+        docker=definition.in_docker(version.spec),
+    )
+
+
+def links_of(run) -> Links:
+    workspace = run.experiment.workspace.name
+    return Links(
+        run_page=reverse("run", args=[workspace, run.pk]),
+        environments_page=reverse("environments", args=[workspace]),
+    )

@@ -21,8 +21,11 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 
-from runs import signals, store
+from mlstudio import live
+from mlstudio.errors import UserError
+from runs import signals
 from runs.models import NUMERIC_KINDS, Metric, MetricKind, MetricRecord, Run
+from runs.submission import tags_checked, tags_problem
 
 NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 KINDS = set(MetricKind.values)
@@ -34,6 +37,32 @@ class IngestReport:
     stored: int = 0
     skipped: list[str] = field(default_factory=list)
     live: dict[str, dict] = field(default_factory=dict)
+
+
+@dataclass
+class _Batch:
+    """One ingest's records, sorted: numbers per metric, other values per metric, and the
+    changes to the run's tags and properties."""
+
+    points: dict[str, Points] = field(default_factory=dict)
+    others: dict[str, list[tuple[object, float]]] = field(default_factory=lambda: defaultdict(list))
+    tags: dict[str, str] = field(default_factory=dict)
+    untag: set[str] = field(default_factory=set)
+    props: dict[str, str] = field(default_factory=dict)
+
+    def operate(self, op: str, record: dict) -> None:
+        if op == "tag":
+            # Later operations win: a tag set after an untag of the same key stays.
+            added = {str(k): "" if v is None else str(v) for k, v in record["tags"].items()}
+            self.tags.update(added)
+            self.untag.difference_update(added)
+        elif op == "untag":
+            removed = {str(k) for k in record["keys"]}
+            self.untag.update(removed)
+            for key in removed:
+                self.tags.pop(key, None)
+        else:
+            self.props.update({str(k): str(v) for k, v in record["props"].items()})
 
 
 def series_path(metric: Metric) -> Path:
@@ -66,62 +95,53 @@ class Ingestor:
             finally:
                 self.source = previous
         report = IngestReport()
-        points: dict[str, Points] = {}
-        others: dict[str, list[tuple[object, float]]] = defaultdict(list)
-        tags: dict[str, str] = {}
-        untag: set[str] = set()
-        props: dict[str, str] = {}
+        batch = _Batch()
         numeric = {name for name, metric in self.metrics.items() if metric.is_numeric}
         for record in records:
-            # The SDK's fast path writes {"n", "v", "t"} for a finite number of a metric it
-            # has seen: that is nearly every record, so it skips every other check.
-            if type(record) is dict and len(record) == 3:
-                name, value = record.get("n"), record.get("v")
-                kind = type(value)
-                if (kind is float or kind is int) and name in numeric and "t" in record:
-                    batch = points.get(name) or points.setdefault(
-                        name, Points(self.metrics[name].count)
-                    )
-                    batch.add(None, value, record["t"])
-                    continue
+            if self._fast(record, numeric, batch.points):
+                continue
             try:
-                problem = self._sort(record, points, others, tags, untag, props)
+                problem = self._sort(record, batch)
             except (KeyError, TypeError, AttributeError, ValueError) as exc:
                 problem = f"malformed record {str(record)[:80]}: {type(exc).__name__} {exc}"
             if problem:
                 report.skipped.append(problem)
             numeric = {name for name, metric in self.metrics.items() if metric.is_numeric}
         with transaction.atomic():
-            for name, batch in points.items():
-                if not batch.values:  # log_list(name, []) adds nothing
-                    continue
-                report.stored += self._append_points(self.metrics[name], batch, report)
-            for name, batch in others.items():
-                report.stored += self._append_records(self.metrics[name], batch)
-            if tags or untag or props:
-                self._apply_run_changes(tags, untag, props, report)
-        signals.metrics_stored.send(sender=Run, run=self.run, names=list(points))
+            self._store(batch, report)
+        signals.metrics_stored.send(sender=Run, run=self.run, names=list(batch.points))
         return report
 
+    def _fast(self, record, numeric: set[str], points: dict[str, Points]) -> bool:
+        """The SDK's fast path writes {"n", "v", "t"} for a finite number of a metric it has
+        seen: that is nearly every record, so it skips every other check."""
+        if type(record) is not dict or len(record) != 3:
+            return False
+        name, value = record.get("n"), record.get("v")
+        kind = type(value)
+        if not ((kind is float or kind is int) and name in numeric and "t" in record):
+            return False
+        batch = points.get(name) or points.setdefault(name, Points(self.metrics[name].count))
+        batch.add(None, value, record["t"])
+        return True
+
+    def _store(self, batch: _Batch, report: IngestReport) -> None:
+        for name, points in batch.points.items():
+            if not points.values:  # log_list(name, []) adds nothing
+                continue
+            report.stored += self._append_points(self.metrics[name], points, report)
+        for name, items in batch.others.items():
+            report.stored += self._append_records(self.metrics[name], items)
+        if batch.tags or batch.untag or batch.props:
+            self._apply_run_changes(batch.tags, batch.untag, batch.props, report)
+
     # --- sorting records --------------------------------------------------------------------
-    def _sort(self, record, points, others, tags, untag, props) -> str | None:
+    def _sort(self, record, batch: _Batch) -> str | None:
         if not isinstance(record, dict):
             return f"not an object: {str(record)[:80]}"
         op = record.get("op")
-        if op == "tag":
-            # Later operations win: a tag set after an untag of the same key stays.
-            added = {str(k): "" if v is None else str(v) for k, v in record["tags"].items()}
-            tags.update(added)
-            untag.difference_update(added)
-            return None
-        if op == "untag":
-            removed = {str(k) for k in record["keys"]}
-            untag.update(removed)
-            for key in removed:
-                tags.pop(key, None)
-            return None
-        if op == "props":
-            props.update({str(k): str(v) for k, v in record["props"].items()})
+        if op in ("tag", "untag", "props"):
+            batch.operate(op, record)
             return None
         name, kind = record.get("n"), record.get("k", MetricKind.SCALAR)
         if not isinstance(name, str) or not name:
@@ -131,34 +151,43 @@ class Ingestor:
         if kind not in KINDS:
             return f"metric {name!r}: unknown kind {kind!r}"
         value = NONFINITE[record["x"]] if "x" in record else record.get("v")
-        logged_at = float(record.get("t") or 0.0)
         if kind == MetricKind.LIST and isinstance(value, list):
             value = [NONFINITE.get(v, v) if isinstance(v, str) else v for v in value]
-        known = self.metrics.get(name)
-        numeric_so_far = known is None or known.is_numeric
-        if kind == MetricKind.SCALAR and not _is_number(value, none_ok=known is not None):
-            kind = MetricKind.VALUE
-        if kind == MetricKind.LIST and not all(
-            _is_number(v, none_ok=numeric_so_far) for v in value or []
-        ):
-            kind = MetricKind.VALUE
+        kind = self._kind_of(name, kind, value)
         metric = self._metric(name, kind, record.get("d", ""))
         if isinstance(metric, str):
             return metric
+        return self._add(metric, kind, value, record, batch)
+
+    def _kind_of(self, name: str, kind: str, value) -> str:
+        """A scalar or list that is not all numbers is kept as a value."""
+        known = self.metrics.get(name)
+        numeric_so_far = known is None or known.is_numeric
+        if kind == MetricKind.SCALAR and not _is_number(value, none_ok=known is not None):
+            return MetricKind.VALUE
+        if kind == MetricKind.LIST and not all(
+            _is_number(v, none_ok=numeric_so_far) for v in value or []
+        ):
+            return MetricKind.VALUE
+        return kind
+
+    def _add(self, metric: Metric, kind: str, value, record: dict, batch: _Batch) -> str | None:
+        name = metric.name
+        logged_at = float(record.get("t") or 0.0)
         if metric.kind in NUMERIC_KINDS:
             if kind not in NUMERIC_KINDS:
                 return f"metric {name!r} holds numbers; {value!r} was left out"
             values = value if kind == MetricKind.LIST else [value]
             step = record.get("s")
-            batch = points.get(name) or points.setdefault(name, Points(metric.count))
+            points = batch.points.get(name) or batch.points.setdefault(name, Points(metric.count))
+            at = float(step) if step is not None and kind == MetricKind.SCALAR else None
             for number in values:
-                at = float(step) if step is not None and kind == MetricKind.SCALAR else None
-                batch.add(at, math.nan if number is None else number, logged_at)
+                points.add(at, math.nan if number is None else number, logged_at)
             return None
         if kind in NUMERIC_KINDS and metric.kind != MetricKind.VALUE:
             return f"metric {name!r} is a {metric.kind}; the number {value!r} was left out"
         items = value if kind == MetricKind.LIST else [value]
-        others[name].extend((item, logged_at) for item in items)
+        batch.others[name].extend((item, logged_at) for item in items)
         return None
 
     def _metric(self, name: str, kind: str, description: str) -> Metric | str:
@@ -209,13 +238,43 @@ class Ingestor:
 
     def _apply_run_changes(self, tags, untag, props, report: IngestReport) -> None:
         run = Run.objects.select_for_update().get(pk=self.run.pk)
-        run.tags = {k: v for k, v in {**run.tags, **tags}.items() if k not in untag}
+        changed = {k: v for k, v in {**run.tags, **tags}.items() if k not in untag}
+        problem = tags_problem(changed)
+        if problem:
+            report.skipped.append(problem)
+        else:
+            run.tags = changed
         for key, value in props.items():
             if key in run.properties and run.properties[key] != value:
                 report.skipped.append(f"property {key!r} is already {run.properties[key]!r}")
                 continue
             run.properties[key] = value
         run.save(update_fields=["tags", "properties"])
+        event = {"kind": "run", "run_id": run.pk, "tags": run.tags, "properties": run.properties}
+        transaction.on_commit(lambda: live.publish(live.run_group(run.pk), event))
+
+
+def records_check(records: list, *, run: Run) -> None:
+    """Refuse a batch sent over REST as a whole, before anything is stored, when a metric
+    name or the run's tags would go over their limits. (The file transport of a running
+    script cannot be answered: the ingestor skips such records and says why.)"""
+    limit = settings.MLSTUDIO_METRIC_NAME_MAX
+    tags = dict(run.tags)
+    for record in records:
+        if not isinstance(record, dict):
+            continue
+        name = record.get("n")
+        if isinstance(name, str) and len(name) > limit:
+            raise UserError(
+                f"Metric name {name[:40]!r}… is {len(name)} characters, over the limit of "
+                f"{limit} (MLSTUDIO_METRIC_NAME_MAX); shorten it."
+            )
+        if record.get("op") == "tag" and isinstance(record.get("tags"), dict):
+            tags.update({str(k): "" if v is None else str(v) for k, v in record["tags"].items()})
+        elif record.get("op") == "untag" and isinstance(record.get("keys"), list):
+            for key in record["keys"]:
+                tags.pop(str(key), None)
+    tags_checked(tags)
 
 
 def _is_number(value, *, none_ok: bool) -> bool:
@@ -343,82 +402,3 @@ def _shape(kind: str, values: list):
     if kind == MetricKind.VALUE:
         return values[0] if len(values) == 1 else values
     return values[-1]  # confusion matrix, accuracy table, residuals, predictions: the latest
-
-
-# --- a submitted run's transport: its own records and its children's ----------------------
-
-
-@dataclass
-class TreeReport:
-    reports: dict[str, IngestReport] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-    files: list[tuple[str, str, int]] = field(default_factory=list)
-
-
-class RunTreeIngestor:
-    """Records from a submitted run's transport files. A record with "r" belongs to a child
-    run; operations create children ("child"), finish them ("status") and move files the
-    script uploaded into the run's files ("file", staged under `staging`)."""
-
-    def __init__(self, root: Run, *, staging: Path):
-        self.root = root
-        self.staging = staging
-        self.ingestors = {root.pk: Ingestor(root)}
-        for child in root.children.all():
-            self.ingestors[child.pk] = Ingestor(child)
-
-    def ingest(self, records: list) -> TreeReport:
-        from runs.services import run_complete, run_create_child
-
-        tree = TreeReport()
-        per_run: dict[str, list] = defaultdict(list)
-        later: list[tuple[str, dict]] = []
-        for record in records:
-            if type(record) is not dict:
-                tree.problems.append(f"not an object: {str(record)[:80]}")
-                continue
-            run_id = record.pop("r", None) or self.root.pk
-            op = record.get("op")
-            if op == "child":
-                try:
-                    child = run_create_child(parent=self.root, run_id=record.get("id"),
-                                             name=record.get("name", ""))  # fmt: skip
-                except Exception as exc:  # reported in the system log
-                    tree.problems.append(f"child run {record.get('id')!r}: {exc}")
-                    continue
-                self.ingestors[child.pk] = Ingestor(child)
-            elif op in ("status", "file"):
-                later.append((run_id, record))
-            else:
-                per_run[run_id].append(record)
-        for run_id, batch in per_run.items():
-            ingestor = self.ingestors.get(run_id)
-            if ingestor is None:
-                tree.problems.append(f"{len(batch)} record(s) for unknown run {run_id!r}")
-                continue
-            tree.reports[run_id] = ingestor.ingest(batch)
-        for run_id, record in later:
-            ingestor = self.ingestors.get(run_id)
-            if ingestor is None:
-                tree.problems.append(f"{record['op']} for unknown run {run_id!r}")
-            elif record["op"] == "file":
-                self._move_file(ingestor.run, record, tree)
-            elif run_id != self.root.pk:
-                run_complete(run=ingestor.run, failed=record.get("status") == "Failed",
-                             error=str(record.get("error") or ""))  # fmt: skip
-        return tree
-
-    def _move_file(self, run: Run, record: dict, tree: TreeReport) -> None:
-        staged = str(record.get("staged", ""))
-        source = self.staging / staged
-        try:
-            if not staged.isalnum() or not source.is_file():
-                raise ValueError("the staged copy is missing")
-            target = store.user_file(run.pk, str(record.get("name", "")))
-            target.parent.mkdir(parents=True, exist_ok=True)
-            size = source.stat().st_size
-            source.replace(target)
-        except Exception as exc:  # a bad upload must not stop the others
-            tree.problems.append(f"file {record.get('name')!r}: {getattr(exc, 'message', exc)}")
-            return
-        tree.files.append((run.pk, target.relative_to(store.run_dir(run.pk)).as_posix(), size))

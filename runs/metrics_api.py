@@ -35,15 +35,14 @@ def metrics_ingest(request, ws: str, run_id: str, payload: RecordsIn):
             f"Run {run.pk} is {run.status} on a worker, which stores its metrics: log them from "
             "its script with Run.get_context(), or log here once the run has ended."
         )
+    metrics.records_check(payload.records, run=run)
     with transaction.atomic():
         # One ingestion per run at a time: each appends to the run's series where the last
         # one stopped.
         Run.objects.select_for_update().filter(pk=run.pk).exists()
         report = metrics.Ingestor(run).ingest(payload.records)
     if report.live:
-        live.publish(
-            live.run_group(run.pk), {"kind": "metric", "run_id": run.pk, "metrics": report.live}
-        )
+        live.publish(live.run_group(run.pk), live.metric_event(run.pk, report.live))
     return {"stored": report.stored, "skipped": report.skipped}
 
 

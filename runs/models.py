@@ -108,6 +108,7 @@ class Run(models.Model):
         "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
     )
     display_name = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True, default="")
     status = models.CharField(
         max_length=20, choices=RunStatus.choices, default=RunStatus.NOT_STARTED, db_index=True
     )

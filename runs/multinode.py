@@ -7,19 +7,29 @@ rendezvous in RunNode rows, and sends each node one task on that node's own Cele
 node has started its processes. A node that fails or goes offline fails the whole run; the
 leader's end, a cancel or a failure reaches the others through the run's status, which every
 node watches.
+
+The executor's lifecycle calls a role: `Leader` on rank 0, `Follower` on the others. The
+functions here look and decide; the roles act through the lifecycle.
 """
 
 from __future__ import annotations
 
 import socket
 import time
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from celery.utils.nodenames import worker_direct
 from django.conf import settings
 
 from compute.selectors import nodes_online
-from runs.models import Run, RunNode, RunStatus
+from runs import queueing
+from runs.execution_services import (
+    run_node_finished,
+    run_node_started,
+    run_nodes_dispatch,
+    run_status_of,
+)
+from runs.models import FINAL_STATUSES, Run, RunNode, RunStatus
 from runs.services import run_detail_set
 
 POLL_SECONDS = 0.5
@@ -42,103 +52,181 @@ def node_address() -> str:
         return "127.0.0.1"
 
 
-def dispatch(execution) -> bool:
-    """Find the other nodes and send each its rank; False if the run was canceled while it
-    waited for enough nodes."""
-    from runs.tasks import run_execute_node
+@dataclass(frozen=True)
+class NodesCheck:
+    """The leader's look at the other nodes: a problem fails the run."""
 
-    run = execution.run
-    queue = run.definition["queue"]
-    wanted = execution.nodes - 1
-    told = None
-    while True:
-        others = list(
-            nodes_online()
-            .filter(target_queue=queue)
-            .exclude(name=execution.worker)
-            .order_by("busy_slots", "name")
-            .values_list("name", flat=True)[:wanted]
-        )
-        if len(others) == wanted:
-            break
-        if not Run.objects.filter(pk=run.pk, status=RunStatus.PREPARING).exists():
-            return False
-        if told != len(others):
-            told = len(others)
-            target = run.definition["compute_target"]
-            detail = (f"waiting for {wanted - len(others)} more node(s) of target {target!r} "
-                      f"for a {execution.nodes}-node job")  # fmt: skip
-            execution.say("W" + detail[1:])
-            run_detail_set(run_id=run.pk, status=RunStatus.PREPARING, detail=detail)
-        time.sleep(1.0)
-    address = node_address()
-    with socket.socket() as probe:  # a free port on this node for the rendezvous
-        probe.bind(("", 0))
-        port = probe.getsockname()[1]
-    execution.master = (address, port)
-    RunNode.objects.filter(run=run).delete()  # a redelivered leader starts afresh
-    RunNode.objects.create(run=run, rank=0, node=execution.worker, address=address)
-    for rank, name in enumerate(others, start=1):
-        RunNode.objects.create(run=run, rank=rank, node=name)
-        run_execute_node.apply_async(args=[run.pk, rank, address, port], queue=worker_direct(name))
-    execution.say(f"Multi-node job: rank 0 on {execution.worker} at {address}:{port}; "
-                  + ", ".join(f"rank {r} on {n}" for r, n in enumerate(others, 1)))  # fmt: skip
-    return True
+    problem: str | None = None
+    all_started: bool = False
+    all_finished: bool = False
 
 
-def node_started(execution) -> None:
-    RunNode.objects.filter(run_id=execution.run.pk, rank=execution.node_rank).update(
-        state=RunNode.State.STARTED, address=execution.master[0]
-    )
-
-
-def node_finished(execution, exit_code: int | None) -> None:
-    RunNode.objects.filter(run_id=execution.run.pk, rank=execution.node_rank).update(
-        state=RunNode.State.FINISHED, exit_code=exit_code
-    )
-
-
-def check_nodes(execution) -> bool:
-    """The leader's look at the other nodes, as its run goes on: Running once all started;
-    a failed or vanished node fails the run (False)."""
-    rows = list(RunNode.objects.filter(run_id=execution.run.pk))
+def nodes_check(run_id: str) -> NodesCheck:
+    rows = list(RunNode.objects.filter(run_id=run_id))
     online = set(nodes_online().values_list("name", flat=True))
     for row in rows:
         if row.rank == 0:
             continue
-        problem = None
         if row.state == RunNode.State.FINISHED and row.exit_code != 0:
             problem = f"Node rank {row.rank} ({row.node}) failed with exit code {row.exit_code}"
-        elif row.state != RunNode.State.FINISHED and row.node not in online:
+            return NodesCheck(problem=f"{problem}; the run fails and its other nodes are stopped.")
+        if row.state != RunNode.State.FINISHED and row.node not in online:
             problem = f"Node rank {row.rank} ({row.node}) went offline"
-        if problem:
-            message = f"{problem}; the run fails and its other nodes are stopped."
-            execution.say(message)
-            execution.stop_reason = (RunStatus.FAILED, message)
-            execution.kill_tree()
+            return NodesCheck(problem=f"{problem}; the run fails and its other nodes are stopped.")
+    return NodesCheck(
+        all_started=all(row.state != RunNode.State.DISPATCHED for row in rows),
+        all_finished=all(row.state == RunNode.State.FINISHED for row in rows),
+    )
+
+
+def other_nodes(*, queue: str, leader: str, wanted: int) -> list[str]:
+    return list(
+        nodes_online()
+        .filter(target_queue=queue)
+        .exclude(name=leader)
+        .order_by("busy_slots", "name")
+        .values_list("name", flat=True)[:wanted]
+    )
+
+
+class Leader:
+    """Rank 0 of a multi-node run: it dispatches the others and owns the run's status."""
+
+    rank = 0
+    moves_status = True
+    pumps_metrics = True
+    workdir_suffix = ""
+    log_names: dict[str, str] = {}
+
+    def __init__(self, nodes: int):
+        self.nodes = nodes
+        self.master = ("127.0.0.1", 0)
+
+    def begin(self, execution) -> bool:
+        """Find the other nodes and send each its rank; False if the run was canceled while
+        it waited for enough nodes."""
+        run, definition = execution.run, execution.definition
+        wanted = self.nodes - 1
+        told = None
+        while len(others := other_nodes(queue=definition.queue, leader=execution.worker,
+                                        wanted=wanted)) < wanted:  # fmt: skip
+            if not Run.objects.filter(pk=run.pk, status=RunStatus.PREPARING).exists():
+                return False
+            if told != len(others):
+                told = len(others)
+                detail = (f"waiting for {wanted - len(others)} more node(s) of target "
+                          f"{definition.compute_target!r} for a {self.nodes}-node job")  # fmt: skip
+                execution.say("W" + detail[1:])
+                run_detail_set(run_id=run.pk, status=RunStatus.PREPARING, detail=detail)
+            time.sleep(1.0)
+        address = node_address()
+        with socket.socket() as probe:  # a free port on this node for the rendezvous
+            probe.bind(("", 0))
+            self.master = (address, probe.getsockname()[1])
+        run_nodes_dispatch(run=run, leader=execution.worker, address=address, others=others)
+        for rank, name in enumerate(others, start=1):
+            queueing.send_run_execute_node(run_id=run.pk, rank=rank, master=self.master, node=name)
+        ranks = ", ".join(f"rank {r} on {n}" for r, n in enumerate(others, 1))
+        execution.say(f"Multi-node job: rank 0 on {execution.worker} at {address}:"
+                      f"{self.master[1]}; {ranks}")  # fmt: skip
+        return True
+
+    def started(self, execution) -> None:
+        """Running once every node has started (see watch)."""
+        run_node_started(run_id=execution.run.pk, rank=0, address=self.master[0])
+
+    def watch(self, execution) -> None:
+        execution.check_cancel_and_timeout()
+        if execution.stop_reason is None:
+            self.act_on(execution, nodes_check(execution.run.pk))
+
+    def act_on(self, execution, check: NodesCheck) -> bool:
+        if check.problem:
+            execution.say(check.problem)
+            execution.stop(RunStatus.FAILED, check.problem)
             return False
-    if execution.run.status == RunStatus.STARTING and all(
-        row.state != RunNode.State.DISPATCHED for row in rows
-    ):
-        execution.say(f"All {len(rows)} nodes started")
-        execution.move(RunStatus.RUNNING)
-    return True
+        if execution.run.status == RunStatus.STARTING and check.all_started:
+            execution.say(f"All {self.nodes} nodes started")
+            execution.move(RunStatus.RUNNING)
+        return True
+
+    def after(self, execution) -> None:
+        """After the leader's own processes ended, wait for the other nodes to finish."""
+        exit_code = execution.exit_code
+        run_node_finished(run_id=execution.run.pk, rank=0, exit_code=exit_code)
+        if execution.stop_reason is not None or exit_code:
+            return  # failing or canceled: the run's status stops the others
+        while True:
+            check = nodes_check(execution.run.pk)
+            if check.all_finished:
+                self.act_on(execution, check)  # a non-zero exit among them fails the run
+                return
+            status = Run.objects.filter(pk=execution.run.pk).values_list("status", flat=True)
+            if status.first() == RunStatus.CANCEL_REQUESTED:
+                execution.check_cancel_and_timeout(deadline=float("inf"))
+                return
+            if not self.act_on(execution, check):
+                return
+            time.sleep(POLL_SECONDS)
+
+    def fail(self, execution, message: str) -> None:
+        execution.stop_reason = (RunStatus.FAILED, message)
+
+    def finish(self, execution) -> None:
+        execution.finalize()
 
 
-def wait_for_nodes(execution) -> None:
-    """After the leader's own processes ended, wait for the other nodes to finish theirs."""
-    node_finished(execution, execution.process.returncode if execution.process else None)
-    if execution.stop_reason is not None or (execution.process and execution.process.returncode):
-        return  # failing or canceled: the run's status stops the others
-    while True:
-        rows = list(RunNode.objects.filter(run_id=execution.run.pk))
-        if all(row.state == RunNode.State.FINISHED for row in rows):
-            check_nodes(execution)  # a non-zero exit among them fails the run
-            return
-        status = Run.objects.filter(pk=execution.run.pk).values_list("status", flat=True).first()
-        if status == RunStatus.CANCEL_REQUESTED:
-            execution.check_cancel_and_timeout(float("inf"))
-            return
-        if not check_nodes(execution):
-            return
-        time.sleep(POLL_SECONDS)
+class Follower:
+    """A node other than the leader: its own working folder, its processes' logs, its own
+    system log. It never changes the run's status; it records how its processes ended for
+    the leader, and stops them when the run is canceled, failed or over."""
+
+    moves_status = False
+    pumps_metrics = False
+
+    def __init__(self, *, rank: int, nodes: int, master: tuple[str, int]):
+        self.rank = rank
+        self.nodes = nodes
+        self.master = master
+        self.workdir_suffix = f"-node{rank}"
+        self.log_names = {
+            "system": f"system_logs/executor_node_{rank}.txt",
+            "user": f"user_logs/std_log_node_{rank}.txt",  # untagged output only
+        }
+        self.failed = False
+
+    def begin(self, execution) -> bool:
+        execution.say(f"Node rank {self.rank} of {self.nodes} on {execution.worker}")
+        return True
+
+    def started(self, execution) -> None:
+        run_node_started(run_id=execution.run.pk, rank=self.rank)
+
+    def watch(self, execution) -> None:
+        if not execution.heartbeat.left_active.is_set():
+            return  # the run still executes
+        status = (run_status_of(run_id=execution.run.pk) or (None,))[0]
+        if status is None or status in FINAL_STATUSES or status == RunStatus.CANCEL_REQUESTED:
+            execution.say(f"Stopping this node's processes: the run is {status or 'gone'}")
+            execution.stop(RunStatus.CANCELED, f"The run is {status or 'gone'}")
+
+    def after(self, execution) -> None:
+        pass
+
+    def fail(self, execution, message: str) -> None:
+        self.failed = True
+
+    def finish(self, execution) -> None:
+        try:
+            for folder in ("outputs", "logs"):
+                try:
+                    execution.outputs.sync(folder)
+                except OSError as exc:
+                    execution.say(f"Could not collect ./{folder}: {exc}")
+            exit_code = execution.exit_code
+            if self.failed and not exit_code:
+                exit_code = 1
+            execution.say(f"Exit code {exit_code}")
+            run_node_finished(run_id=execution.run.pk, rank=self.rank, exit_code=exit_code)
+        finally:
+            execution.release()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import zipfile
 from pathlib import Path
@@ -24,6 +25,8 @@ def run_details(run: Run, *, brief: bool = False) -> dict:
         "runId": run.pk,
         "number": run.number,
         "displayName": run.display_name or run.pk,
+        "description": run.description,
+        "parentRunId": run.parent_id,
         "experimentId": run.experiment_id,
         "experimentName": run.experiment.name,
         "target": definition.get("compute_target", "local"),
@@ -35,6 +38,8 @@ def run_details(run: Run, *, brief: bool = False) -> dict:
         "submittedBy": run.submitted_by.get_username() if run.submitted_by else None,
         "tags": run.tags,
         "properties": run.properties,
+        "exitCode": run.exit_code,
+        "node": run.worker,
     }
     if run.error:
         details["error"] = {
@@ -60,7 +65,6 @@ def run_details(run: Run, *, brief: bool = False) -> dict:
         "snapshotId": str(run.snapshot_id) if run.snapshot_id else None,
     }
     details["statusHistory"] = run.status_history
-    details["exitCode"] = run.exit_code
     details["logFiles"] = {
         name: f"/api/workspaces/{run.experiment.workspace.name}/runs/{run.pk}/logs/{name}"
         for name in store.log_files(run.pk)
@@ -81,3 +85,41 @@ def zip_folder_response(root: Path, filename: str) -> FileResponse:
                     archive.write(path, path.relative_to(root).as_posix())
     spool.seek(0)
     return FileResponse(spool, as_attachment=True, filename=filename)
+
+
+# The SDK records git facts twice, under v1's and MLflow's names (mlstudio.sdk._git).
+GIT_KEYS = {
+    "repository": ("azureml.git.repository_uri", "mlflow.source.git.repoURL"),
+    "branch": ("azureml.git.branch", "mlflow.source.git.branch"),
+    "commit": ("azureml.git.commit", "mlflow.source.git.commit"),
+    "dirty": ("azureml.git.dirty", "mlflow.source.git.dirty"),
+}
+# Where each known host shows one commit of a repository.
+COMMIT_PATHS = {"github.com": "/commit/", "gitlab.com": "/-/commit/", "bitbucket.org": "/commits/"}
+_REMOTE = re.compile(
+    r"^(?:https?://(?:[^@/]+@)?|ssh://(?:[^@/]+@)?|[^@/]+@)([^/:]+)[:/](.+?)(?:\.git)?/?$"
+)
+
+
+def git_facts(properties: dict) -> dict | None:
+    """The run's repository, branch, commit and dirty mark, read once from whichever key holds
+    them, with a link to the commit when the remote is a known host; None without git."""
+    facts = {
+        field: next((str(properties[k]) for k in keys if properties.get(k) not in (None, "")), "")
+        for field, keys in GIT_KEYS.items()
+    }
+    if not facts["commit"] and not facts["repository"]:
+        return None
+    facts["dirty"] = facts["dirty"].lower() == "true"
+    match = _REMOTE.match(facts["repository"])
+    facts["commit_url"] = ""
+    if match and match[1] in COMMIT_PATHS and facts["commit"]:
+        facts["commit_url"] = (
+            f"https://{match[1]}/{match[2]}{COMMIT_PATHS[match[1]]}{facts['commit']}"
+        )
+    return facts
+
+
+def properties_without_git(properties: dict) -> dict:
+    hidden = {key for keys in GIT_KEYS.values() for key in keys}
+    return {key: value for key, value in properties.items() if key not in hidden}

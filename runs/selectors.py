@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import Count, F, OuterRef, QuerySet, Subquery
-from django.db.models.fields.json import KeyTextTransform
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
 
 from mlstudio.errors import NotFound, UserError
 from runs.models import NUMERIC_KINDS, Experiment, Metric, Run
@@ -86,7 +86,7 @@ def experiments_with_stats(*, workspace, view_type: str = "ActiveOnly", query: s
 
 def runs_table(*, experiment: Experiment) -> tuple[list[dict], dict, list[str]]:
     """The experiment page's table: its top-level runs newest first, as plain rows of what the
-    table shows; their numeric metric summaries {run id: {name: {last_value, min_value,
+    table shows and searches; their numeric metric summaries {run id: {name: {last_value, min_value,
     max_value}}}; and the metric names. Two queries whatever the number of runs, reading
     none of a run's larger columns (definition, history, properties)."""
     runs = list(
@@ -96,6 +96,7 @@ def runs_table(*, experiment: Experiment) -> tuple[list[dict], dict, list[str]]:
             "id", "number", "status", "tags", name=F("display_name"),
             user=F("submitted_by__username"),
             target=KeyTextTransform("compute_target", "definition"),
+            arguments=KeyTransform("arguments", "definition"), node=F("worker"),
             created=F("created_at"), started=F("started_at"), ended=F("ended_at"),
         )
     )  # fmt: skip

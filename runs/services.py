@@ -22,11 +22,12 @@ from environments.selectors import environment_version_get
 from environments.services import environment_check, environment_resolve
 from mlstudio import live
 from mlstudio.errors import Conflict, Forbidden, NotFound, UserError
-from runs import signals, store
+from runs import queueing, signals, store
 from runs.models import ACTIVE_STATUSES, FINAL_STATUSES, Blob, Experiment, Run, RunStatus, Snapshot
+from runs.signals import blobs_in_use
 from runs.snapshots import blob_name
 from runs.statuses import sources_of
-from runs.submission import RunConfig, string_map
+from runs.submission import RunConfig, string_map, tags_checked
 from workspaces.models import Role, Workspace, name_validator
 from workspaces.selectors import workspace_get_for_user
 from workspaces.services import api_tokens_revoke
@@ -51,33 +52,28 @@ def experiment_create(*, workspace: Workspace, name: str, user, tags: dict | Non
     try:
         with transaction.atomic():
             return Experiment.objects.create(
-                workspace=workspace, name=name, created_by=user, tags=string_map(tags, "tags")
+                workspace=workspace,
+                name=name,
+                created_by=user,
+                tags=tags_checked(string_map(tags, "tags")),
             )
     except IntegrityError:
         raise Conflict(f"An active experiment named {name!r} already exists.") from None
 
 
 def experiment_get_or_create(*, workspace: Workspace, name: str, user) -> Experiment:
-    """The active experiment of that name; else the newest archived one (so a submit to it is
-    refused with the way out); else a new one, as azureml's Experiment(ws, name) does."""
+    """The active experiment of that name, else a new one, as azureml's Experiment(ws, name)
+    does: archiving frees a name, so submitting to it starts a new active experiment."""
     _check_experiment_name(name)
-    found = (
-        Experiment.objects.filter(workspace=workspace, name=name)
-        .order_by("archived_at", "-created_at")
-        .first()
-    )
-    if found is not None and (not found.is_archived or not _has_active(workspace, name)):
+    found = Experiment.objects.filter(
+        workspace=workspace, name=name, archived_at__isnull=True
+    ).first()
+    if found is not None:
         return found
     try:
         return experiment_create(workspace=workspace, name=name, user=user)
     except Conflict:
         return Experiment.objects.get(workspace=workspace, name=name, archived_at__isnull=True)
-
-
-def _has_active(workspace: Workspace, name: str) -> bool:
-    return Experiment.objects.filter(
-        workspace=workspace, name=name, archived_at__isnull=True
-    ).exists()
 
 
 def experiment_archive(*, experiment: Experiment) -> Experiment:
@@ -91,7 +87,8 @@ def experiment_archive(*, experiment: Experiment) -> Experiment:
 def experiment_reactivate(*, experiment: Experiment) -> Experiment:
     if not experiment.is_archived:
         return experiment
-    if _has_active(experiment.workspace, experiment.name):
+    active = Experiment.objects.filter(workspace=experiment.workspace, name=experiment.name)
+    if active.filter(archived_at__isnull=True).exists():
         raise Conflict(
             f"Cannot reactivate {experiment.name!r}: an active experiment with that name exists. "
             "Archive that one first."
@@ -105,8 +102,19 @@ def experiment_reactivate(*, experiment: Experiment) -> Experiment:
     return experiment
 
 
+def experiment_rename(*, experiment: Experiment, name: str) -> Experiment:
+    _check_experiment_name(name)
+    experiment.name = name
+    try:
+        with transaction.atomic():
+            experiment.save(update_fields=["name"])
+    except IntegrityError:
+        raise Conflict(f"An active experiment named {name!r} already exists.") from None
+    return experiment
+
+
 def experiment_set_tags(*, experiment: Experiment, tags: dict) -> Experiment:
-    experiment.tags = {**experiment.tags, **string_map(tags, "tags")}
+    experiment.tags = tags_checked({**experiment.tags, **string_map(tags, "tags")})
     experiment.save(update_fields=["tags"])
     return experiment
 
@@ -132,7 +140,9 @@ def experiment_delete(*, experiment: Experiment, actor) -> None:
         locked.delete()
         run_ids = [run_id for run_id, _ in runs]
         snapshot_ids = sorted({str(s) for _, s in runs if s is not None})
-        transaction.on_commit(lambda: _enqueue_purge(run_ids, snapshot_ids))
+        transaction.on_commit(
+            lambda: queueing.send_experiment_purge(run_ids=run_ids, snapshot_ids=snapshot_ids)
+        )
 
 
 def _refuse_deleting(experiment: Experiment) -> None:
@@ -156,14 +166,6 @@ def _refuse_deleting(experiment: Experiment) -> None:
         )
 
 
-def _enqueue_purge(run_ids: list[str], snapshot_ids: list[str]) -> None:
-    from runs.tasks import experiment_purge as purge_task
-
-    purge_task.apply_async(
-        kwargs={"run_ids": run_ids, "snapshot_ids": snapshot_ids}, queue="control"
-    )
-
-
 def experiment_purge(*, run_ids: list[str], snapshot_ids: list[str]) -> None:
     """Remove what deleted runs left in the file store (outputs, logs, metric series), the
     snapshots no remaining run uses, and the blobs no remaining snapshot uses. Safe to repeat:
@@ -181,17 +183,22 @@ def experiment_purge(*, run_ids: list[str], snapshot_ids: list[str]) -> None:
             continue  # a run (perhaps one submitted since the delete) still uses it
         unused[snapshot.workspace_id].update(entry["sha256"] for entry in snapshot.manifest)
     for workspace_id, shas in unused.items():
-        _blobs_purge(workspace_id=workspace_id, candidates=shas)
+        blobs_purge(workspace_id=workspace_id, candidates=shas)
 
 
-def _blobs_purge(*, workspace_id: int, candidates: set[str]) -> None:
-    """Forget the workspace's blobs among `candidates` that none of its snapshots uses; delete
-    the bytes once no workspace has them (the store keeps one copy per sha256)."""
+def blobs_purge(*, workspace_id: int, candidates: set[str]) -> None:
+    """Forget the workspace's blobs among `candidates` that none of its snapshots uses and no
+    receiver of signals.blobs_in_use claims; delete the bytes once no workspace has them (the
+    store keeps one copy per sha256)."""
     manifests = Snapshot.objects.filter(workspace_id=workspace_id).values_list(
         "manifest", flat=True
     )
     for manifest in manifests.iterator():
         candidates -= {entry["sha256"] for entry in manifest}
+    for _, used in blobs_in_use.send(
+        sender=Blob, workspace_id=workspace_id, candidates=frozenset(candidates)
+    ):
+        candidates -= set(used)
     ordered = sorted(candidates)
     for start in range(0, len(ordered), 500):  # stays under every database's parameter limit
         chunk = ordered[start : start + 500]
@@ -256,39 +263,43 @@ def run_submit(
         from mlstudio.sdk._git import git_properties
 
         properties = {**git_properties(snapshot.git), **properties}
+    return _run_create(
+        experiment=experiment, run_id=run_id or run_id_new(experiment), status=RunStatus.QUEUED,
+        after_commit=_enqueue, parent=parent, display_name=config.display_name,
+        snapshot=snapshot, definition=config.as_definition(), tags=config.tags,
+        properties=properties, submitted_by=user,
+    )  # fmt: skip
+
+
+def run_id_new(experiment: Experiment) -> str:
+    """A new top-level run's id: the experiment's name, the time and a random part."""
+    return f"{experiment.name}_{int(time.time())}_{secrets.token_hex(4)}"
+
+
+def _run_create(*, experiment: Experiment, run_id: str, status: str, after_commit,
+                **fields) -> Run:  # fmt: skip
+    """Create the run with the experiment's next number; a number another create took at
+    the same moment is retried with the next one."""
     for _ in range(5):
         try:
             with transaction.atomic():
                 number = (experiment.runs.aggregate(n=Max("number"))["n"] or 0) + 1
-                now = timezone.now()
+                now = timezone.now().isoformat()
+                history = [{"status": s, "at": now} for s in (RunStatus.NOT_STARTED, status)]
                 run = Run.objects.create(
-                    id=run_id or f"{experiment.name}_{int(time.time())}_{secrets.token_hex(4)}",
-                    experiment=experiment,
-                    number=number,
-                    parent=parent,
-                    display_name=config.display_name,
-                    status=RunStatus.QUEUED,
-                    status_history=[
-                        {"status": RunStatus.NOT_STARTED, "at": now.isoformat()},
-                        {"status": RunStatus.QUEUED, "at": now.isoformat()},
-                    ],
-                    snapshot=snapshot,
-                    definition=config.as_definition(),
-                    tags=config.tags,
-                    properties=properties,
-                    submitted_by=user,
-                )
-                transaction.on_commit(lambda run=run: _enqueue(run))
+                    id=run_id, experiment=experiment, number=number, status=status,
+                    status_history=history, **fields,
+                )  # fmt: skip
+                transaction.on_commit(lambda run=run: after_commit(run))
                 return run
         except IntegrityError:
-            continue  # another submit took this number at the same moment; take the next
+            if Run.objects.filter(pk=run_id).exists():
+                raise Conflict(f"A run with id {run_id!r} already exists.") from None
     raise Conflict("Too many simultaneous submissions to this experiment; try again.")
 
 
 def _enqueue(run: Run) -> None:
-    from runs.tasks import run_execute
-
-    run_execute.apply_async(args=[run.pk], queue=run.definition["queue"])
+    queueing.run_enqueue(run)
     _publish_status(run)
 
 
@@ -409,13 +420,8 @@ def runs_queue_positions() -> int:
 
 
 def _publish_status(run: Run) -> None:
-    event = {
-        "kind": "status",
-        "run_id": run.pk,
-        "status": run.status,
-        "detail": run.status_detail,
-        "seq": len(run.status_history),
-    }
+    event = live.status_event(run_id=run.pk, status=run.status, detail=run.status_detail,
+                              seq=len(run.status_history))  # fmt: skip
     live.publish(live.run_group(run.pk), event)
     live.publish(live.workspace_group(run.experiment.workspace_id), event)
 
@@ -429,39 +435,17 @@ def _run_create_running(
     """A run that starts Running at once: nothing executes it; its owner completes it."""
     if experiment.is_archived:
         raise UserError(f"Experiment {experiment.name!r} is archived; reactivate it first.")
-    now = timezone.now()
-    for _ in range(5):
-        try:
-            with transaction.atomic():
-                number = (experiment.runs.aggregate(n=Max("number"))["n"] or 0) + 1
-                run = Run.objects.create(
-                    id=run_id,
-                    experiment=experiment,
-                    number=number,
-                    parent=parent,
-                    display_name=str(display_name or "")[:255],
-                    status=RunStatus.RUNNING,
-                    status_history=[
-                        {"status": RunStatus.NOT_STARTED, "at": now.isoformat()},
-                        {"status": RunStatus.RUNNING, "at": now.isoformat()},
-                    ],
-                    definition={"interactive": True, "compute_target": "local"},
-                    tags=string_map(tags, "tags"),
-                    submitted_by=user,
-                    started_at=now,
-                )
-                transaction.on_commit(lambda run=run: _publish_status(run))
-                return run
-        except IntegrityError:
-            if Run.objects.filter(pk=run_id).exists():
-                raise Conflict(f"A run with id {run_id!r} already exists.") from None
-    raise Conflict("Too many simultaneous runs in this experiment; try again.")
+    return _run_create(
+        experiment=experiment, run_id=run_id, status=RunStatus.RUNNING,
+        after_commit=_publish_status, parent=parent, display_name=str(display_name or "")[:255],
+        definition={"interactive": True, "compute_target": "local"},
+        tags=tags_checked(string_map(tags, "tags")), submitted_by=user, started_at=timezone.now(),
+    )  # fmt: skip
 
 
 def run_start_interactive(*, experiment: Experiment, user, display_name: str = "", tags=None):
-    run_id = f"{experiment.name}_{int(time.time())}_{secrets.token_hex(4)}"
     return _run_create_running(
-        experiment=experiment, user=user, run_id=run_id, parent=None,
+        experiment=experiment, user=user, run_id=run_id_new(experiment), parent=None,
         display_name=display_name, tags=tags,
     )  # fmt: skip
 
@@ -488,9 +472,13 @@ def run_complete(*, run: Run, failed: bool = False, error: str = "") -> Run:
     """Finish a run that has no executor (interactive or child); a submitted script's exit
     code decides its own status instead."""
     if not run.definition.get("interactive"):
+        if failed:
+            from runs.editing import run_fail_submitted  # it builds on this module
+
+            return run_fail_submitted(run=run, error=error)
         raise Conflict(
             f"Run {run.pk} is executed by a worker: its exit code decides its status. "
-            "Call complete() or fail() on interactive or child runs only."
+            "Call complete() on interactive or child runs only; fail() or cancel() stops it."
         )
     run.refresh_from_db()
     if run.is_final:

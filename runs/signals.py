@@ -6,6 +6,11 @@ from django.dispatch import Signal
 
 from runs.models import ACTIVE_STATUSES, Run
 
+# Sent by blobs_purge with workspace_id and candidates (a set of sha256s) before it forgets
+# blobs no snapshot uses; each receiver returns the candidates it still uses (the model
+# registry's versions), and those are kept.
+blobs_in_use = Signal()
+
 # Sent after a run's status change is committed (run=...), and after metric values are stored
 # (run=..., names=...), so other apps (sweeps) react to runs without runs knowing them.
 run_status_changed = Signal()

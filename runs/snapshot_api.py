@@ -12,7 +12,7 @@ from django.http import FileResponse, HttpRequest
 from ninja import Router, Schema, Status
 
 from mlstudio.errors import UserError
-from runs import snapshots
+from runs import blobs, snapshot_zips, snapshots
 from runs.models import Snapshot
 from workspaces.auth import request_token
 from workspaces.models import Role, Workspace
@@ -144,7 +144,7 @@ def snapshot_negotiate(request, ws: str, payload: NegotiateIn):
     openapi_extra=BINARY_BODY,
 )
 def blob_put(request, ws: str, sha256: str):
-    blob, created = snapshots.blob_store(
+    blob, created = blobs.blob_store(
         workspace=_writable(request, ws),
         sha256=sha256,
         body=request,
@@ -169,7 +169,7 @@ def snapshot_create(request, ws: str, payload: SnapshotIn):
 )
 def snapshot_create_from_zip(request, ws: str):
     workspace = _writable(request, ws)
-    snapshot, ignored = snapshots.snapshot_create_from_zip(
+    snapshot, ignored = snapshot_zips.snapshot_create_from_zip(
         workspace=workspace, user=request.user, archive=_zip_body(request)
     )
     return Status(201, {**_created_out(snapshot), "ignored": ignored})

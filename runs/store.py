@@ -7,13 +7,16 @@ offset never sees a gap or a duplicate.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 from pathlib import Path
 
 from django.conf import settings
 
 from mlstudio.errors import NotFound, UserError
+from mlstudio.lines import utf8_boundary
 from mlstudio.paths import confined
 
 USER_LOG = "user_logs/std_log.txt"
@@ -74,28 +77,6 @@ def read_log(run_id: str, name: str, offset: int, limit: int = READ_CHUNK) -> tu
     return data.decode("utf-8", "replace"), offset + len(data)
 
 
-def utf8_boundary(data: bytes) -> int:
-    """The largest length <= len(data) that does not split a UTF-8 character."""
-    end = len(data)
-    back = 0
-    while back < 4 and end - back > 0 and (data[end - back - 1] & 0xC0) == 0x80:
-        back += 1
-    if end - back > 0:
-        lead = data[end - back - 1]
-        width = (
-            2
-            if lead >> 5 == 0b110
-            else 3
-            if lead >> 4 == 0b1110
-            else 4
-            if lead >> 3 == 0b11110
-            else 1
-        )
-        if width > back + 1:
-            return end - back - 1
-    return end
-
-
 class AppendLog:
     """One log file opened for appending; each append returns the offset it was written at."""
 
@@ -129,9 +110,12 @@ def list_files(run_id: str) -> list[dict]:
     return sorted(out, key=lambda f: f["name"])
 
 
-def write_file(run_id: str, relative: str, source) -> int:
+def write_file(
+    run_id: str, relative: str, source, *, limit: int | None = None, too_big=None
+) -> int:
     """Write a run file from a readable stream, atomically: a reader sees the old file or
-    the whole new one. Returns its size."""
+    the whole new one. Returns its size. Past `limit` bytes it stops, keeps nothing and
+    raises too_big(size so far)."""
     target = user_file(run_id, relative)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
@@ -141,8 +125,35 @@ def write_file(run_id: str, relative: str, source) -> int:
             while chunk := source.read(1024 * 1024):
                 out.write(chunk)
                 size += len(chunk)
+                if limit is not None and size > limit:
+                    raise too_big(size)
         partial.replace(target)
     except OSError as exc:
         partial.unlink(missing_ok=True)
         raise UserError(f"Could not store {relative!r}: {exc.strerror}.") from None
+    except UserError:
+        partial.unlink(missing_ok=True)
+        raise
     return size
+
+
+def folder_size(folder: Path) -> int:
+    """Bytes in the files under `folder` (0 when it does not exist)."""
+    total = 0
+    for current, _dirs, names in os.walk(folder):
+        for name in names:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(current, name)).st_size
+    return total
+
+
+def replace_file(target: Path, source: Path) -> None:
+    """Copy `source` over `target` by a rename, never by rewriting `target` in place: readers
+    see the old file or the whole new one, and a model version whose blob is a hard link to
+    the old file keeps its bytes."""
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        shutil.copyfile(source, partial)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
 from compute.queues import LOCAL_TARGET, target_queue
 from mlstudio.errors import UserError
 from mlstudio.paths import clean_relative_path
@@ -45,7 +47,7 @@ class RunConfig:
             arguments=_arguments(raw.get("arguments")),
             compute_target=_target(raw.get("compute_target")),
             max_run_duration_seconds=_duration(raw.get("max_run_duration_seconds")),
-            tags=string_map(raw.get("tags"), "tags"),
+            tags=tags_checked(string_map(raw.get("tags"), "tags")),
             properties=string_map(raw.get("properties"), "properties"),
             display_name=str(raw.get("display_name") or "")[:255],
             distributed=_distributed(raw.get("distributed")),
@@ -198,6 +200,27 @@ def _duration(raw) -> int:
             f"max_run_duration_seconds must be a positive whole number of seconds, not {raw!r}."
         )
     return raw
+
+
+def tags_checked(tags: dict[str, str]) -> dict[str, str]:
+    """`tags` if they are within MLSTUDIO_TAGS_MAX and MLSTUDIO_TAG_LENGTH_MAX, else a
+    UserError that states the limit."""
+    problem = tags_problem(tags)
+    if problem:
+        raise UserError(problem)
+    return tags
+
+
+def tags_problem(tags: dict[str, str]) -> str | None:
+    most, longest = settings.MLSTUDIO_TAGS_MAX, settings.MLSTUDIO_TAG_LENGTH_MAX
+    if len(tags) > most:
+        return (f"{len(tags)} tags is more than the limit of {most} per experiment or run "
+                "(MLSTUDIO_TAGS_MAX); remove some.")  # fmt: skip
+    for key, value in tags.items():
+        if len(key) > longest or len(value) > longest:
+            return (f"Tag {key[:40]!r} is longer than the limit of {longest} characters for a "
+                    "tag's name or value (MLSTUDIO_TAG_LENGTH_MAX).")  # fmt: skip
+    return None
 
 
 def string_map(value, what: str) -> dict[str, str]:

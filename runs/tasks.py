@@ -3,21 +3,23 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
-from runs import executor, services
+from runs import executor, faults, services
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True)
 def run_execute(self, run_id: str) -> None:
     """Execute one run. Safe to redeliver: the executor claims the run before doing anything."""
-    executor.execute(run_id, worker=self.request.hostname or "unknown")
+    try:
+        executor.execute(run_id, worker=self.request.hostname or "unknown")
+    except BaseException as exc:
+        faults.run_unclaimed(run_id=run_id, error=exc)  # no run stays Queued for a dead task
+        raise
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True)
 def run_execute_node(self, run_id: str, rank: int, master_addr: str, master_port: int) -> None:
     """One node's part of a multi-node run, sent by its leader to this node's own queue."""
-    from runs.node_executor import execute_node
-
-    execute_node(run_id, rank=rank, master=(master_addr, master_port),
+    executor.execute_node(run_id, rank=rank, master=(master_addr, master_port),
                  worker=self.request.hostname or "unknown")  # fmt: skip
 
 

@@ -1,34 +1,26 @@
 from datetime import datetime
 
 from django.conf import settings
-from django.http import Http404
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from compute.selectors import target_list
 from compute.views import status_context
 from environments.selectors import environments_latest
-from mlstudio.errors import NotFound
 from runs import selectors, store
 from runs.models import FINAL_STATUSES, Run, RunStatus
-from runs.presenters import run_details
+from runs.presenters import git_facts, properties_without_git, run_details
 from workspaces.models import Role
 from workspaces.selectors import workspace_get_for_user
 
 VIEWS = {"active": "ActiveOnly", "archived": "ArchivedOnly", "all": "All"}
 
 
-def _workspace(request, name: str):
-    try:
-        return workspace_get_for_user(user=request.user, name=name)
-    except NotFound as exc:
-        raise Http404(exc.message) from None
-
-
 @require_GET
 def experiment_list(request, name: str):
-    workspace, membership = _workspace(request, name)
+    workspace, membership = workspace_get_for_user(user=request.user, name=name)
     view = request.GET.get("view", "active")
     experiments = selectors.experiments_with_stats(
         workspace=workspace, view_type=VIEWS.get(view, "ActiveOnly"), query=request.GET.get("q", "")
@@ -44,11 +36,8 @@ def experiment_list(request, name: str):
 
 @require_GET
 def experiment_detail(request, name: str, experiment_id: int):
-    workspace, membership = _workspace(request, name)
-    try:
-        experiment = selectors.experiment_get(workspace=workspace, experiment_id=experiment_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from None
+    workspace, membership = workspace_get_for_user(user=request.user, name=name)
+    experiment = selectors.experiment_get(workspace=workspace, experiment_id=experiment_id)
     # The rows go to the page as data, not markup: its script shows them a page at a time,
     # which keeps rendering, sorting and filtering quick with thousands of runs.
     runs, summaries, metric_names = selectors.runs_table(experiment=experiment)
@@ -64,17 +53,18 @@ def experiment_detail(request, name: str, experiment_id: int):
 
 @require_GET
 def run_detail(request, name: str, run_id: str):
-    workspace, membership = _workspace(request, name)
-    try:
-        run = selectors.run_get_for_user(user=request.user, workspace_name=name, run_id=run_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from None
+    workspace, membership = workspace_get_for_user(user=request.user, name=name)
+    run = selectors.run_get_for_user(user=request.user, workspace_name=name, run_id=run_id)
+    logs = store.log_files(run.pk)
     context = {
         "workspace": workspace,
         "membership": membership,
         "run": run,
         "details": run_details(run),
-        "logs": store.log_files(run.pk),
+        "git": git_facts(run.properties),
+        "properties": properties_without_git(run.properties),
+        # The script's own output first: what the viewer shows unless another log is chosen.
+        "log_names": [store.USER_LOG, *sorted({store.SYSTEM_LOG, *logs} - {store.USER_LOG})],
         "files": store.list_files(run.pk),
         "children": run.children.order_by("number"),
         "snapshot_files": run.snapshot.manifest if run.snapshot else [],
@@ -84,7 +74,8 @@ def run_detail(request, name: str, run_id: str):
             "api": f"/api/workspaces/{name}/runs/{run.pk}",
             "runId": run.pk,
             "ws": f"/ws/runs/{run.pk}/",
-            "logs": store.log_files(run.pk),
+            "logs": logs,
+            "plotly": static("vendor/plotly/plotly.min.js"),
             "final": run.status in FINAL_STATUSES,
             "statusAge": _status_age(run),
         },
@@ -104,7 +95,7 @@ def _status_age(run: Run) -> float:
 
 @require_GET
 def workspace_home(request, name: str):
-    workspace, membership = _workspace(request, name)
+    workspace, membership = workspace_get_for_user(user=request.user, name=name)
     recent = (
         Run.objects.filter(experiment__workspace=workspace, parent__isnull=True)
         .select_related("experiment", "submitted_by")
@@ -122,7 +113,7 @@ def workspace_home(request, name: str):
 @require_GET
 def submit_page(request, name: str):
     """The submit form; the browser uploads the folder and submits through the API."""
-    workspace, membership = _workspace(request, name)
+    workspace, membership = workspace_get_for_user(user=request.user, name=name)
     experiments = selectors.experiments_list(workspace=workspace)
     return render(
         request,

@@ -65,6 +65,13 @@ def control_worker(transactional_db, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _members_create_workspaces(settings):
+    # The fixtures' ordinary users own workspaces they make; tests/security and
+    # tests/workspaces/test_creation_policy.py hold the default `staff` policy to account.
+    settings.MLSTUDIO_WORKSPACE_CREATORS = "EVERYONE"
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # PBKDF2's deliberate slowness would dominate the suite; hashing strength isn't under test.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -74,6 +74,9 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    for_run = models.BooleanField(
+        default=False, help_text="Made by the studio for one run's script; it dies with the run."
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -54,4 +54,5 @@ def memberships_of(*, workspace: Workspace) -> QuerySet[Membership]:
 
 
 def api_tokens_of(*, user) -> QuerySet[ApiToken]:
-    return ApiToken.objects.filter(user=user).select_related("workspace")
+    """The tokens the user made; runs' own tokens belong to their runs."""
+    return ApiToken.objects.filter(user=user, for_run=False).select_related("workspace")

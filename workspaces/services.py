@@ -30,6 +30,8 @@ def digest(raw: str) -> str:
 
 
 def workspace_create(*, name: str, owner, description: str = "") -> Workspace:
+    """A new workspace owned by `owner`, if MLSTUDIO_WORKSPACE_CREATORS lets them create one."""
+    workspace_creation_check(user=owner)
     try:
         name_validator(name)
     except ValidationError as exc:
@@ -41,6 +43,18 @@ def workspace_create(*, name: str, owner, description: str = "") -> Workspace:
     except IntegrityError:
         raise Conflict(f"A workspace named {name!r} already exists; choose another name.") from None
     return workspace
+
+
+def workspace_creation_check(*, user) -> None:
+    """Refuse a user the policy does not let create workspaces: `staff` (the default) lets
+    only staff members, `everyone` any signed-in account."""
+    policy = settings.MLSTUDIO_WORKSPACE_CREATORS
+    if policy == "EVERYONE" or user.is_staff or user.is_superuser:
+        return
+    raise Forbidden(
+        "Only staff members may create workspaces here (MLSTUDIO_WORKSPACE_CREATORS=staff): "
+        "ask a staff member to create it and make you its owner."
+    )
 
 
 def membership_set(*, workspace: Workspace, actor, username: str, role: str) -> Membership:
@@ -76,8 +90,11 @@ def _refuse_removing_last_owner(workspace: Workspace, username: str) -> None:
         )
 
 
-def api_token_create(*, user, name: str, workspace_name: str | None = None) -> tuple[ApiToken, str]:
-    """Create a token and return it with its raw value, which is never stored or shown again."""
+def api_token_create(
+    *, user, name: str, workspace_name: str | None = None, for_run: bool = False
+) -> tuple[ApiToken, str]:
+    """Create a token and return it with its raw value, which is never stored or shown again.
+    A run's token (`for_run`) is the studio's, not the user's: their tokens page leaves it out."""
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise UserError("Give the token a name of 1 to 100 characters, e.g. 'laptop SDK'.")
@@ -86,8 +103,9 @@ def api_token_create(*, user, name: str, workspace_name: str | None = None) -> t
         workspace, _ = workspace_get_for_user(user=user, name=workspace_name)
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
-        user=user, workspace=workspace, name=name, prefix=raw[:10], digest=digest(raw)
-    )
+        user=user, workspace=workspace, name=name, prefix=raw[:10], digest=digest(raw),
+        for_run=for_run,
+    )  # fmt: skip
     return token, raw
 
 

@@ -11,5 +11,7 @@ urlpatterns = [
     path("tokens/", views.tokens, name="tokens"),
     path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token-revoke"),
     path("w/<str:name>/settings/", views.workspace_detail, name="workspace-settings"),
+    path("w/<str:name>/settings/members/", views.workspace_members, name="workspace-members"),
+    path("workspaces/new/", views.workspace_new, name="workspace-new"),
     path("w/<str:name>/config.json", views.workspace_config, name="workspace-config"),
 ]

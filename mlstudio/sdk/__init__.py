@@ -6,6 +6,8 @@ run = Experiment(ws, "my_experiment").submit(ScriptRunConfig(".", "train.py"))
 run.wait_for_completion(show_output=True)
 """
 
+from mlstudio.sdk._surface import module_getattr
+from mlstudio.sdk._version import VERSION
 from mlstudio.sdk.compute_target import (
     AmlCompute,
     ComputeTarget,
@@ -24,13 +26,16 @@ from mlstudio.sdk.exceptions import (
     WorkspaceException,
 )
 from mlstudio.sdk.experiment import Experiment
+from mlstudio.sdk.model import Model
 from mlstudio.sdk.run import ActivityFailedException, Run
 from mlstudio.sdk.runconfig import MpiConfiguration, PyTorchConfiguration, TensorflowConfiguration
-from mlstudio.sdk.script_run_config import RunConfiguration, ScriptRunConfig
+from mlstudio.sdk.script_run import ScriptRun
+from mlstudio.sdk.script_run_config import DockerConfiguration, RunConfiguration, ScriptRunConfig
 from mlstudio.sdk.tensorboard import Tensorboard
 from mlstudio.sdk.workspace import Workspace
 
 __all__ = [
+    "VERSION",
     "ActivityFailedException",
     "AmlCompute",
     "AuthenticationException",
@@ -39,14 +44,17 @@ __all__ = [
     "CondaDependencies",
     "ContainerRegistry",
     "DockerCompute",
+    "DockerConfiguration",
     "Environment",
     "Experiment",
     "MLStudioException",
+    "Model",
     "MpiConfiguration",
     "NotFoundException",
     "PyTorchConfiguration",
     "Run",
     "RunConfiguration",
+    "ScriptRun",
     "ScriptRunConfig",
     "ServiceUnreachableException",
     "Tensorboard",
@@ -55,3 +63,5 @@ __all__ = [
     "Workspace",
     "WorkspaceException",
 ]
+
+__getattr__ = module_getattr(__name__)  # v1 names MLStudio lacks: NotImplementedError

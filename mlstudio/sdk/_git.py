@@ -43,7 +43,7 @@ def git_info(source_directory: str | os.PathLike[str]) -> dict[str, Any] | None:
     branch = headers.get("branch.head")
     origin = _git(source_directory, "config", "--get", "remote.origin.url")
     return {
-        "repository_uri": _without_credentials(origin.strip()) if origin else None,
+        "repository_uri": without_credentials(origin.strip()) if origin else None,
         "branch": None if branch in (None, "(detached)") else branch,
         "commit": None if commit in (None, "(initial)") else commit,
         "dirty": any(line and not line.startswith("#") for line in lines),
@@ -89,7 +89,7 @@ def _git(source_directory: str | os.PathLike[str], *args: str) -> str | None:
     return result.stdout if result.returncode == 0 else None
 
 
-def _without_credentials(url: str) -> str:
+def without_credentials(url: str) -> str:
     # Run properties are visible to every workspace member; a token in an https remote
     # (https://user:token@host/...) must not end up there.
     try:

@@ -1,9 +1,9 @@
 """Which files of a source folder stay out of a snapshot: gitignore rules on the standard library.
 
 The rules follow git itself (dir.c and wildmatch.c as of git 2.39), not a gitignore library, so
-a folder uploads the same files that `git status` would show. The server applies the same rules
-with `pathspec` to zip uploads; tests/sdk/test_ignore.py holds the two side by side and lists the
-few corners where pathspec and git disagree.
+a folder uploads the same files that `git status` would show. The server applies these same rules
+to zip uploads (runs.snapshot_zips); tests/sdk/test_ignore.py checks them against `pathspec` as
+an oracle and lists the few corners where pathspec and git disagree.
 """
 
 from __future__ import annotations
@@ -219,47 +219,59 @@ def _translate_class(glob: str, start: int) -> tuple[str, int] | None:
     while True:
         if index >= end:
             return None
-        char = glob[index]
-        if char == "]" and not first:
+        if glob[index] == "]" and not first:
             break
         first = False
-        if char == "\\":
-            index += 1
-            if index >= end:
-                return None
-            items.append(re.escape(glob[index]))
-            previous = glob[index]
-        elif char == "-" and previous is not None and index + 1 < end and glob[index + 1] != "]":
-            index += 1
-            high = glob[index]
-            if high == "\\":
-                index += 1
-                if index >= end:
-                    return None
-                high = glob[index]
-            if previous <= high:  # a reversed range matches nothing, as in git
-                items.append(f"{re.escape(previous)}-{re.escape(high)}")
-            previous = None
-        elif char == "[" and glob[index + 1 : index + 2] == ":":
-            close = glob.find("]", index + 2)
-            if close == -1:
-                return None
-            name = glob[index + 2 : close]
-            if len(name) >= 1 and name.endswith(":"):
-                if name[:-1] not in _POSIX_CLASSES:
-                    return None
-                items.append(_POSIX_CLASSES[name[:-1]])
-                index = close
-                previous = None
-            else:
-                # Not "[:name:]" after all: the "[" is an ordinary member of the class.
-                items.append(re.escape("["))
-                previous = "["
-        else:
-            items.append(re.escape(char))
-            previous = char
+        member = _class_member(glob, index, previous)
+        if member is None:
+            return None
+        item, index, previous = member
+        if item:
+            items.append(item)
         index += 1
     members = "".join(items)
     if negated:
         return f"[^/{members}]", index + 1
     return (f"(?!/)[{members}]" if members else "(?!)"), index + 1
+
+
+def _class_member(
+    glob: str, index: int, previous: str | None
+) -> tuple[str, int, str | None] | None:
+    """One member of a bracket expression at `index`: (regex, index of its last character,
+    the character a following "-" would start a range from); None if the class is broken."""
+    end = len(glob)
+    char = glob[index]
+    if char == "\\":
+        if index + 1 >= end:
+            return None
+        return re.escape(glob[index + 1]), index + 1, glob[index + 1]
+    if char == "-" and previous is not None and index + 1 < end and glob[index + 1] != "]":
+        return _class_range(glob, index + 1, previous)
+    if char == "[" and glob[index + 1 : index + 2] == ":":
+        return _posix_class(glob, index)
+    return re.escape(char), index, char
+
+
+def _class_range(glob: str, index: int, low: str) -> tuple[str, int, None] | None:
+    high = glob[index]
+    if high == "\\":
+        index += 1
+        if index >= len(glob):
+            return None
+        high = glob[index]
+    # A reversed range matches nothing, as in git.
+    return (f"{re.escape(low)}-{re.escape(high)}" if low <= high else ""), index, None
+
+
+def _posix_class(glob: str, index: int) -> tuple[str, int, str | None] | None:
+    close = glob.find("]", index + 2)
+    if close == -1:
+        return None
+    name = glob[index + 2 : close]
+    if name.endswith(":"):
+        if name[:-1] not in _POSIX_CLASSES:
+            return None
+        return _POSIX_CLASSES[name[:-1]], close, None
+    # Not "[:name:]" after all: the "[" is an ordinary member of the class.
+    return re.escape("["), index, "["

@@ -245,10 +245,11 @@ def _ignore_advice(root: Path, rules: IgnoreRules) -> str:
     return advice + "."
 
 
-def human_size(size: int) -> str:
-    """`size` bytes in binary units: "812 B", "1.5 KiB", "300.0 MiB"."""
+def human_size(size: int, *, byte_unit: str = "B") -> str:
+    """`size` bytes in binary units: "812 B", "1.5 KiB", "300.0 MiB". The studio's messages
+    spell small sizes out (byte_unit="bytes")."""
     if size < 1024:
-        return f"{size} B"
+        return f"{size} {byte_unit}"
     value = float(size)
     for unit in ("KiB", "MiB", "GiB", "TiB"):
         value /= 1024
@@ -401,18 +402,33 @@ def _distinct(entries: tuple[ManifestEntry, ...]) -> Iterator[ManifestEntry]:
             yield entry
 
 
-def put_blob(client: Client, workspace_name: str, entry: ManifestEntry) -> None:
-    """PUT one file body, streamed in CHUNK_SIZE pieces; refuses to finish the upload if the
-    file no longer has the manifest's content, so the studio never stores a wrong body."""
+def put_blob(
+    client: Client,
+    workspace_name: str,
+    entry: ManifestEntry,
+    *,
+    route: str = "blobs",
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """PUT one file body to `route`/<sha256>, streamed in CHUNK_SIZE pieces (each reported to
+    `progress` once sent); refuses to finish the upload if the file no longer has the
+    manifest's content, so the studio never stores a wrong body."""
     try:
         handle = open(entry.local_path, "rb")  # noqa: SIM115 - closed by the `with` below
     except OSError as exc:
         raise _unreadable(entry.path, exc) from None
-    path = f"workspaces/{segment(workspace_name)}/blobs/{entry.sha256}"
+    path = f"workspaces/{segment(workspace_name)}/{route}/{entry.sha256}"
     # urllib sends an iterable body piece by piece when Content-Length is given.
     headers = {"Content-Type": "application/octet-stream", "Content-Length": str(entry.size)}
-    with handle, client.open("PUT", path, data=_body(handle, entry), headers=headers) as answer:
+    body = _body(handle, entry) if progress is None else _reporting(_body(handle, entry), progress)
+    with handle, client.open("PUT", path, data=body, headers=headers) as answer:
         answer.read()
+
+
+def _reporting(chunks: Iterator[bytes], progress: Callable[[int], None]) -> Iterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+        progress(len(chunk))
 
 
 def _body(handle: Any, entry: ManifestEntry) -> Iterator[bytes]:

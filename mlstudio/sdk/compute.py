@@ -1,6 +1,7 @@
 """`from mlstudio.sdk.compute import ComputeTarget, AmlCompute` ports azureml.core.compute's
 import line unchanged apart from the package."""
 
+from mlstudio.sdk._surface import module_getattr
 from mlstudio.sdk.compute_target import (
     AmlCompute,
     AmlComputeProvisioningConfiguration,
@@ -20,3 +21,5 @@ __all__ = [
     "DockerCompute",
     "LocalCompute",
 ]
+
+__getattr__ = module_getattr(__name__)

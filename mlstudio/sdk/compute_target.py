@@ -12,7 +12,9 @@ import sys
 import time
 from datetime import datetime
 
+from mlstudio.sdk._compute_v1 import CLOUD_ONLY, record_cloud_only, vm_sizes_of
 from mlstudio.sdk._http import segment
+from mlstudio.sdk._surface import V1Surface, module_getattr
 from mlstudio.sdk.exceptions import (
     AuthenticationException,
     NotFoundException,
@@ -25,6 +27,10 @@ POLL_SECONDS = 1.0
 
 class ComputeTargetException(UserErrorException):
     """A compute target is missing ("ComputeTargetNotFound: …"), refused or misconfigured."""
+
+    @property
+    def message(self) -> str:
+        return str(self)
 
 
 def _call(method: str, workspace, path: str, body=None):
@@ -199,7 +205,7 @@ def _iso(value: datetime | None) -> str | None:
 # --- targets ---------------------------------------------------------------------------------
 
 
-class ComputeTarget:
+class ComputeTarget(V1Surface):
     """A compute target of a workspace. `ComputeTarget(workspace=ws, name=...)` returns the
     object of its kind (AmlCompute, DockerCompute, LocalCompute) or raises
     ComputeTargetException with "ComputeTargetNotFound"."""
@@ -348,12 +354,21 @@ class AmlCompute(ComputeTarget):
                                    identity_type=None, identity_id=None, location=None,
                                    enable_node_public_ip=True):  # fmt: skip
         """azureml's signature; the Azure-only settings (accounts, networks, identities,
-        location) are accepted and have no effect here."""
-        return AmlComputeProvisioningConfiguration(
+        location) are recorded on the configuration, and one printed line says they do not
+        apply here."""
+        config = AmlComputeProvisioningConfiguration(
             vm_size=vm_size, vm_priority=vm_priority, min_nodes=min_nodes, max_nodes=max_nodes,
             idle_seconds_before_scaledown=idle_seconds_before_scaledown,
             description=description, tags=tags,
         )  # fmt: skip
+        given = {name: value for name, value in locals().items() if name in CLOUD_ONLY}
+        record_cloud_only(config, given)
+        return config
+
+    @staticmethod
+    def supported_vmsizes(workspace, location=None) -> list[dict]:
+        """The sizes the workspace's registered worker nodes offer, in v1's shape."""
+        return vm_sizes_of(_call("GET", workspace, f"workspaces/{segment(workspace.name)}/nodes"))
 
     def _initialize(self, workspace, data: dict) -> None:
         super()._initialize(workspace, data)
@@ -362,10 +377,10 @@ class AmlCompute(ComputeTarget):
         self.scale_settings = self.status.scale_settings
 
     def update(self, min_nodes=None, max_nodes=None, idle_seconds_before_scaledown=None):
-        raise ComputeTargetException(
-            "Changing a cluster's scale settings is not supported yet: delete it and create it "
-            "again with the new settings."
-        )
+        """Change the scale settings; None keeps a value."""
+        body = {"min_nodes": min_nodes, "max_nodes": max_nodes,
+                "idle_seconds_before_scaledown": idle_seconds_before_scaledown}  # fmt: skip
+        self._initialize(self.workspace, _call("PATCH", self.workspace, self._path, body))
 
 
 class DockerCompute(ComputeTarget):
@@ -400,3 +415,6 @@ def _from_data(workspace, data: dict) -> ComputeTarget:
     target = object.__new__(_KINDS.get(data["type"], ComputeTarget))
     target._initialize(workspace, data)
     return target
+
+
+__getattr__ = module_getattr(__name__)

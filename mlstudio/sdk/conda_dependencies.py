@@ -13,12 +13,13 @@ from __future__ import annotations
 import os
 import re
 
+from mlstudio.sdk._surface import V1Surface
 from mlstudio.sdk.exceptions import UserErrorException
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._\-]*)")
 
 
-class CondaDependencies:
+class CondaDependencies(V1Surface):
     """pip packages, conda packages and channels, and an optional Python version."""
 
     def __init__(self, conda_dependencies_file_path: str | os.PathLike | None = None):
@@ -51,6 +52,13 @@ class CondaDependencies:
             dependencies.add_conda_package(package)
         for package in pip_packages or []:
             dependencies.add_pip_package(package)
+        return dependencies
+
+    @staticmethod
+    def _from_text(text: str) -> CondaDependencies:
+        """From a conda environment file's text."""
+        dependencies = CondaDependencies()
+        dependencies._read(text)
         return dependencies
 
     @staticmethod

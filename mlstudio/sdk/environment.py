@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
+import subprocess
 import warnings
+from pathlib import Path
 
 from mlstudio.sdk._http import segment
+from mlstudio.sdk._surface import V1Surface
 from mlstudio.sdk.conda_dependencies import CondaDependencies, _read_text, requirement_lines
 from mlstudio.sdk.container_registry import ContainerRegistry
 from mlstudio.sdk.exceptions import UserErrorException
 
 
-class PythonSection:
+class PythonSection(V1Surface):
     """`env.python`: who manages the packages, which interpreter, and which packages."""
 
     def __init__(self):
@@ -40,7 +44,9 @@ class PythonSection:
         }
 
 
-class DockerSection:
+class DockerSection(V1Surface):
+    _v1_ignored = frozenset({"shared_volumes", "gpu_support"})
+
     """`env.docker`: the image to run in. Give base_image or base_dockerfile (its text or the
     path of a file), not both; with neither, the studio's default base image is used."""
 
@@ -51,6 +57,10 @@ class DockerSection:
         self.base_image_registry = ContainerRegistry()
         self.shm_size: str | None = None
         self.arguments: list[str] = []
+        # v1 names that change nothing here: the run's folder is always mounted, and GPUs
+        # are given to a container whenever its node has them.
+        self.shared_volumes = True
+        self.gpu_support = False
 
     def to_dict(self) -> dict:
         return {
@@ -63,8 +73,13 @@ class DockerSection:
         }
 
 
-class Environment:
+class Environment(V1Surface):
     """`Environment(name)` with `.python`, `.docker` and `.environment_variables`."""
+
+    # The base images MLStudio builds Docker environments from (MLSTUDIO_DEFAULT_BASE_IMAGE
+    # on the studio picks another); v1 named its Ubuntu images here.
+    DEFAULT_CPU_IMAGE = "mlstudio/python:bookworm"
+    DEFAULT_GPU_IMAGE = "mlstudio/python:bookworm"
 
     def __init__(self, name: str):
         self.name = name
@@ -116,6 +131,15 @@ class Environment:
     def from_conda_specification(name: str, file_path) -> Environment:
         env = Environment(name)
         env.python.conda_dependencies = CondaDependencies(file_path)
+        return env
+
+    @staticmethod
+    def from_existing_conda_environment(name: str, conda_environment_name: str) -> Environment:
+        """The packages of a conda environment on this machine (read with `conda env
+        export`), as v1."""
+        text = _conda_export(conda_environment_name)
+        env = Environment(name)
+        env.python.conda_dependencies = CondaDependencies._from_text(text)
         return env
 
     @staticmethod
@@ -190,6 +214,24 @@ class Environment:
 
 def _base(workspace) -> str:
     return f"workspaces/{segment(workspace.name)}/environments"
+
+
+def _conda_export(conda_environment_name: str) -> str:
+    tool = shutil.which("conda") or shutil.which("mamba") or shutil.which("micromamba")
+    if tool is None:
+        raise UserErrorException(
+            f"from_existing_conda_environment needs conda, mamba or micromamba on this "
+            f"machine's PATH to read {conda_environment_name!r}. Use "
+            "Environment.from_conda_specification(name, 'environment.yml') instead."
+        )
+    argv = [tool, "env", "export", "-n", conda_environment_name, "--no-builds"]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    if result.returncode:
+        raise UserErrorException(
+            f"{Path(tool).name} could not export conda environment "
+            f"{conda_environment_name!r}: {result.stderr.strip()[-500:]}"
+        )
+    return result.stdout
 
 
 def _with_packages(name: str, conda_specification, pip_requirements) -> Environment:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 
 from mlstudio.sdk._http import segment
+from mlstudio.sdk._surface import V1Surface
 from mlstudio.sdk.exceptions import UserErrorException
 from mlstudio.sdk.run import Run
 
@@ -10,7 +11,7 @@ VIEW_TYPES = ("ActiveOnly", "ArchivedOnly", "All")
 RUNS_PAGE = 1000
 
 
-class Experiment:
+class Experiment(V1Surface):
     """A named group of runs, as azureml.core.Experiment: `Experiment(workspace=ws, name=...)`
     gets the experiment, creating it on first use."""
 
@@ -57,6 +58,8 @@ class Experiment:
         from mlstudio.sdk._git import git_info
         from mlstudio.sdk._snapshot import upload_snapshot
 
+        if hasattr(config, "_bind"):  # a v1 Estimator: its environment needs the workspace
+            config = config._bind(self.workspace)
         body = config.to_dict()
         body["tags"] = {**(tags or {})}
         client = self.workspace._client
@@ -87,6 +90,13 @@ class Experiment:
         body = {"display_name": display_name or "", "tags": kwargs.get("tags")}
         details = self.workspace._client.post(f"{self._path}/runs/interactive", body)
         return Run(self, details["runId"], _details=details)
+
+    def refresh(self) -> None:
+        """Read the experiment again from the studio."""
+        self._update(self.workspace._client.get(self._path))
+
+    def get_docs_url(self) -> str:
+        return f"{self.workspace.url}/api/docs"
 
     def archive(self) -> None:
         """Hide the experiment from lists and queries; nothing is deleted (Experiment.delete

@@ -13,10 +13,12 @@ user_logs/std_log_process_<rank>.txt.
 
 from __future__ import annotations
 
+from mlstudio.sdk._surface import module_getattr
 from mlstudio.sdk.exceptions import UserErrorException
-from mlstudio.sdk.script_run_config import RunConfiguration
+from mlstudio.sdk.script_run_config import DockerConfiguration, RunConfiguration
 
 __all__ = [
+    "DockerConfiguration",
     "MpiConfiguration",
     "PyTorchConfiguration",
     "RunConfiguration",
@@ -83,3 +85,6 @@ class TensorflowConfiguration:
                 "parameter_server_count": self.parameter_server_count,
                 "process_count": self.worker_count + self.parameter_server_count,
                 "node_count": 1}  # fmt: skip
+
+
+__getattr__ = module_getattr(__name__)

@@ -2,23 +2,85 @@ from __future__ import annotations
 
 import os
 
+from mlstudio.sdk._surface import V1Surface
 from mlstudio.sdk.environment import Environment
 from mlstudio.sdk.exceptions import UserErrorException
 
 DEFAULT_MAX_RUN_DURATION = 30 * 24 * 3600
+DEFAULT_ENVIRONMENT = "mlstudio-default-environment"
 
 
-class RunConfiguration:
-    """The `run_config` of a ScriptRunConfig: target and environment variables, as in v1."""
+class DockerConfiguration(V1Surface):
+    _v1_ignored = frozenset({"shared_volumes"})
 
-    def __init__(self):
+    """v1's docker_runtime_config: run in a container. `use_docker=True` builds the run's
+    environment as an image; `shm_size` and `arguments` go to the container. The run's
+    folder is always mounted, so `shared_volumes` is recorded and changes nothing."""
+
+    def __init__(self, use_docker: bool = True, shm_size: str | None = None,
+                 shared_volumes: bool = True, arguments: list | None = None):  # fmt: skip
+        self.use_docker = bool(use_docker)
+        self.shm_size = shm_size
+        self.shared_volumes = shared_volumes
+        self.arguments = [str(a) for a in arguments or []]
+
+    def __repr__(self) -> str:
+        return (f"DockerConfiguration(use_docker={self.use_docker}, shm_size={self.shm_size!r}, "
+                f"shared_volumes={self.shared_volumes}, arguments={self.arguments!r})")  # fmt: skip
+
+
+class RunConfiguration(V1Surface):
+    """The `run_config` of a ScriptRunConfig, as in v1: target, environment, node_count,
+    environment_variables, docker. `environment` starts as an empty Environment that is sent
+    only once something in it is set."""
+
+    def __init__(self, script: str | None = None, arguments: list | None = None,
+                 framework: str | None = None, communicator: str | None = None,
+                 conda_dependencies=None, _history_enabled=None, _path=None, _name=None,
+                 command: list | str | None = None):  # fmt: skip
         self.target = "local"
-        self.environment: Environment | None = None
+        self._environment: Environment | None = None
         self.environment_variables: dict[str, str] = {}
         self.max_run_duration_seconds: int | None = None
+        self.node_count = 1
+        self.docker: DockerConfiguration | None = None
+        self.script = script
+        self.arguments = list(arguments or [])
+        self.command = command
+        self.framework = framework or "Python"
+        self.communicator = communicator or "None"
+        self.history = _history_enabled
+        if conda_dependencies is not None:
+            self.environment.python.conda_dependencies = conda_dependencies
+
+    @property
+    def environment(self) -> Environment:
+        if self._environment is None:
+            self._environment = Environment(DEFAULT_ENVIRONMENT)
+        return self._environment
+
+    @environment.setter
+    def environment(self, value: Environment | None) -> None:
+        self._environment = value
+
+    def _environment_to_send(self) -> Environment | None:
+        environment = self._environment
+        untouched = Environment(DEFAULT_ENVIRONMENT).to_dict()
+        if environment is not None and environment.to_dict() == untouched:
+            environment = None  # nothing set in it: the studio's default applies
+        docker = self.docker
+        if docker is None or not docker.use_docker:
+            return environment
+        environment = (environment or Environment(DEFAULT_ENVIRONMENT)).clone(
+            environment.name if environment else DEFAULT_ENVIRONMENT
+        )
+        environment.docker.enabled = True
+        environment.docker.shm_size = docker.shm_size or environment.docker.shm_size
+        environment.docker.arguments = docker.arguments or environment.docker.arguments
+        return environment
 
 
-class ScriptRunConfig:
+class ScriptRunConfig(V1Surface):
     """What to run: a script with arguments (or a command) from a source folder, where, and in
     which environment. Mirrors azureml.core.ScriptRunConfig."""
 
@@ -48,6 +110,8 @@ class ScriptRunConfig:
         if environment is not None:
             self.run_config.environment = environment
         self.run_config.max_run_duration_seconds = max_run_duration_seconds
+        if docker_runtime_config is not None:
+            self.run_config.docker = docker_runtime_config
         self.distributed_job_config = distributed_job_config
 
     @property
@@ -56,11 +120,11 @@ class ScriptRunConfig:
 
     @property
     def environment(self) -> Environment | None:
-        return self.run_config.environment
+        return self.run_config._environment
 
     def to_dict(self) -> dict:
         target = self.run_config.target
-        environment = self.run_config.environment
+        environment = self.run_config._environment_to_send()
         return {
             "script": self.script,
             "command": self.command,

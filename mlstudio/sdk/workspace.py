@@ -5,18 +5,24 @@ import os
 from pathlib import Path
 
 from mlstudio.sdk._http import Client, segment
+from mlstudio.sdk._workspace_v1 import WorkspaceV1, v1_positional
 from mlstudio.sdk.exceptions import NotFoundException, UserErrorException, WorkspaceException
 
 CONFIG_NAMES = ("config.json", os.path.join(".mlstudio", "config.json"))
 ENV_URL, ENV_TOKEN, ENV_WORKSPACE = "MLSTUDIO_URL", "MLSTUDIO_TOKEN", "MLSTUDIO_WORKSPACE"
+ENV_MLFLOW_TOKEN = "MLFLOW_TRACKING_TOKEN"  # noqa: S105 - a variable name
 
 
-class Workspace:
-    """A workspace on a studio: `Workspace.from_config()` or `Workspace(name=, url=, token=)`."""
+class Workspace(WorkspaceV1):
+    """A workspace on a studio: `Workspace.from_config()` or `Workspace(name=, url=, token=)`.
+    v1's `Workspace(subscription_id, resource_group, workspace_name, auth=...)` works too: the
+    Azure values are placeholders here, and the URL and token come from the environment."""
 
-    def __init__(self, name: str | None = None, url: str | None = None, token: str | None = None):
+    def __init__(self, name: str | None = None, url: str | None = None, token: str | None = None,
+                 *, workspace_name: str | None = None, **v1_arguments):  # fmt: skip
+        name, url, token = v1_positional(name, url, token)
         # What the caller passes wins; the environment fills in the rest.
-        name = name or os.environ.get(ENV_WORKSPACE)
+        name = name or workspace_name or os.environ.get(ENV_WORKSPACE)
         url = url or os.environ.get(ENV_URL)
         token = token or os.environ.get(ENV_TOKEN)
         missing = [
@@ -35,11 +41,16 @@ class Workspace:
         self.name = self._details["name"]
 
     @classmethod
-    def get(cls, name: str, url: str | None = None, token: str | None = None) -> Workspace:
-        return cls(name=name, url=url, token=token)
+    def get(cls, name: str, url: str | None = None, token: str | None = None,
+            **v1_arguments) -> Workspace:  # fmt: skip
+        """v1's auth, subscription_id and resource_group are accepted and ignored."""
+        if url is not None and "://" not in str(url):
+            url = None  # v1's second positional parameter is auth
+        return cls(name=name, url=url, token=token, **v1_arguments)
 
     @classmethod
-    def from_config(cls, path: str | os.PathLike | None = None, _file_name: str | None = None):
+    def from_config(cls, path: str | os.PathLike | None = None, auth=None, _logger=None,
+                    _file_name: str | None = None):  # fmt: skip
         """Load the workspace named by config.json, searching from `path` (or here) upward.
 
         MLSTUDIO_URL, MLSTUDIO_TOKEN and MLSTUDIO_WORKSPACE override the file's values; when
@@ -58,8 +69,16 @@ class Workspace:
     def url(self) -> str:
         return self._client.url
 
-    def get_details(self) -> dict:
-        return dict(self._details)
+    def get_mlflow_tracking_uri(self, _with_auth: bool = False) -> str:
+        """The MLflow tracking URI of this workspace, as azureml's did: give it to
+        `mlflow.set_tracking_uri()` and MLflow's client logs into the studio's runs.
+
+        It also sets MLFLOW_TRACKING_TOKEN for this process to the workspace's token, so the
+        client authenticates with no further setup. `_with_auth` is accepted for v1's
+        signature; the token always travels in that variable, never in the URI.
+        """
+        os.environ[ENV_MLFLOW_TOKEN] = self._client._token
+        return f"{self.url}/mlflow/w/{segment(self.name)}"
 
     def write_config(self, path: str | os.PathLike | None = None, file_name: str = "config.json"):
         folder = Path(path or ".") / ".mlstudio"

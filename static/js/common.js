@@ -62,3 +62,21 @@ export function setStatus(element, status) {
 }
 
 export const FINAL = new Set(["Completed", "Failed", "Canceled"]);
+
+// A script loaded once, on first need: plotly.js weighs 4.8 MB, so only a page that draws a
+// chart loads it, and only when it draws one.
+const loading = new Map();
+export function loadScript(src) {
+  if (!loading.has(src)) {
+    loading.set(src, new Promise((resolve, reject) => {
+      const script = Object.assign(document.createElement("script"), { src });
+      script.onload = resolve;
+      script.onerror = () => {
+        loading.delete(src);
+        reject(new Error("A part of the page did not load (the chart library); reload to try again."));
+      };
+      document.head.append(script);
+    }));
+  }
+  return loading.get(src);
+}

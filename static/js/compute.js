@@ -35,6 +35,7 @@ function showTargets(list) {
     const values = {
       ...status.node_state_counts,
       current_node_count: status.current_node_count,
+      nodes_online: status.nodes_online,
       provisioning_state: status.provisioning_state,
       errors: status.errors.join(" "),
       hints: status.hints.join(" "),

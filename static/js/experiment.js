@@ -1,4 +1,6 @@
-import { api, FINAL, liveSocket, setStatus } from "./common.js";
+import { api, FINAL, liveSocket, loadScript, setStatus } from "./common.js";
+import { chartsPanel } from "./charts_panel.js";
+import { showComparison } from "./compare.js";
 import { confirmDelete } from "./delete_experiment.js";
 
 // The runs arrive as data and are shown PAGE at a time: every sort or filter lays out only
@@ -14,22 +16,32 @@ const metricSelect = document.getElementById("metric-column");
 const statSelect = document.getElementById("metric-stat");
 const statusFilter = document.getElementById("status-filter");
 const tagFilter = document.getElementById("tag-filter");
+const search = document.getElementById("search");
 const compareButton = document.getElementById("compare");
 const tensorboardForm = document.getElementById("tensorboard-form");
-const chart = document.getElementById("compare-chart");
 const shownNote = document.getElementById("runs-shown");
 const moreButton = document.getElementById("show-more");
 const allButton = document.getElementById("show-all");
 
 const seconds = (iso) => (iso ? Date.parse(iso) / 1000 : null);
-const runs = data.runs.map((run) => ({
-  ...run,
-  name: run.name || run.id,
-  created: seconds(run.created),
-  started: seconds(run.started),
-  ended: seconds(run.ended),
-  tagList: Object.entries(run.tags).map(([key, value]) => `${key}=${value}`),
-}));
+// One run as the table keeps it; `text` is what the search box looks in.
+function tableRun(run) {
+  const tagList = Object.entries(run.tags || {}).map(([key, value]) => `${key}=${value}`);
+  const name = run.name || run.id;
+  return {
+    ...run, name, tagList,
+    created: seconds(run.created), started: seconds(run.started), ended: seconds(run.ended),
+    text: [name, run.id, ...tagList, ...(run.arguments || [])].join(" ").toLowerCase(),
+  };
+}
+const runs = data.runs.map(tableRun);
+// Plotly weighs 4.8 MB: it loads only when the charts panel or Compare draws.
+const loadPlotly = () => loadScript(table.dataset.plotly).then(() => window.Plotly);
+const picker = document.getElementById("chart-picker");
+const panel = picker && chartsPanel({
+  box: document.getElementById("charts-panel"), picker, seriesUrl: table.dataset.series, plotly: loadPlotly,
+});
+picker?.addEventListener("change", () => show());
 const byId = new Map(runs.map((run) => [run.id, run]));
 const rows = new Map();  // run id -> its <tr>, made when the run is first shown
 const selected = new Set();  // run ids, kept while sorting, filtering and paging
@@ -74,7 +86,8 @@ function rowOf(run) {
   const status = element("span", { className: `status status-${run.status}` }, run.status);
   status.dataset.status = "";
   const tags = run.tagList.flatMap((tag) => [element("span", { className: "tag" }, tag), " "]);
-  const cells = [[box], [String(run.number)], [link], [status], [], [run.target || "local"], [run.user || ""], [formatDate(run.created)], tags, []];
+  const where = run.node ? `${run.target || "local"} · ${run.node}` : run.target || "local";
+  const cells = [[box], [String(run.number)], [link], [status], [], [where], [run.user || ""], [formatDate(run.created)], tags, []];
   for (const content of cells) row.insertCell().append(...content);
   row.cells[4].dataset.durationCell = "";
   row.cells[9].dataset.metricCell = "";
@@ -94,15 +107,19 @@ function fill(row) {
   write(row.cells[9], value === null || value === undefined ? "–" : Number(value).toPrecision(5));
 }
 
-function passes(run, status, tag) {
+function passes(run, status, tag, text) {
   if (status && run.status !== status) return false;
+  if (text && !run.text.includes(text)) return false;
   return !tag || run.tagList.some((t) => (tag.includes("=") ? t === tag : t.split("=")[0] === tag));
 }
 
 function show() {
   const status = statusFilter.value;
   const tag = tagFilter.value.trim();
-  const matching = status || tag ? ordered.filter((run) => passes(run, status, tag)) : ordered;
+  const text = search.value.trim().toLowerCase();
+  const filtered = status || tag || text;
+  const matching = filtered ? ordered.filter((run) => passes(run, status, tag, text)) : ordered;
+  panel?.draw(matching);
   const shown = matching.slice(0, limit).map(rowOf);
   body.replaceChildren(...shown);
   for (const row of shown) fill(row);
@@ -111,7 +128,8 @@ function show() {
     empty.colSpan = 10;
     empty.textContent = runs.length ? "No runs match the filters." : "No runs yet.";
   }
-  const of = status || tag ? `the ${matching.length} runs that match (${runs.length} in all)` : `${runs.length} runs`;
+  remember();
+  const of = filtered ? `the ${matching.length} runs that match (${runs.length} in all)` : `${runs.length} runs`;
   shownNote.textContent = runs.length ? `Showing ${shown.length} of ${of}.` : "";
   const rest = matching.length - shown.length;
   moreButton.hidden = allButton.hidden = rest <= 0;
@@ -134,26 +152,49 @@ const sortKeys = {
   metric: (run) => metricValue(run) ?? -Infinity,
 };
 let sorted = { key: "number", descending: true };
-table.tHead.addEventListener("click", (click) => {
-  const button = click.target.closest("button[data-sort]");
+function sortBy(key, descending) {
+  const button = table.tHead.querySelector(`button[data-sort="${key}"]`);
   if (!button) return;
-  const key = button.dataset.sort;
-  sorted = { key, descending: sorted.key === key ? !sorted.descending : false };
+  sorted = { key, descending };
   const keyed = runs.map((run) => [sortKeys[key](run), run]);
-  const sign = sorted.descending ? -1 : 1;
+  const sign = descending ? -1 : 1;
   keyed.sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0) * sign);
   ordered = keyed.map(([, run]) => run);
-  show();
   for (const th of table.tHead.querySelectorAll("th")) th.removeAttribute("aria-sort");
-  button.closest("th").setAttribute("aria-sort", sorted.descending ? "descending" : "ascending");
+  button.closest("th").setAttribute("aria-sort", descending ? "descending" : "ascending");
+}
+table.tHead.addEventListener("click", (click) => {
+  const key = click.target.closest("button[data-sort]")?.dataset.sort;
+  if (!key) return;
+  sortBy(key, sorted.key === key ? !sorted.descending : false);
+  show();
 });
+
+// The view lives in the address: filters, search, sort and the metric column survive a
+// reload and can be shared as a link.
+const VIEW = { status: statusFilter, tag: tagFilter, q: search, metric: metricSelect, stat: statSelect };
+function remember() {
+  const query = new URLSearchParams();
+  for (const [key, control] of Object.entries(VIEW)) if (control.value && control.selectedIndex !== 0) query.set(key, control.value);
+  const charts = panel?.chosen().join(",") ?? "";
+  if (panel && charts !== metricSelect.options[0]?.value) query.set("charts", charts);
+  if (sorted.key !== "number" || !sorted.descending) query.set("sort", `${sorted.descending ? "-" : ""}${sorted.key}`);
+  history.replaceState(null, "", query.size ? `?${query}` : location.pathname);
+}
+function restore() {
+  const query = new URLSearchParams(location.search);
+  for (const [key, control] of Object.entries(VIEW)) if (query.has(key)) control.value = query.get(key);
+  panel?.choose(query.has("charts") ? query.get("charts").split(",").filter(Boolean) : [metricSelect.options[0]?.value]);
+  const sort = query.get("sort");
+  if (sort) sortBy(sort.replace(/^-/, ""), sort.startsWith("-"));
+}
 
 moreButton.addEventListener("click", () => { limit += PAGE; show(); });
 allButton.addEventListener("click", () => { limit = Infinity; show(); });
-for (const control of [statusFilter, tagFilter]) control.addEventListener("input", show);
+for (const control of [statusFilter, tagFilter, search]) control.addEventListener("input", show);
 
 function selectionChanged() {
-  compareButton.disabled = selected.size < 2 || !metricSelect.value;
+  compareButton.disabled = selected.size < 2;
   tensorboardForm.querySelector("button").disabled = selected.size < 1;
 }
 body.addEventListener("change", (change) => {
@@ -169,43 +210,57 @@ tensorboardForm.addEventListener("submit", () => {
   for (const id of selected) tensorboardForm.append(element("input", { type: "hidden", name: "run", value: id }));
 });
 
-// Plotly weighs 4.8 MB and only the comparison needs it: it loads on the first Compare.
-let plotly = null;
-function loadPlotly() {
-  plotly ??= new Promise((resolve, reject) => {
-    const script = element("script", { src: table.dataset.plotly });
-    script.onload = () => resolve(window.Plotly);
-    script.onerror = () => { plotly = null; reject(new Error("The chart library did not load; try again.")); };
-    document.head.append(script);
-  });
-  return plotly;
-}
 
-compareButton.addEventListener("click", async () => {
-  const name = metricSelect.value;
-  const traces = Promise.all([...selected].map(async (id) => {
-    const run = byId.get(id);
-    const series = await api("GET", `${table.dataset.series}${encodeURIComponent(id)}/series?name=${encodeURIComponent(name)}`)
-      .catch(() => ({ steps: [], values: [] }));
-    return { x: series.steps, y: series.values, mode: "lines", name: `#${run.number} ${run.name}` };
-  }));
-  const Plotly = await loadPlotly().catch((problem) => alert(problem.message));
-  if (!Plotly) return;
-  chart.hidden = false;
-  Plotly.newPlot(chart, await traces, { title: { text: name }, margin: { t: 40 }, xaxis: { title: { text: "step" } } }, { responsive: true });
+const comparison = document.getElementById("comparison");
+const DESCRIBE = [
+  ["status", (run) => run.status], ["duration", (run) => formatDuration(duration(run))],
+  ["where", (run) => (run.node ? `${run.target || "local"} · ${run.node}` : run.target || "local")],
+  ["submitted by", (run) => run.user || ""],
+];
+compareButton.addEventListener("click", () => {
+  comparison.hidden = false;
+  const boxes = {
+    table: document.getElementById("compare-table-box"), charts: document.getElementById("compare-charts"),
+    parallel: document.getElementById("compare-parallel"), scatter: document.getElementById("compare-scatter"),
+    scatterBox: document.getElementById("compare-scatter-box"),
+    scatterX: document.getElementById("scatter-x"), scatterY: document.getElementById("scatter-y"),
+  };
+  const runs = [...selected].map((id) => byId.get(id));
+  showComparison({ runs, summaries, seriesUrl: table.dataset.series, plotly: loadPlotly, boxes, describe: DESCRIBE })
+    .catch((problem) => alert(problem.message));
 });
 
 function refresh() {
   showHeader();
   for (const row of body.rows) if (row.dataset.run) fill(row);
 }
-metricSelect.addEventListener("change", () => { refresh(); selectionChanged(); });
-statSelect.addEventListener("change", refresh);
+metricSelect.addEventListener("change", () => { refresh(); selectionChanged(); remember(); });
+statSelect.addEventListener("change", () => { refresh(); remember(); });
+
+// A run this page has not seen may be a new one of this experiment: it joins the table.
+const asked = new Set();
+async function addNew(runId) {
+  if (asked.has(runId)) return;
+  asked.add(runId);
+  const details = await api("GET", `${table.dataset.series}${encodeURIComponent(runId)}`).catch(() => null);
+  if (!details || details.experimentId !== Number(table.dataset.experiment) || details.parentRunId || byId.has(runId)) return;
+  const run = tableRun({
+    id: details.runId, number: details.number, status: details.status, tags: details.tags,
+    name: details.displayName === details.runId ? "" : details.displayName, user: details.submittedBy,
+    target: details.target, node: details.node, arguments: details.runDefinition?.arguments,
+    created: details.createdUtc, started: details.startTimeUtc, ended: details.endTimeUtc,
+  });
+  runs.unshift(run);
+  byId.set(run.id, run);
+  sortBy(sorted.key, sorted.descending);
+  show();
+}
 
 liveSocket(table.dataset.live, {
   onEvent(event) {
-    const run = event.kind === "status" && byId.get(event.run_id);
-    if (!run) return;
+    if (event.kind !== "status") return;
+    const run = byId.get(event.run_id);
+    if (!run) { addNew(event.run_id); return; }
     // Close enough for the duration column until the next load brings the recorded times.
     run.status = event.status;
     if (event.status === "Running" && !run.started) run.started = Date.now() / 1000;
@@ -215,6 +270,7 @@ liveSocket(table.dataset.live, {
   },
 });
 table.tHead.querySelector("[data-sort=number]").closest("th").setAttribute("aria-sort", "descending");
+restore();
 show();
 showHeader();
 setInterval(refresh, 5000);

@@ -1,4 +1,4 @@
-import { api, FINAL, liveSocket, setStatus } from "./common.js";
+import { api, FINAL, liveSocket, loadScript, setStatus } from "./common.js";
 
 const page = JSON.parse(document.getElementById("page-data").textContent);
 const TAIL = 256 * 1024;
@@ -14,7 +14,10 @@ function selectTab(tab) {
   }
   tab.focus();
   history.replaceState(null, "", `#${tab.id.slice(4)}`);
-  if (tab.id === "tab-metrics") for (const div of charts.values()) Plotly.Plots.resize(div);
+  if (tab.id === "tab-metrics") loadMetrics();
+  if (tab.id === "tab-metrics" && window.Plotly) for (const div of charts.values()) Plotly.Plots.resize(div);
+  // A hidden log loses its scroll position; one that followed the newest lines goes on doing so.
+  if (tab.id === "tab-outputs" && following) logView.scrollTop = logView.scrollHeight;
 }
 for (const tab of tabs) {
   tab.addEventListener("click", () => selectTab(tab));
@@ -36,6 +39,7 @@ let shownEnd = 0;
 let held = null;  // live events that arrived while the tail was being fetched
 let showing = 0;  // which showLog() call is the current one
 let loadingOlder = false;
+let following = true;  // the user has not scrolled the log up: it shows the newest lines
 
 async function readLog(name, offset, limit) {
   const response = await fetch(`${page.api}/logs/${name}?offset=${offset}&limit=${limit}`);
@@ -67,6 +71,7 @@ async function showLog() {
 }
 
 logView.addEventListener("scroll", async () => {
+  if (logView.clientHeight) following = logView.scrollHeight - logView.scrollTop - logView.clientHeight < 30;
   if (logView.scrollTop > 50 || shownStart === 0 || loadingOlder || held) return;
   loadingOlder = true;
   const call = showing;
@@ -85,6 +90,8 @@ logChoice.addEventListener("change", showLog);
 
 function appendLog(event) {
   ends[event.name] = Math.max(ends[event.name] || 0, event.offset + encoder.encode(event.data).length);
+  if (![...logChoice.options].some((option) => option.value === event.name)) logChoice.add(new Option(event.name, event.name));
+  addFile({ name: event.name, size: ends[event.name] });  // a log is a file too: its size grows
   if (event.name === logChoice.value) showLive(event);
 }
 
@@ -96,7 +103,6 @@ function showLive(event) {
   const data = encoder.encode(event.data);
   if (event.offset + data.length <= shownEnd) return;
   if (event.offset > shownEnd) { showLog(); return; }
-  const following = logView.scrollHeight - logView.scrollTop - logView.clientHeight < 30;
   logView.append(event.offset === shownEnd ? event.data : decoder.decode(data.subarray(shownEnd - event.offset)));
   shownEnd = event.offset + data.length;
   if (following) logView.scrollTop = logView.scrollHeight;
@@ -107,7 +113,10 @@ const chartsBox = document.getElementById("charts");
 const charts = new Map();
 const layout = (name) => ({ title: { text: name }, margin: { t: 40, r: 20 }, xaxis: { title: { text: "step" } }, height: 320 });
 
+const plotly = () => loadScript(page.plotly).then(() => window.Plotly);
+
 async function loadSeries(name, div, range) {
+  const Plotly = await plotly();
   const query = range ? `&start=${range[0]}&end=${range[1]}` : "";
   const series = await api("GET", `${page.api}/series?name=${encodeURIComponent(name)}${query}`);
   const trace = { x: series.steps, y: series.values.map(Number), mode: "lines", name };
@@ -177,7 +186,12 @@ async function showOther(metric) {
   }
 }
 
+// The metrics load when their tab first opens: only then is plotly.js (4.8 MB) fetched.
+// Events before that are left to the first query, which includes them.
+let metricsLoaded = false;
 async function loadMetrics() {
+  if (metricsLoaded) return;
+  metricsLoaded = true;
   for (const metric of await api("GET", `${page.api}/metric-list`)) {
     if (metric.kind === "scalar" || metric.kind === "list") { if (!charts.has(metric.name)) addChart(metric.name, metric.source); }
     else showOther(metric);
@@ -185,12 +199,13 @@ async function loadMetrics() {
 }
 
 function extendCharts(event) {
+  if (!metricsLoaded) return;
   for (const [name, update] of Object.entries(event.metrics)) {
     if (update.kind !== "scalar" && update.kind !== "list") { showOther({ name, kind: update.kind }); continue; }
     const div = charts.get(name);
     if (!div) { addChart(name, update.source); continue; }
     if (!div.data) continue;  // still loading; its first query includes these points
-    Plotly.extendTraces(div, { x: [update.steps], y: [update.values.map(Number)] }, [0]);
+    window.Plotly.extendTraces(div, { x: [update.steps], y: [update.values.map(Number)] }, [0]);
   }
 }
 
@@ -209,18 +224,59 @@ function applyStatus({ status, detail, seq }) {
   showStatus(status, detail);
 }
 
-async function showStatus(status, detail) {
+function showStatus(status, detail) {
   setStatus(statusBadge, status);
   document.getElementById("run-detail").textContent = detail || "";
   showElapsed(status);
-  if (!FINAL.has(status)) return;
-  if (cancel) cancel.hidden = true;
-  const details = await api("GET", page.api);
-  if (details.error) {
-    document.getElementById("error-message").textContent = details.error.error.message;
-    showHint(details.error.error.hint);
-    document.getElementById("error-box").hidden = false;
-  }
+  if (FINAL.has(status) && cancel) cancel.hidden = true;
+  refreshDetails();
+}
+
+// --- the overview: what a status change may have changed (times, exit code, node, error) --
+// Bursts of events make one request at a time, and one more after it if any came meanwhile.
+let detailsAsked = null;
+let detailsAgain = false;
+function refreshDetails() {
+  if (detailsAsked) { detailsAgain = true; return; }
+  detailsAsked = api("GET", page.api).then(showDetails).catch(() => {}).finally(() => {
+    detailsAsked = null;
+    if (detailsAgain) { detailsAgain = false; refreshDetails(); }
+  });
+}
+
+const when = (iso) => (iso ? iso.slice(0, 19).replace("T", " ") : "–");
+const GIT_KEY = /^(azureml\.git\.|mlflow\.source\.git\.)/;
+
+function showDetails(details) {
+  document.getElementById("ov-started").textContent = when(details.startTimeUtc);
+  document.getElementById("ended").textContent = when(details.endTimeUtc);
+  document.getElementById("ov-exit").textContent = details.exitCode ?? "–";
+  document.getElementById("ov-node").textContent = details.node || "–";
+  showPairs("ov-tags", details.tags, "Tag ");
+  showPairs("ov-properties", Object.fromEntries(Object.entries(details.properties).filter(([key]) => !GIT_KEY.test(key))), "");
+  if (FINAL.has(details.status) && details.error) showError(details);
+}
+
+function showPairs(id, pairs, prefix) {
+  document.getElementById(id).replaceChildren(...Object.entries(pairs).map(([key, value]) => {
+    const row = document.createElement("tr");
+    const heading = Object.assign(document.createElement("th"), { scope: "row", textContent: prefix + key });
+    row.append(heading, Object.assign(document.createElement("td"), { textContent: String(value) }));
+    return row;
+  }));
+}
+
+// A canceled run is not an error: it says who canceled it and when, without the red.
+function showError(details) {
+  const canceled = details.status === "Canceled";
+  const message = document.getElementById("error-message");
+  document.getElementById("error-box").className = `card ${canceled ? "canceled-box" : "error-box"}`;
+  document.getElementById("error-heading").textContent = canceled ? "Canceled" : "Error";
+  document.getElementById("error-when").textContent = canceled ? `Canceled at ${when(details.endTimeUtc)} UTC.` : "";
+  message.className = canceled ? "" : "error";
+  message.textContent = details.error.error.message;
+  showHint(details.error.error.hint);
+  document.getElementById("error-box").hidden = false;
 }
 
 // The one-line fix of a failed run, as text; its link only when it is a path of the studio.
@@ -364,6 +420,8 @@ document.getElementById("snapshot-files")?.addEventListener("click", (click) => 
 });
 
 async function viewSnapshotFile(link, line) {
+  document.getElementById("snapshot-empty").hidden = true;
+  snapshotView.hidden = false;
   const response = await fetch(link.href);
   const data = await response.arrayBuffer();
   const text = new TextDecoder("utf-8", { fatal: false }).decode(data.slice(0, 1024 * 1024));
@@ -384,6 +442,35 @@ function openSnapshotAddress(address) {
   if (link) viewSnapshotFile(link, Number(line));
 }
 
+// MLflow params: logged once each, so a new one is a new row.
+function addParams(params) {
+  const table = document.getElementById("params");
+  for (const [key, value] of Object.entries(params)) {
+    const row = table.insertRow();
+    const head = document.createElement("th");
+    head.scope = "row";
+    head.textContent = key;
+    row.append(head);
+    row.insertCell().textContent = value;
+  }
+  table.hidden = document.getElementById("params-heading").hidden = false;
+}
+
+// --- name and description, edited in place (PATCH, as run.display_name = ... does) ------
+const describe = document.getElementById("describe");
+describe?.addEventListener("submit", async (submit) => {
+  submit.preventDefault();
+  const note = document.getElementById("describe-note");
+  const body = { display_name: describe.display_name.value.trim(), description: describe.description.value };
+  note.textContent = "Saving…";
+  try {
+    await api("PATCH", page.api, body);
+    note.textContent = "Saved.";
+  } catch (problem) {
+    note.textContent = problem.message;
+  }
+});
+
 // --- start ---------------------------------------------------------------------------------
 function tabFromHash() {
   const [name, ...rest] = location.hash.slice(1).split(":");
@@ -400,7 +487,6 @@ window.addEventListener("hashchange", tabFromHash);
 tabFromHash();
 showElapsed(statusBadge.textContent);
 showLog();
-loadMetrics();
 liveSocket(page.ws, {
   offsets: () => ({ ...ends }),
   onEvent(event) {
@@ -408,5 +494,7 @@ liveSocket(page.ws, {
     else if (event.kind === "status") applyStatus(event);
     else if (event.kind === "metric") extendCharts(event);
     else if (event.kind === "file") addFile(event);
+    else if (event.kind === "run") { showPairs("ov-tags", event.tags, "Tag "); refreshDetails(); }
+    else if (event.kind === "params") addParams(event.params);
   },
 });

@@ -15,6 +15,20 @@ function fail(message) {
   errorBox.hidden = false;
 }
 
+// What is wrong with the chosen folder is said next to the folder picker.
+const folderError = document.getElementById("folder-error");
+function failFolder(message) {
+  folderError.textContent = message;
+  folderError.hidden = false;
+}
+
+// The timeout in seconds, from a number and a unit; null when it is not a positive number.
+function timeoutSeconds() {
+  const amount = Number(document.getElementById("timeout").value);
+  const seconds = Math.round(amount * Number(document.getElementById("timeout-unit").value));
+  return Number.isFinite(seconds) && seconds >= 1 ? seconds : null;
+}
+
 function human(size) {
   const units = ["B", "KB", "MB", "GB"];
   let i = 0;
@@ -100,7 +114,7 @@ function suggestedIgnore(files, excessBytes, excessFiles) {
 }
 
 async function accept(files) {
-  errorBox.hidden = true;
+  errorBox.hidden = folderError.hidden = true;
   files = files.filter((f) => !f.path.split("/").includes(".git"));
   const rules = await ignoreRules(files);
   const kept = files.filter((f) => !rules.ignores(f.path));
@@ -112,7 +126,7 @@ async function accept(files) {
     chosen = [];
     scriptSelect.replaceChildren(new Option("choose a folder first", ""));
     const lines = suggestedIgnore(kept, total - maxBytes, kept.length - maxFiles).map((line) => `"${line}"`).join(", ");
-    return fail(`The folder is too large to submit: ${kept.length} files, ${human(total)} (limits: ${maxFiles} files, ${human(maxBytes)}). Largest: ${largest}. Add what the run doesn't need to .amlignore, e.g. the lines ${lines}.`);
+    return failFolder(`The folder is too large to submit: ${kept.length} files, ${human(total)} (limits: ${maxFiles} files, ${human(maxBytes)}). Largest: ${largest}. Add what the run doesn't need to .amlignore, e.g. the lines ${lines}.`);
   }
   chosen = kept;
   summary.textContent = `${kept.length} files, ${human(total)}` +
@@ -155,7 +169,7 @@ drop.addEventListener("drop", async (event) => {
   drop.classList.remove("over");
   const entries = [...event.dataTransfer.items].map((item) => item.webkitGetAsEntry()).filter(Boolean);
   if (entries.length !== 1 || !entries[0].isDirectory) {
-    return fail("Drop one folder (the source directory), not files. To send single files, put them in a folder first.");
+    return failFolder("Drop one folder (the source directory), not files. To send single files, put them in a folder first.");
   }
   accept((await walk(entries[0])).map((f) => ({ ...f, path: stripTop(f.path) })));
 });
@@ -203,12 +217,14 @@ async function sha256(file) {
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
-  errorBox.hidden = true;
+  errorBox.hidden = folderError.hidden = true;
   const experiment = document.getElementById("experiment").value.trim();
   let args;
   try { args = splitArguments(document.getElementById("arguments").value); } catch (problem) { return fail(problem.message); }
   if (!experiment) return fail("Choose an experiment, or type a name for a new one.");
-  if (!chosen.length) return fail("Choose the source folder to upload.");
+  if (!chosen.length) return failFolder("Choose the source folder to upload.");
+  const timeout = timeoutSeconds();
+  if (timeout === null) return fail("The timeout must be a positive number of minutes, hours or days.");
   if (!scriptSelect.value) return fail("Choose the script to run from the uploaded folder.");
   if (!crypto.subtle) return fail("Browser uploads need https or localhost (for SubtleCrypto); use the SDK, or serve the studio over https.");
   const button = document.getElementById("submit-button");
@@ -237,11 +253,13 @@ form.addEventListener("submit", async (event) => {
     const environmentChoice = document.getElementById("environment").value;
     const config = {
       script: scriptSelect.value, arguments: args, compute_target: document.getElementById("target").value,
-      max_run_duration_seconds: Number(document.getElementById("timeout").value), tags,
+      max_run_duration_seconds: timeout, tags, display_name: document.getElementById("display-name").value.trim(),
       // A registered version, by reference: "name:version".
       environment: environmentChoice ? { name: environmentChoice.slice(0, environmentChoice.lastIndexOf(":")), version: environmentChoice.slice(environmentChoice.lastIndexOf(":") + 1) } : null,
     };
     const run = await api("POST", `${base}/experiments/${found.id}/runs`, { snapshot_id: snapshot.id, config });
+    const description = document.getElementById("description").value.trim();
+    if (description) await api("PATCH", `${base}/runs/${encodeURIComponent(run.runId)}`, { description });
     location.href = `${form.dataset.runPage}${encodeURIComponent(run.runId)}/#outputs`;
   } catch (problem) {
     progress.hidden = true;

@@ -170,14 +170,14 @@ def test_it_shows_the_build_status_and_log_live_while_a_run_builds_the_environme
 
     environment = {"name": "tiny", "version": "1"}
     run_id = submit_script(api_as(owner), experiment, {"train.py": SCRIPT}, environment=environment)
-    # pip waits on the index: the build is under way, and its log so far is on the page.
+    # uv waits on the index: the build is under way, and its log so far is on the page.
     page.wait_for_selector("#build-status:has-text('Building')")
     page.wait_for_selector(f"#build-log:has-text('{gated_wheels.url}')")
     assert page.inner_text("#build-status") == "Building"
 
     gated_wheels.gate.set()
     page.wait_for_selector("#build-status:has-text('Succeeded')")
-    assert "Successfully installed tinypkg" in page.inner_text("#build-log")
+    assert "+ tinypkg==1.0" in page.inner_text("#build-log")  # uv's words
     assert page.evaluate(STILL_MARKED)
     assert wait_for_status(run_id, "Completed", "Failed", timeout=60).status == "Completed"
 

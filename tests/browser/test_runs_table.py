@@ -53,3 +53,90 @@ def test_it_pages_sorts_and_filters_every_run_keeping_the_selection(
     assert shown(page)[0] == "exp_250"
     assert page.inner_text("tr[data-run='exp_250'] [data-metric-cell]") == "0.0040000"
     assert page.is_enabled("#tensorboard") and page.is_disabled("#compare")
+
+
+def test_it_searches_keeps_the_view_in_the_address_and_adds_new_runs_live(
+    signed_in, server, owner, experiment
+):
+    from runs.models import Run
+
+    page = signed_in
+    add_runs(experiment, owner, range(1, 21))
+    Run.objects.filter(pk="exp_3").update(
+        definition={
+            "compute_target": "local",
+            "script": "train.py",
+            "arguments": ["--optimizer", "adamw"],
+        }
+    )
+    page.goto(f"{server}/w/lab/experiments/{experiment.pk}/")
+    chart = "#charts-panel [data-metric=loss]"
+    page.wait_for_selector(f"{chart} .main-svg")  # a picture before the table
+    assert page.evaluate(f"document.querySelector('{chart}').data.length") == 20
+    page.fill("#search", "ADAMW")
+    assert shown(page) == ["exp_3"]
+    page.wait_for_function(f"document.querySelector('{chart}')?.data?.length === 1")
+    page.fill("#search", "trial 1")
+    page.click("#runs button[data-sort=name]")
+    assert shown(page)[:3] == ["exp_1", "exp_10", "exp_11"]
+    assert "q=trial+1" in page.url and "sort=name" in page.url
+    page.reload()
+    assert page.input_value("#search") == "trial 1" and shown(page)[:3] == [
+        "exp_1",
+        "exp_10",
+        "exp_11",
+    ]
+    assert page.get_attribute("#runs th:has(button[data-sort=name])", "aria-sort") == "ascending"
+
+    page.uncheck("#chart-picker input[value=loss]")
+    page.wait_for_selector(chart, state="detached")
+    assert "charts=&" in page.url or page.url.endswith("charts=")
+    page.fill("#search", "")
+    new = run_services.run_start_interactive(
+        experiment=experiment, user=owner, display_name="live one"
+    )
+    page.wait_for_selector(f"tr[data-run='{new.pk}']:has-text('live one')")
+    assert page.inner_text(f"tr[data-run='{new.pk}'] [data-status]") == "Running"
+    page.screenshot(path="/tmp/dailyui_shots/runs-table.png", full_page=True)
+
+
+def test_it_compares_runs_side_by_side(signed_in, server, owner, experiment):
+    from runs.models import Metric, MetricKind, Run
+
+    page = signed_in
+    runs = add_runs(experiment, owner, range(1, 4))
+    for run in runs:
+        Run.objects.filter(pk=run.pk).update(
+            definition={
+                "compute_target": "local",
+                "script": "train.py",
+                "arguments": ["--lr", str(0.1 * run.number), "--epochs", "5"],
+            }
+        )
+        Metric.objects.create(run=run, name="accuracy", kind=MetricKind.SCALAR, count=1,
+                              last_value=0.5 + run.number / 10)  # fmt: skip
+    page.goto(f"{server}/w/lab/experiments/{experiment.pk}/")
+    for run in runs:
+        page.check(f"tr[data-run='{run.pk}'] input[type=checkbox]")
+    page.click("#compare")
+    page.wait_for_selector("#compare-table")
+    assert page.get_attribute("#compare-table tr:has(th:text-is('arg lr'))", "class") == "diff"
+    same = "#compare-table tr:has(th:text-is('arg epochs'))"
+    assert page.get_attribute(same, "class") is None
+    accuracy = page.inner_text("#compare-table tr:has(th:text-is('accuracy (last)'))")
+    assert accuracy.split("\t")[1:] == ["0.60000", "0.70000", "0.80000"]
+    for name in ("accuracy", "loss"):
+        chart = f"#compare-charts [data-metric={name}]"
+        page.wait_for_selector(f"{chart} .main-svg")
+        assert page.evaluate(f"document.querySelector('{chart}').data.length") == 3
+    page.wait_for_selector("#compare-parallel .main-svg")
+    dimensions = page.evaluate(
+        "document.getElementById('compare-parallel').data[0].dimensions.map(d => d.label)"
+    )
+    assert dimensions == ["arg epochs", "arg lr", "tag lr", "tag seed", "accuracy", "loss"]
+    page.select_option("#scatter-x", "arg lr")
+    page.select_option("#scatter-y", "accuracy")
+    page.wait_for_selector("#compare-scatter .main-svg")
+    points = page.evaluate("document.getElementById('compare-scatter').data[0].y")
+    assert sorted(points) == [0.6, 0.7, 0.8]
+    page.screenshot(path="/tmp/dailyui_shots/compare.png", full_page=True)

@@ -102,8 +102,10 @@ def test_it_compares_two_runs(signed_in, server, owner, experiment, api_as):
         page.check(f"tr[data-run='{run_id}'] input[type=checkbox]")
     page.select_option("#metric-column", "loss")
     page.click("#compare")
-    page.wait_for_selector("#compare-chart .main-svg")
-    traces = page.evaluate("document.getElementById('compare-chart').data.length")
+    page.wait_for_selector("#compare-charts [data-metric=loss] .main-svg")
+    traces = page.evaluate(
+        "document.querySelector('#compare-charts [data-metric=loss]').data.length"
+    )
     assert traces == 2
     assert page.locator(f"tr[data-run='{ids[0]}'] [data-metric-cell]").inner_text() == "0.20000"
 
@@ -130,12 +132,18 @@ def test_it_submits_a_run_by_uploading_a_folder(signed_in, server, tmp_path):
     page.wait_for_selector("#submit-error:has-text('Choose the script')")
     page.select_option("#script", "train.py")
     page.select_option("#environment", "MLStudio-Minimal:1")
+    page.fill("#display-name", "from the browser")
+    page.fill("#description", "a first try")
+    page.fill("#timeout", "2")
+    page.select_option("#timeout-unit", "hours")
     page.click("#submit-button")
     page.wait_for_url("**/runs/**")
     page.wait_for_selector("#log:has-text('uploaded and running')", timeout=60_000)
     assert "['--name', 'two words', '--lr', '0.1']" in page.inner_text("#log")
     run = Run.objects.get()
     assert run.definition["environment"]["name"] == "MLStudio-Minimal"
+    assert run.definition["max_run_duration_seconds"] == 7200
+    assert (run.display_name, run.description) == ("from the browser", "a first try")
     assert sorted(e["path"] for e in run.snapshot.manifest) == [
         ".amlignore",
         "helper.py",
@@ -151,9 +159,12 @@ def test_it_says_a_folder_is_too_large_before_sending(signed_in, server, tmp_pat
         (folder / f"f{i:04d}.py").write_text("x" * (i % 7))
     page.goto(f"{server}/w/lab/submit/")
     page.set_input_files("#folder", str(folder))
-    page.wait_for_selector("#submit-error:has-text('too large to submit')")
-    assert "2001 files" in page.inner_text("#submit-error")
-    assert ".amlignore" in page.inner_text("#submit-error")
+    page.wait_for_selector("#folder-error:has-text('too large to submit')")
+    assert "2001 files" in page.inner_text("#folder-error")
+    assert ".amlignore" in page.inner_text("#folder-error")
+    folder = page.locator("#drop").bounding_box()
+    error = page.locator("#folder-error").bounding_box()
+    assert 0 <= error["y"] - (folder["y"] + folder["height"]) < 40, "not next to the picker"
     assert not Run.objects.exists()
 
 

@@ -74,4 +74,4 @@ def test_it_renders_the_home_page_fragment(owner, workspace, cluster):
         "compute/_status.html", {"workspace": workspace, **status_context(workspace=workspace)}
     )
     assert 'href="/w/lab/compute/"' in html
-    assert "gpu</a> (cluster) · 0 nodes: 0 idle, 0 running" in html
+    assert "gpu</a> (cluster) · 0 nodes, 0 slots: 0 idle, 0 busy" in html

@@ -79,7 +79,7 @@ def test_it_builds_a_virtualenv_then_reuses_it_from_the_cache(owner, workspace, 
     assert run_python(built.python, "import tinypkg; print(tinypkg.GREETING)") == (
         "hello from tinypkg 1.0"
     )
-    assert any("Successfully installed tinypkg-1.0" in line for line in log)
+    assert any("+ tinypkg==1.0" in line for line in log)  # uv's words
     assert run_python(built.python, "import pip; print('pip ok')") == "pip ok"
     # Console scripts still work after the build folder was renamed into place.
     script = envs / version.content_hash / "bin" / "tinypkg-hello"
@@ -178,16 +178,57 @@ def test_it_builds_once_when_two_runs_need_the_same_hash(owner, workspace, envs,
     assert "waiting for another build" in waiter.text and "cached" in waiter.text
 
 
-def test_it_needs_conda_or_micromamba_for_conda_packages(
-    owner, workspace, envs, monkeypatch, tmp_path
-):
-    monkeypatch.setenv("PATH", str(tmp_path))  # neither conda nor micromamba on it
-    spec = {"conda_dependencies": {"conda_packages": ["libgomp"]}}
+def test_it_needs_conda_for_a_package_only_conda_has(owner, workspace, envs, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither conda, mamba nor micromamba on it
+    spec = {"conda_dependencies": {"conda_packages": ["numpy=1.26", "libgomp"]}}
     version = register(workspace, owner, python=spec)
     with pytest.raises(builders.BuildError) as caught:
         builders.environment_build(version=version, log=Lines())
-    assert "neither conda nor micromamba" in caught.value.message
-    assert "libgomp" in caught.value.message
+    message = caught.value.message
+    assert "libgomp exist only as conda packages" in message and "numpy" not in message
+    assert "Install micromamba there (or name it in MLSTUDIO_CONDA)" in message
+    assert "replace them with pip packages in pip_packages" in message
+    assert not (envs / version.content_hash).exists()
+
+
+def test_it_installs_conda_packages_with_pip_under_their_pypi_names(
+    owner, workspace, envs, wheels, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:/usr/bin:/bin")  # no conda
+    spec = {"conda_dependencies": {"conda_packages": ["conda-forge::tinypkg=1.0", "pip"],
+                                   "pip_packages": offline_packages(wheels)}}  # fmt: skip
+    version = register(workspace, owner, python=spec)
+    log = Lines()
+    built = builders.environment_build(version=version, log=log)
+    assert run_python(built.python, "import tinypkg; print(tinypkg.GREETING)") == (
+        "hello from tinypkg 1.0"
+    )
+    (said,) = [line for line in log if "installed with pip" in line]
+    assert built.notes == (said,)  # the run's system log says it too
+    assert "no conda, mamba or micromamba on worker" in said
+    assert said.endswith("conda packages conda-forge::tinypkg=1.0, pip are installed with pip "
+                         "as tinypkg==1.0.*")  # fmt: skip
+
+
+def test_it_installs_with_uv_and_falls_back_to_pip_without_it(
+    owner, workspace, envs, wheels, monkeypatch
+):
+    version = register(workspace, owner, offline_packages(wheels, "tinypkg==1.0"))
+    log = Lines()
+    builders.environment_build(version=version, log=log)
+    assert any("uv pip install" in line or "Installed 1 package" in line for line in log)
+    assert not any("trying pip" in line for line in log)
+
+    def fake_worker_without_uv():
+        return None
+
+    monkeypatch.setattr("environments.installer.uv_binary", fake_worker_without_uv)
+    other = register(workspace, owner, offline_packages(wheels, "tinypkg"))
+    log = Lines()
+    built = builders.environment_build(version=other, log=log)
+    assert "uv is not installed on this worker; installing with pip" in log.text
+    assert "Successfully installed tinypkg-1.0" in log.text
+    assert run_python(built.python, "import tinypkg; print(tinypkg.GREETING)")
 
 
 def test_it_refuses_a_python_version_the_worker_lacks(owner, workspace, envs):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from environments import docker
+from environments import containers, docker
 from mlstudio.errors import UserError
 
 pytest_plugins = ["tests.docker_fixtures"]
@@ -21,7 +21,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def start(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
         argv,
-        env=docker.container_env(env),
+        env=containers.container_env(env),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -46,7 +46,7 @@ def read_lines(process: subprocess.Popen) -> list[tuple[float, str, str]]:
 
 
 def run_in_container(name: str, tmp_path, script: str, **options):
-    argv = docker.container_argv(
+    argv = containers.container_argv(
         name=name,
         image=BASE_IMAGE,
         argv=["python3", "-u", "-c", script],
@@ -74,7 +74,7 @@ sys.exit(3)
 
 def test_it_runs_a_script_like_a_process_with_live_output(container_name, tmp_path):
     env = {"GREETING": "from-env", "MLSTUDIO_RUN_DIR": str(tmp_path), "TOKEN": "secret-4711"}
-    argv = docker.container_argv(
+    argv = containers.container_argv(
         name=container_name,
         image=BASE_IMAGE,
         argv=["python3", "-u", "-c", SCRIPT],
@@ -96,7 +96,7 @@ def test_it_runs_a_script_like_a_process_with_live_output(container_name, tmp_pa
     assert ended - first > 1, "stdout arrives while the script runs"
     assert (tmp_path / "written-inside.txt").read_text() == str(tmp_path)
     assert "secret-4711" not in " ".join(argv)
-    assert docker.container_exit_code(container_name) == 3
+    assert containers.container_exit_code(container_name) == 3
 
 
 def test_it_mounts_the_sdk_read_only(container_name, tmp_path):
@@ -137,7 +137,7 @@ def test_it_passes_allowed_docker_arguments(container_name, tmp_path):
 
 
 def test_it_stops_and_removes_a_container(container_name, tmp_path, docker_engine):
-    argv = docker.container_argv(
+    argv = containers.container_argv(
         name=container_name,
         image=BASE_IMAGE,
         argv=["python3", "-c", "import time; print('up', flush=True); time.sleep(120)"],
@@ -149,16 +149,16 @@ def test_it_stops_and_removes_a_container(container_name, tmp_path, docker_engin
     assert process.stdout.readline() == "up\n"
 
     started = time.monotonic()
-    docker.container_stop(container_name, timeout=10)
+    containers.container_stop(container_name, timeout=10)
     process.wait(10)
     stopped_after = time.monotonic() - started
-    docker.container_remove(container_name)
+    containers.container_remove(container_name)
 
     assert stopped_after < 5, "the script stops on SIGTERM, without waiting for SIGKILL"
     assert docker_engine.containers.list(all=True, filters={"name": container_name}) == []
-    assert docker.container_exit_code(container_name) is None
-    docker.container_stop(container_name)
-    docker.container_remove(container_name)
+    assert containers.container_exit_code(container_name) is None
+    containers.container_stop(container_name)
+    containers.container_remove(container_name)
 
 
 def test_it_copies_files_in_and_out_when_the_engine_cannot_mount(container_name, tmp_path):
@@ -168,7 +168,7 @@ def test_it_copies_files_in_and_out_when_the_engine_cannot_mount(container_name,
         "out = pathlib.Path('outputs'); out.mkdir(); (out / 'answer.txt').write_text(str(2 * n)); "
         "(out / 'python').symlink_to('/usr/bin/python3')"
     )
-    start_argv = docker.container_create(
+    start_argv = containers.container_create(
         name=container_name,
         image=BASE_IMAGE,
         argv=["python3", "-c", script],
@@ -182,7 +182,7 @@ def test_it_copies_files_in_and_out_when_the_engine_cannot_mount(container_name,
 
     assert process.returncode == 0, stderr
     assert not (tmp_path / "outputs").exists(), "nothing is mounted"
-    docker.copy_out(container_name, str(tmp_path))
+    containers.copy_out(container_name, str(tmp_path))
     assert (tmp_path / "outputs" / "answer.txt").read_text() == "42"
     assert not (tmp_path / "outputs" / "python").exists(), "a link out of the folder is skipped"
 
@@ -213,7 +213,7 @@ def test_it_copies_files_in_and_out_when_the_engine_cannot_mount(container_name,
 )
 def test_it_refuses_dangerous_docker_arguments(arguments, refused):
     with pytest.raises(UserError) as error:
-        docker.validate_arguments(arguments)
+        containers.validate_arguments(arguments)
 
     assert refused in error.value.message
 
@@ -236,12 +236,12 @@ def test_it_accepts_resource_limits_and_named_volumes():
         "type=tmpfs,target=/tmp/fast",
     ]
 
-    assert docker.validate_arguments(arguments) == arguments
+    assert containers.validate_arguments(arguments) == arguments
 
 
 def test_it_refuses_a_malformed_shm_size(tmp_path):
     with pytest.raises(UserError, match=r"docker\.shm_size '2 gigs' is not a size"):
-        docker.container_argv(
+        containers.container_argv(
             name="x",
             image=BASE_IMAGE,
             argv=["true"],

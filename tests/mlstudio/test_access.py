@@ -16,6 +16,8 @@ PUBLIC = {
     "login-link",  # the one-time link is its own credential
     "healthz",  # for load balancers and `studio` start-up
     "admin:login",
+    "mlflow_version",  # MLflow's client asks these before it authenticates; they name no data
+    "mlflow_server_info",
     "admin:logout",  # logs nobody out when nobody is logged in
 }
 
@@ -58,7 +60,7 @@ def test_it_refuses_anonymous_visitors(db, name, path, method):
         member.force_login(get_user_model().objects.create_superuser("root"))
         assert getattr(member, method)(path).status_code == 404, path
         return
-    if path.startswith("/api/"):
+    if path.startswith(("/api/", "/mlflow/")):  # the REST API and the MLflow API: no redirect
         assert response.status_code in (401, 405), (path, response.status_code)
         return
     assert response.status_code in (302, 405), (path, response.status_code)

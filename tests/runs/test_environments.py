@@ -52,9 +52,7 @@ def test_it_builds_a_virtualenv_once_then_runs_from_the_cache(
     system = log_of(first, store.SYSTEM_LOG)
     assert run.status == "Completed", system + log_of(first, store.USER_LOG)
     assert "hello from tinypkg 1.0" in log_of(first, store.USER_LOG)
-    assert "Successfully installed tinypkg" in log_of(
-        first, "system_logs/environment_build_log.txt"
-    )
+    assert "+ tinypkg==1.0" in log_of(first, "system_logs/environment_build_log.txt")  # uv
     assert run.definition["environment"]["name"] == "tiny"
     assert run.definition["environment"]["version"] == "1"
     assert "virtualenv, built in" in system

@@ -94,12 +94,15 @@ def test_it_resolves_a_name_to_the_same_experiment(owner, workspace, api_as):
     assert first.json()["id"] == second.json()["id"]
 
 
-def test_it_resolves_an_archived_name_to_the_archived_experiment(owner, workspace, api_as):
+def test_it_resolves_an_archived_name_to_a_new_active_experiment_as_v1_does(
+    owner, workspace, api_as
+):
     client = api_as(owner)
     experiment_id = create(client, "exp").json()["id"]
     client.post(url(f"/{experiment_id}/archive"))
     resolved = client.post(url("/resolve"), {"name": "exp"}, content_type="application/json")
-    assert resolved.json()["id"] == experiment_id
+    assert resolved.json()["id"] != experiment_id and resolved.json()["status"] == "Active"
+    assert Experiment.objects.get(pk=experiment_id).is_archived
 
 
 def test_it_merges_tags(owner, workspace, api_as):

@@ -163,15 +163,30 @@ def test_it_gives_no_hint_for_an_error_it_does_not_know():
 # --- out of memory --------------------------------------------------------------------------
 
 
-def test_it_says_a_sigkilled_script_most_likely_ran_out_of_memory_with_its_peak():
+def test_it_says_a_sigkilled_script_was_killed_from_outside_without_an_oom_record():
     hint = hint_for(Failure(status="Failed", exit_code=-9, peak_memory=3 * 1024**3 // 2), LINKS)
-    assert hint["code"] == "out_of_memory"
+    assert hint["code"] == "killed"
     assert hint["message"] == (
-        "Killed by SIGKILL (signal 9, shell exit code 137), most likely out of memory; its "
-        "processes were seen using up to 1.5 GiB. Use less memory (smaller batches, data in "
-        "chunks) or run on a machine with more."
+        "Killed by SIGKILL (signal 9, shell exit code 137) from outside the run; the kernel "
+        "recorded no out-of-memory kill, so a person or a program stopped it (kill -9, a process "
+        "manager); its processes were seen using up to 1.5 GiB. Submit it again if that was a "
+        "mistake."
     )
+    assert "memory" not in hint["message"].split(";")[0]
     assert "url" not in hint
+
+
+def test_it_names_a_container_killed_from_outside_and_one_docker_killed_for_memory():
+    killed = hint_for(Failure(status="Failed", exit_code=137, in_container=True), LINKS)
+    assert killed["code"] == "killed"
+    assert killed["message"].startswith(
+        "The container was killed from outside the run (SIGKILL, exit code 137); Docker "
+        "recorded no out-of-memory kill"
+    )
+    oom = Failure(status="Failed", exit_code=137, in_container=True, oom_killed=True)
+    assert hint_for(oom, LINKS)["message"].startswith(
+        "Out of memory: Docker stopped the container (SIGKILL, exit code 137)."
+    )
 
 
 def test_it_says_out_of_memory_for_sure_when_the_kernel_recorded_it():

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from mlstudio.errors import UserError
 from runs import executor, services, store
-from runs.metrics import RunTreeIngestor
+from runs.metric_pump import RunTreeIngestor
 from runs.models import Run
 from runs.submission import RunConfig
 from runs.transport import TransportReader

@@ -1,4 +1,4 @@
-"""The SDK's gitignore matcher against `pathspec` (what the server uses) and against git itself."""
+"""The SDK's gitignore matcher (the server's too) against `pathspec` and against git itself."""
 
 from __future__ import annotations
 

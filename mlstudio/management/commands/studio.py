@@ -6,7 +6,10 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from mlstudio.supervisor import StartupError, Studio, _died_message
+from mlstudio import sandbox
+from mlstudio.staticfiles import static_collect
+from mlstudio.supervisor import StartupError, Studio
+from mlstudio.urls_public import studio_address, studio_address_write
 from workspaces import services
 
 
@@ -40,11 +43,16 @@ class Command(BaseCommand):
             studio.check_port()
             studio.check_redis()
             self.say(f"MLStudio data folder: {studio.data_dir}")
+            self.say(sandbox.isolation().summary)
             call_command("migrate", interactive=False, verbosity=0)
+            if static_collect():
+                self.say(f"Collected the static files into {settings.STATIC_ROOT}.")
+            os.environ["MLSTUDIO_STATIC_COLLECTED"] = "1"  # the web server serves those
             workspace, admin, created = services.studio_bootstrap()
             if created:
                 self.say(f"Created workspace '{workspace.name}' and user '{admin.username}'.")
             studio.start(say=self.say)
+            studio_address_write(url=studio.url)
             link = services.login_link_create(user=admin)
         except (StartupError, KeyboardInterrupt) as exc:
             studio.stop(say=self.say)
@@ -60,9 +68,10 @@ class Command(BaseCommand):
     def supervise(self, studio: Studio, stopping: list) -> int:
         try:
             while not stopping:
-                dead = studio.dead_child()
-                if dead is not None:
-                    self.stderr.write(_died_message(dead))
+                try:
+                    studio.keep_up(say=self.say)
+                except StartupError as exc:
+                    self.stderr.write(str(exc))
                     return 1
                 studio.sync_nodes(say=self.say)
                 time.sleep(0.5)
@@ -75,14 +84,15 @@ class Command(BaseCommand):
     def report(self, studio: Studio, link: str, elapsed: float) -> None:
         redis_where = studio.redis_socket if settings.REDIS_EMBEDDED else "REDIS_URL"
         db = settings.DATABASES["default"]
+        address = studio_address()  # MLSTUDIO_PUBLIC_URL when set: what users open
         self.say(
-            f"\nMLStudio is running at {studio.url}/ (healthy after {elapsed:.1f} s)\n"
+            f"\nMLStudio is running at {address}/ (healthy after {elapsed:.1f} s)\n"
             f"  database  {db['ENGINE'].rsplit('.', 1)[-1]} {db['NAME']}\n"
             f"  redis     {redis_where}\n"
             f"  files     {settings.MEDIA_ROOT}\n"
             f"  logs      {studio.logs_dir}\n"
             f"\nOpen this one-time link to log in as 'admin':\n"
-            f"  {studio.url}/login/link/{link}/\n"
+            f"  {address}/login/link/{link}/\n"
             f"\nPress Ctrl-C to stop."
         )
 

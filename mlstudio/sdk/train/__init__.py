@@ -1,1 +1,3 @@
-"""v1's azureml.train: hyperparameter sweeps live in mlstudio.sdk.train.hyperdrive."""
+"""azureml.train: the estimators v1 scripts submitted before ScriptRunConfig (estimator,
+sklearn, dnn), each mapped onto a ScriptRunConfig and an Environment; hyperparameter sweeps
+in mlstudio.sdk.train.hyperdrive."""

@@ -1,6 +1,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from mlstudio.urls_public import studio_address
 from workspaces import services
 
 
@@ -9,11 +10,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("username", nargs="?", default=services.ADMIN_USERNAME)
-        parser.add_argument("--url", default="http://127.0.0.1:8000", help="The studio's address.")
+        parser.add_argument(
+            "--url",
+            help="The studio's address (default: MLSTUDIO_PUBLIC_URL, else the address the "
+            "studio on this data folder started on).",
+        )
 
     def handle(self, *args, username, url, **options):
         user = get_user_model().objects.filter(username=username, is_active=True).first()
         if user is None:
             raise CommandError(f"No active user named {username!r}.")
         raw = services.login_link_create(user=user)
-        self.stdout.write(f"{url.rstrip('/')}/login/link/{raw}/")
+        self.stdout.write(f"{(url or studio_address()).rstrip('/')}/login/link/{raw}/")

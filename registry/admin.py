@@ -1,0 +1,44 @@
+from django.contrib import admin
+
+from registry.models import ModelAlias, ModelVersion, RegisteredModel
+
+
+class VersionInline(admin.TabularInline):
+    model = ModelVersion
+    fields = ["version", "framework", "file_count", "total_size", "run_id_text", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+
+@admin.register(RegisteredModel)
+class RegisteredModelAdmin(admin.ModelAdmin):
+    list_display = ["name", "workspace", "created_at"]
+    list_filter = ["workspace"]
+    search_fields = ["name", "workspace__name"]
+    readonly_fields = ["created_at"]
+    inlines = [VersionInline]
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__", "model", "version", "framework", "file_count", "total_size",
+        "run_id_text", "experiment_name", "created_by", "created_at",
+    ]  # fmt: skip
+    list_filter = ["model__workspace", "framework", "created_at"]
+    search_fields = ["model__name", "run_id_text", "experiment_name", "description"]
+    # A version's files and lineage never change; only tags and description may.
+    readonly_fields = [
+        "model", "version", "root", "manifest", "file_count", "total_size", "run",
+        "run_id_text", "experiment_name", "source_path", "lineage", "properties",
+        "created_by", "created_at",
+    ]  # fmt: skip
+
+
+@admin.register(ModelAlias)
+class ModelAliasAdmin(admin.ModelAdmin):
+    list_display = ["alias", "model", "version", "updated_at"]
+    search_fields = ["alias", "model__name"]
+    list_filter = ["model__workspace"]

@@ -1,0 +1,65 @@
+"""A run's definition as the executor reads it: typed, frozen, built once from what
+runs.submission stored, so no part of the execution reads the raw dict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DistributedJob:
+    """A PyTorch, MPI or TensorFlow job's shape (runs.submission checked the counts)."""
+
+    type: str
+    process_count: int
+    node_count: int = 1
+    worker_count: int = 1
+    parameter_server_count: int = 0
+    communication_backend: str = ""
+
+    @property
+    def processes_per_node(self) -> int:
+        return self.process_count // self.node_count
+
+
+@dataclass(frozen=True)
+class RunDefinition:
+    script: str = ""
+    command: tuple[str, ...] = ()
+    arguments: tuple[str, ...] = ()
+    compute_target: str = "local"
+    queue: str = ""
+    target_type: str = ""
+    environment_id: int | None = None
+    environment_variables: tuple[tuple[str, str], ...] = ()
+    max_run_duration_seconds: int = 0
+    distributed: DistributedJob | None = None
+
+    @classmethod
+    def of(cls, stored: dict) -> RunDefinition:
+        job = stored.get("distributed")
+        return cls(
+            script=stored.get("script") or "",
+            command=tuple(stored.get("command") or ()),
+            arguments=tuple(stored.get("arguments") or ()),
+            compute_target=stored.get("compute_target") or "local",
+            queue=stored.get("queue") or "",
+            target_type=stored.get("target_type") or "",
+            environment_id=(stored.get("environment") or {}).get("id"),
+            environment_variables=tuple((stored.get("environment_variables") or {}).items()),
+            max_run_duration_seconds=stored.get("max_run_duration_seconds") or 0,
+            distributed=DistributedJob(**job) if job else None,
+        )
+
+    @property
+    def node_count(self) -> int:
+        return self.distributed.node_count if self.distributed else 1
+
+    @property
+    def on_docker_target(self) -> bool:
+        return self.target_type == "docker"
+
+    def in_docker(self, spec: dict) -> bool:
+        """Whether the run goes in a container: its environment asks for one, or its target
+        is a Docker target."""
+        return bool(spec.get("docker", {}).get("enabled")) or self.on_docker_target

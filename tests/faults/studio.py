@@ -1,0 +1,113 @@
+"""A whole studio (`manage.py studio`) for fault tests, with an SDK workspace on it."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from mlstudio.sdk import Workspace
+from tests.mlstudio.test_studio import StudioProcess, free_port
+from tests.processes import REPO, fresh_database_url, wait_until
+
+BAD_LOG_LINES = ("disk I/O error", "database is locked", "malformed")
+
+
+@contextlib.contextmanager
+def running_studio(folder: Path, *extra: str) -> Iterator[StudioProcess]:
+    """A studio on a fresh database of the session's kind, stopped (and dropped) at the end."""
+    database_url, drop = fresh_database_url(folder)
+    studio = StudioProcess(folder / "data", free_port(), database_url)
+    studio.process = studio.start(*extra)
+    try:
+        wait_until(lambda: "Press Ctrl-C" in studio.text() or studio.process.poll() is not None,
+                   120, "the studio to report it is running")  # fmt: skip
+        assert studio.process.poll() is None, studio.text()
+        token = subprocess.run(
+            [sys.executable, "manage.py", "api_token", "admin"],
+            cwd=REPO, env=studio.env, capture_output=True, text=True, check=True,
+        ).stdout.strip().splitlines()[-1]  # fmt: skip
+        studio.ws = Workspace(name="default", url=f"http://127.0.0.1:{studio.port}", token=token)
+        yield studio
+    finally:
+        if studio.process.poll() is None:
+            studio.process.send_signal(signal.SIGTERM)
+            studio.process.wait(90)
+        drop()
+
+
+def write_script(folder: Path, body: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "train.py").write_text(textwrap.dedent(body))
+    return folder
+
+
+def bad_log_lines(data_dir: Path) -> list[str]:
+    """Lines of the studio's logs that tell of a damaged or locked database."""
+    found = []
+    for log in sorted((data_dir / "logs").glob("*.log")):
+        for line in log.read_text(errors="replace").splitlines():
+            if any(bad in line for bad in BAD_LOG_LINES):
+                found.append(f"{log.name}: {line}")
+    return found
+
+
+FINAL = {"Completed", "Failed", "Canceled"}
+
+
+def wait_final(runs: list, timeout: float) -> list[str]:
+    """Each run's status once all are final, or as they are when the time is up."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        statuses = [run.get_status() for run in runs]
+        if all(status in FINAL for status in statuses):
+            return statuses
+        time.sleep(0.5)
+    return [f"{run.get_status()} ({run.id})" for run in runs]
+
+
+COUNTING_SCRIPT = """
+import sys, time
+for i in range({lines}):
+    print(f"line {{i}}", flush=True)
+    time.sleep({pause})
+"""
+
+
+def counting_script(folder: Path, *, lines: int, pause: float) -> Path:
+    """A script that prints `line 0` … `line N-1`, one every `pause` seconds."""
+    return write_script(folder, COUNTING_SCRIPT.format(lines=lines, pause=pause))
+
+
+def stored_lines(run, folder: Path) -> list[str]:
+    """The run's user log as the studio stored it."""
+    target = folder / f"{run.id}.txt"
+    run.download_file("user_logs/std_log.txt", output_file_path=target)
+    return target.read_text().splitlines()
+
+
+def assert_no_gap(lines: list[str], *, at_least: int = 1) -> None:
+    """The lines are `line 0`, `line 1`, … with none missing or repeated."""
+    assert len(lines) >= at_least, lines
+    assert lines == [f"line {i}" for i in range(len(lines))], lines
+
+
+def child_pid(studio, name: str) -> int:
+    """The pid the studio printed when it last started child `name`."""
+    started = [line for line in studio.text().splitlines() if f"started {name} " in line]
+    return int(started[-1].split(" pid ")[1].split()[0])
+
+
+def printing(run, folder: Path) -> bool:
+    """Whether the run is Running and its script's first lines are stored."""
+    if run.get_status() != "Running":
+        return False
+    try:
+        return len(stored_lines(run, folder)) >= 5
+    except Exception:  # no log yet
+        return False

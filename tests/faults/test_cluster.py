@@ -1,0 +1,27 @@
+"""The seed's cluster on the embedded default: an autoscaled node forks its pool processes
+while its heartbeat thread talks to SQLite; no run may be lost or misrecorded."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlstudio.sdk import Experiment, ScriptRunConfig
+from mlstudio.sdk.compute import AmlCompute, ComputeTarget
+from tests.faults.studio import bad_log_lines, running_studio, wait_final, write_script
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def test_it_completes_every_run_of_three_bursts_on_the_seeds_cluster(tmp_path):
+    source = write_script(tmp_path / "src", "print('hello from the cluster', flush=True)\n")
+    with running_studio(tmp_path) as studio:
+        config = AmlCompute.provisioning_configuration(vm_size="STANDARD_NC6", max_nodes=4)
+        target = ComputeTarget.create(studio.ws, "gpu-cluster", config)
+        target.wait_for_completion(show_output=False)
+        experiment = Experiment(studio.ws, "burst")
+        src = ScriptRunConfig(source_directory=source, script="train.py", compute_target=target)
+        for burst in range(3):
+            runs = [experiment.submit(src) for _ in range(8)]
+            statuses = wait_final(runs, timeout=180)
+            assert statuses == ["Completed"] * 8, (burst, statuses)
+        assert bad_log_lines(studio.data_dir) == []

@@ -1,0 +1,43 @@
+"""A run's container killed from outside is named as such, never blamed on memory, and keeps
+every line its script printed."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from django.conf import settings
+
+from mlstudio.sdk import Environment, Experiment, ScriptRunConfig
+from tests.faults.studio import (
+    assert_no_gap,
+    counting_script,
+    printing,
+    running_studio,
+    stored_lines,
+    wait_final,
+)
+from tests.processes import wait_until
+
+pytest_plugins = ["tests.docker_fixtures"]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def test_it_names_a_container_killed_from_outside(tmp_path, docker_engine):
+    source = counting_script(tmp_path / "src", lines=2000, pause=0.01)
+    env = Environment("in-a-container")
+    env.docker.enabled = True
+    env.docker.base_image = settings.MLSTUDIO_DEFAULT_BASE_IMAGE
+    env.python.user_managed_dependencies = True
+    with running_studio(tmp_path) as studio:
+        run = Experiment(studio.ws, "faults").submit(
+            ScriptRunConfig(source_directory=source, script="train.py", environment=env)
+        )
+        wait_until(lambda: printing(run, tmp_path), 120, "the run to print")
+        container = f"mlstudio-run-{run.id}"
+        subprocess.run(["docker", "kill", container], check=True, capture_output=True)
+        assert wait_final([run], timeout=60) == ["Failed"]
+        hint = run.get_details()["error"]["error"]["hint"]
+        assert hint["code"] == "killed", hint
+        assert hint["message"].startswith("The container was killed from outside the run")
+        assert_no_gap(stored_lines(run, tmp_path))

@@ -1,0 +1,90 @@
+"""One dead part of the studio does not stop the rest; its runs end honestly, with every log
+line the script printed kept."""
+
+from __future__ import annotations
+
+import os
+import signal
+import urllib.request
+
+import pytest
+
+from mlstudio.sdk import Experiment, ScriptRunConfig
+from tests.faults.studio import (
+    assert_no_gap,
+    child_pid,
+    counting_script,
+    printing,
+    running_studio,
+    stored_lines,
+    wait_final,
+)
+from tests.processes import wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def _healthy(studio) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{studio.port}/healthz", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def test_it_restarts_a_killed_worker_and_web_server_and_ends_their_runs_honestly(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("MLSTUDIO_RUN_HEARTBEAT_TIMEOUT", "5")
+    source = counting_script(tmp_path / "src", lines=400, pause=0.02)
+    with running_studio(tmp_path) as studio:
+        experiment = Experiment(studio.ws, "faults")
+        run = experiment.submit(ScriptRunConfig(source_directory=source, script="train.py"))
+        wait_until(lambda: printing(run, tmp_path), 60, "the run to print")
+        os.killpg(child_pid(studio, "worker-local"), signal.SIGKILL)  # the node and its pool
+        wait_until(lambda: "worker-local exited (code -9)" in studio.text(), 10, "the report")
+        assert wait_final([run], timeout=60) == ["Failed"]
+        assert "worker lost" in run.get_details()["statusDetail"]
+        assert_no_gap(stored_lines(run, tmp_path))
+
+        os.kill(child_pid(studio, "web"), signal.SIGKILL)
+        wait_until(lambda: studio.text().count("started web ") == 2, 20, "the web restart")
+        wait_until(lambda: _healthy(studio), 30, "the web server on the same port")
+
+        again = experiment.submit(ScriptRunConfig(source_directory=source, script="train.py"))
+        assert wait_final([again], timeout=90) == ["Completed"]
+        assert_no_gap(stored_lines(again, tmp_path), at_least=400)
+        assert studio.process.poll() is None
+
+
+def test_it_cancels_running_runs_as_studio_stopped_when_it_stops(tmp_path):
+    source = counting_script(tmp_path / "src", lines=3000, pause=0.01)
+    with running_studio(tmp_path) as studio:
+        run = Experiment(studio.ws, "faults").submit(
+            ScriptRunConfig(source_directory=source, script="train.py")
+        )
+        wait_until(lambda: printing(run, tmp_path), 60, "the run to print")
+        studio.process.send_signal(signal.SIGTERM)
+        assert studio.process.wait(90) == 0
+        studio.process = studio.start()  # the same data folder and database, to read the run
+        wait_until(lambda: studio.text().count("Press Ctrl-C") == 2, 120, "the studio again")
+        assert run.get_status() == "Canceled"
+        assert run.get_details()["statusDetail"] == "studio stopped"
+        assert_no_gap(stored_lines(run, tmp_path))
+
+
+def test_it_survives_a_restart_of_its_private_broker_mid_run(tmp_path):
+    source = counting_script(tmp_path / "src", lines=600, pause=0.01)
+    with running_studio(tmp_path) as studio:
+        experiment = Experiment(studio.ws, "faults")
+        run = experiment.submit(ScriptRunConfig(source_directory=source, script="train.py"))
+        wait_until(lambda: printing(run, tmp_path), 60, "the run to print")
+        os.kill(child_pid(studio, "redis"), signal.SIGKILL)
+        wait_until(lambda: studio.text().count("started redis ") == 2, 20, "the broker restart")
+        assert wait_final([run], timeout=60) == ["Completed"]
+        assert_no_gap(stored_lines(run, tmp_path), at_least=600)
+        again = experiment.submit(ScriptRunConfig(source_directory=source, script="train.py"))
+        assert wait_final([again], timeout=60) == ["Completed"]
+        assert studio.process.poll() is None
+        for part in ("worker-local", "worker-control"):
+            assert f"{part} exited" not in studio.text()

@@ -1,0 +1,88 @@
+"""The executor's lifecycle in this process, without a Celery worker: the claim, the
+transitions a run goes through, and a cancel noticed while the script runs."""
+
+import sys
+import threading
+
+import pytest
+
+from compute.models import SlotLease
+from compute.services import node_heartbeat, slot_claim, target_create
+from runs import executor, services, store
+from runs.models import Run
+from runs.submission import RunConfig
+from tests.runs.helpers import wait_for_status
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def experiment(owner, workspace):
+    return services.experiment_create(workspace=workspace, name="exp", user=owner)
+
+
+def submitted(owner, experiment, code: str) -> Run:
+    config = RunConfig.parse({"command": [sys.executable, "-c", code]})
+    return services.run_submit(experiment=experiment, user=owner, snapshot=None, config=config)
+
+
+def statuses(run_id: str) -> list[str]:
+    return [entry["status"] for entry in Run.objects.get(pk=run_id).status_history]
+
+
+def test_it_takes_a_run_from_queued_to_completed(owner, experiment):
+    run = submitted(owner, experiment, "print('hello from the script')")
+    executor.execute(run.pk, worker="in-process@test")
+    assert statuses(run.pk)[-5:] == ["Preparing", "Starting", "Running", "Finalizing", "Completed"]
+    assert "hello from the script" in store.read_log(run.pk, store.USER_LOG, 0)[0]
+    assert Run.objects.get(pk=run.pk).exit_code == 0
+
+
+def test_a_failing_script_fails_the_run_with_its_traceback(owner, experiment):
+    run = submitted(owner, experiment, "raise ValueError('bad value')")
+    executor.execute(run.pk, worker="in-process@test")
+    ended = Run.objects.get(pk=run.pk)
+    assert ended.status == "Failed" and "ValueError: bad value" in ended.error["message"]
+
+
+def test_a_second_delivery_loses_the_claim_and_leaves_the_winners_slot(
+    owner, workspace, experiment
+):
+    target = target_create(workspace=workspace, user=owner, name="gpu", type="cluster",
+                           vm_size="STANDARD_NC6", max_nodes=1)  # fmt: skip
+    node_heartbeat(name="winner@live", queues=[target.queue], pid=1, concurrency=1)
+    run = submitted(owner, experiment, "print(1)")
+    # The first delivery claimed the run and holds its slot, still waiting to start it.
+    assert executor.run_claim(run_id=run.pk, worker="winner@live")
+    assert slot_claim(target=target, holder=run.pk, node="winner@live",
+                      requested_at=run.created_at)  # fmt: skip
+    executor.execute(run.pk, worker="loser@other")
+    assert Run.objects.get(pk=run.pk).status == "Queued"
+    assert SlotLease.objects.get(holder=run.pk).node == "winner@live"
+
+
+def test_it_stops_the_script_when_the_run_is_canceled(owner, experiment):
+    run = submitted(owner, experiment, "import time; print('up', flush=True); time.sleep(60)")
+    worker = threading.Thread(target=executor.execute, args=(run.pk,),
+                              kwargs={"worker": "in-process@test"})  # fmt: skip
+    worker.start()
+    wait_for_status(run.pk, "Running")
+    services.run_cancel(run=Run.objects.get(pk=run.pk))
+    worker.join(30)
+    assert not worker.is_alive()
+    assert Run.objects.get(pk=run.pk).status == "Canceled"
+
+
+def test_the_heartbeat_notices_a_cancel_with_its_own_update(owner, experiment, monkeypatch):
+    monkeypatch.setattr(executor, "HEARTBEAT_SECONDS", 0.05)
+    run = submitted(owner, experiment, "print(1)")
+    for status in ("Preparing", "Starting", "Running"):
+        services.run_transition(run_id=run.pk, to=status)
+    beat = executor.Heartbeat(run.pk)
+    beat.start()
+    try:
+        assert not beat.left_active.wait(0.5)
+        services.run_cancel(run=Run.objects.get(pk=run.pk))
+        assert beat.left_active.wait(10)
+    finally:
+        beat.stop()

@@ -1,0 +1,70 @@
+"""Models logged with MLflow 3 (logged models) are kept with their run, under outputs/."""
+
+from __future__ import annotations
+
+import mlflow
+import mlflow.sklearn
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from runs import store
+from runs.models import Run
+from tracking.models import LoggedModel
+
+pytestmark = pytest.mark.slow
+# Named requirements skip MLflow's inference of them (a subprocess), cloudpickle skips skops'
+# import: ~25 s of this machine's time that MLStudio has no part in.
+CHEAP = {"pip_requirements": ["scikit-learn"], "serialization_format": "cloudpickle"}
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(40, 3))
+    return features, (features[:, 0] > 0).astype(int)
+
+
+def test_it_keeps_an_sklearn_model_with_its_run_and_loads_it_back(tracking_uri):
+    features, labels = _data()
+    model = LogisticRegression().fit(features, labels)
+    mlflow.set_experiment("models")
+    with mlflow.start_run() as run:
+        info = mlflow.sklearn.log_model(model, name="model", **CHEAP)
+    names = {f["name"] for f in store.list_files(run.info.run_id)}
+    assert {"outputs/model/MLmodel", "outputs/model/requirements.txt"} <= names
+    logged = LoggedModel.objects.get(pk=info.model_id)
+    assert logged.source_run_id == run.info.run_id
+    loaded = mlflow.sklearn.load_model(info.model_uri)
+    assert (loaded.predict(features) == model.predict(features)).all()
+    outputs = mlflow.get_run(run.info.run_id).outputs.model_outputs
+    assert [o.model_id for o in outputs] == [info.model_id]
+
+
+def test_it_takes_sklearn_autolog(tracking_uri):
+    features, labels = _data()
+    mlflow.set_experiment("autolog")
+    # autolog's model goes the way log_model's does (tested above); leaving it out keeps this
+    # test clear of MLflow's requirement inference.
+    mlflow.sklearn.autolog(log_models=False, silent=True)
+    try:
+        with mlflow.start_run() as run:
+            LogisticRegression(C=0.5).fit(features, labels)
+    finally:
+        mlflow.sklearn.autolog(disable=True)
+    stored = Run.objects.get(pk=run.info.run_id)
+    assert stored.mlflow.params["C"] == "0.5"
+    assert stored.metrics.get(name="training_accuracy_score").last_value > 0.5
+    assert stored.mlflow.inputs or stored.metrics.count() >= 1
+
+
+def test_it_says_the_registry_is_not_there_yet(tracking_uri):
+    features, labels = _data()
+    mlflow.set_experiment("registry")
+    with mlflow.start_run(), pytest.raises(mlflow.exceptions.MlflowException) as refused:
+        mlflow.sklearn.log_model(
+            LogisticRegression().fit(features, labels),
+            name="m",
+            registered_model_name="iris",
+            **CHEAP,
+        )
+    assert "NOT_IMPLEMENTED" in str(refused.value) or "not implemented" in str(refused.value)

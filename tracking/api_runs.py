@@ -1,0 +1,207 @@
+"""MLflow's runs, logging and metric-history routes over MLStudio's runs."""
+
+from __future__ import annotations
+
+from tracking import presenters, protocol, search, selectors, services
+from tracking.api_experiments import _experiment
+from tracking.errors import invalid
+
+RUN_VIEW_TYPES = ("ACTIVE_ONLY", "DELETED_ONLY", "ALL")
+MAX_RUNS_PAGE = 50_000
+
+
+def _run(call, *, write: bool = False):
+    workspace = call.writer() if write else call.workspace()
+    run_id = call.body.get("run_id") or call.body.get("run_uuid")
+    if not run_id:
+        raise invalid("Missing value for required parameter 'run_id'.")
+    return selectors.run_by_id(workspace=workspace, run_id=run_id)
+
+
+def _pairs(items: list, what: str, limit: int) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise invalid(f"Invalid value for parameter '{what}[{index}]': give {{key, value}}.")
+        key = protocol.key(item.get("key"), where=f"{what}[{index}].key")
+        value = protocol.text(item.get("value"), where=f"{what}[{index}].value", limit=limit)
+        if what == "params" and key in found and found[key] != value:
+            raise invalid(f"Duplicate parameter keys have been submitted: [{key!r}]. Please ensure "
+                          "the request contains only one param value per param key.")  # fmt: skip
+        found[key] = value
+    return found
+
+
+def _metric(item, index: int | None) -> dict:
+    path = "" if index is None else f"metrics[{index}]."
+    if not isinstance(item, dict):
+        raise invalid(f"Invalid value for parameter 'metrics[{index}]': give a metric object.")
+    key = protocol.key(item.get("key"), where=f"{path}key")
+    if "value" not in item:
+        raise invalid(f"Missing value for required parameter '{path}value'.")
+    value = protocol.metric_value(item["value"], where=f"{path}value")
+    timestamp = protocol.integer(item, "timestamp", path=path)
+    if timestamp is None:
+        raise invalid(f"Missing value for required parameter '{path}timestamp'.")
+    step = protocol.integer(item, "step", 0, path=path)
+    return {"key": key, "value": value, "timestamp": timestamp, "step": step}
+
+
+def create(call) -> dict:
+    experiment_id = call.body.get("experiment_id") or "0"
+    call.body["experiment_id"] = str(experiment_id)
+    experiment = _experiment(call, role_writer=True)
+    tags = _pairs(protocol.array(call.body, "tags"), "tags", protocol.MAX_TAG_VALUE)
+    run = services.run_create(
+        experiment=experiment, user=call.user,
+        run_name=protocol.optional_str(call.body, "run_name"), tags=tags,
+    )  # fmt: skip
+    return {"run": presenters.run_json(run)}
+
+
+def get(call) -> dict:
+    return {"run": presenters.run_json(_run(call))}
+
+
+def update(call) -> dict:
+    run = services.run_update(
+        run=_run(call, write=True),
+        status=call.body.get("status"),
+        run_name=protocol.optional_str(call.body, "run_name"),
+    )
+    return {"run_info": presenters.run_info(run, getattr(run, "mlflow", None))}
+
+
+def delete(call) -> dict:
+    services.run_set_deleted(run=_run(call, write=True), deleted=True)
+    return {}
+
+
+def restore(call) -> dict:
+    services.run_set_deleted(run=_run(call, write=True), deleted=False)
+    return {}
+
+
+def log_metric(call) -> dict:
+    run = _run(call, write=True)
+    services.run_log(run=run, metrics=[_metric(call.body, None)], params={}, tags={})
+    return {}
+
+
+def log_param(call) -> dict:
+    run = _run(call, write=True)
+    params = _pairs([call.body], "params", protocol.MAX_PARAM_VALUE)
+    services.run_log(run=run, metrics=[], params=params, tags={})
+    return {}
+
+
+def log_batch(call) -> dict:
+    if len(call.request.body) > protocol.MAX_BATCH_BYTES:
+        raise invalid(
+            f"Batched logging API requests must be at most {protocol.MAX_BATCH_BYTES} bytes, got "
+            f"a request of size {len(call.request.body)}."
+        )
+    run = _run(call, write=True)
+    metrics, params, tags = (protocol.array(call.body, n) for n in ("metrics", "params", "tags"))
+    protocol.batch_limits(metrics, params, tags)
+    services.run_log(
+        run=run,
+        metrics=[_metric(item, i) for i, item in enumerate(metrics)],
+        params=_pairs(params, "params", protocol.MAX_PARAM_VALUE),
+        tags=_pairs(tags, "tags", protocol.MAX_TAG_VALUE),
+    )
+    return {}
+
+
+def set_tag(call) -> dict:
+    run = _run(call, write=True)
+    services.writable(run)
+    services.run_set_tags(run=run, tags=_pairs([call.body], "tags", protocol.MAX_TAG_VALUE))
+    return {}
+
+
+def delete_tag(call) -> dict:
+    run = _run(call, write=True)
+    services.run_delete_tag(run=run, key=protocol.required(call.body, "key"))
+    return {}
+
+
+def log_inputs(call) -> dict:
+    run = _run(call, write=True)
+    datasets = protocol.array(call.body, "datasets")
+    for index, entry in enumerate(datasets):
+        dataset = entry.get("dataset") if isinstance(entry, dict) else None
+        if not isinstance(dataset, dict) or not dataset.get("name") or not dataset.get("digest"):
+            raise invalid(f"datasets[{index}] needs a dataset with a name and a digest.")
+    services.run_log_inputs(run=run, datasets=datasets)
+    return {}
+
+
+def log_outputs(call) -> dict:
+    run = _run(call, write=True)
+    services.run_log_outputs(run=run, models=protocol.array(call.body, "models"))
+    return {}
+
+
+def log_model(call) -> dict:
+    run = _run(call, write=True)
+    services.run_log_model(run=run, model_json=protocol.required(call.body, "model_json"))
+    return {}
+
+
+def search_runs(call) -> dict:
+    view_type = call.body.get("run_view_type") or "ACTIVE_ONLY"
+    if view_type not in RUN_VIEW_TYPES:
+        raise invalid(f"Invalid run_view_type {view_type!r}; use one of {RUN_VIEW_TYPES}.")
+    max_results = protocol.integer(call.body, "max_results", 1000)
+    if not 1 <= max_results <= MAX_RUNS_PAGE:
+        raise invalid(f"Invalid value for request parameter max_results. It must be at most "
+                      f"{MAX_RUNS_PAGE}, but got value {max_results}.")  # fmt: skip
+    offset = protocol.integer({"t": call.body.get("page_token")}, "t", 0)
+    ids = call.body.get("experiment_ids") or []
+    runs = selectors.runs_of_experiments(
+        workspace=call.workspace(), experiment_ids=ids if isinstance(ids, list) else [ids]
+    )
+    found = search.runs_filter(
+        [presenters.run_json(run) for run in runs],
+        view_type=view_type,
+        filter_string=call.body.get("filter") or "",
+        order_by=call.body.get("order_by") or [],
+    )
+    result = {"runs": found[offset : offset + max_results]}
+    if offset + max_results < len(found):
+        result["next_page_token"] = str(offset + max_results)
+    return result
+
+
+def metric_history(call) -> dict:
+    run = _run(call)
+    key = protocol.required(call.body, "metric_key")
+    offset = protocol.integer({"t": call.body.get("page_token")}, "t", 0)
+    points, following = selectors.metric_history(
+        run=run, key=key, max_results=protocol.integer(call.body, "max_results"), offset=offset
+    )
+    result = {"metrics": points}
+    if following:
+        result["next_page_token"] = str(following)
+    return result
+
+
+ROUTES = {
+    ("POST", "runs/create"): create,
+    ("GET", "runs/get"): get,
+    ("POST", "runs/update"): update,
+    ("POST", "runs/delete"): delete,
+    ("POST", "runs/restore"): restore,
+    ("POST", "runs/log-metric"): log_metric,
+    ("POST", "runs/log-parameter"): log_param,
+    ("POST", "runs/log-batch"): log_batch,
+    ("POST", "runs/set-tag"): set_tag,
+    ("POST", "runs/delete-tag"): delete_tag,
+    ("POST", "runs/log-inputs"): log_inputs,
+    ("POST", "runs/outputs"): log_outputs,
+    ("POST", "runs/log-model"): log_model,
+    ("POST", "runs/search"): search_runs,
+    ("GET", "runs/search"): search_runs,
+    ("GET", "metrics/get-history"): metric_history,
+}
