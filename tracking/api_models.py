@@ -125,9 +125,8 @@ def search(call) -> dict:
 
 def registry_not_implemented(call, *args) -> dict:
     raise MlflowError(
-        "MLStudio's model registry is not available over MLflow's API yet: registered-models "
-        "and model-versions are not implemented. Log the model with mlflow.<flavor>.log_model "
-        "(without registered_model_name); it is kept with its run under outputs/.",
+        "This model registry call is not implemented by MLStudio; it supports registered-models "
+        "create, get, search and alias, and model-versions create and get.",
         "NOT_IMPLEMENTED",
     )
 

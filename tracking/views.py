@@ -12,13 +12,13 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from mlstudio.errors import UserError
-from tracking import api_experiments, api_models, api_runs, artifacts, routing
+from tracking import api_experiments, api_models, api_registry, api_runs, artifacts, routing
 from tracking.auth import request_identity, workspace_for
 from tracking.errors import MlflowError, response_for
 from tracking.protocol import body_of
 from workspaces.models import Role
 
-ROUTES = {**api_experiments.ROUTES, **api_runs.ROUTES, **api_models.ROUTES}
+ROUTES = {**api_experiments.ROUTES, **api_runs.ROUTES, **api_models.ROUTES, **api_registry.ROUTES}
 MLFLOW_VERSION = "3.0.0"
 
 

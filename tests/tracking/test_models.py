@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from registry.models import ModelVersion
 from runs import store
 from runs.models import Run
 from tracking.models import LoggedModel
@@ -57,14 +58,18 @@ def test_it_takes_sklearn_autolog(tracking_uri):
     assert stored.mlflow.inputs or stored.metrics.count() >= 1
 
 
-def test_it_says_the_registry_is_not_there_yet(tracking_uri):
+def test_it_registers_a_model_version_in_mlstudios_registry(tracking_uri):
     features, labels = _data()
     mlflow.set_experiment("registry")
-    with mlflow.start_run(), pytest.raises(mlflow.exceptions.MlflowException) as refused:
-        mlflow.sklearn.log_model(
-            LogisticRegression().fit(features, labels),
-            name="m",
-            registered_model_name="iris",
+    with mlflow.start_run() as run:
+        info = mlflow.sklearn.log_model(
+            LogisticRegression().fit(features, labels), name="m", registered_model_name="iris",
             **CHEAP,
-        )
-    assert "NOT_IMPLEMENTED" in str(refused.value) or "not implemented" in str(refused.value)
+        )  # fmt: skip
+    assert str(info.registered_model_version) == "1"
+    version = ModelVersion.objects.get(model__name="iris", version=1)
+    assert version.run_id == run.info.run_id and version.source_path == "outputs/m"
+    assert any(entry["path"].endswith("MLmodel") for entry in version.manifest)
+    client = mlflow.MlflowClient()
+    client.set_registered_model_alias("iris", "champion", "1")
+    assert client.get_model_version_by_alias("iris", "champion").version == "1"

@@ -1,0 +1,153 @@
+"""MLStudio's MLflow API beside `mlflow server` (SQLite backend, loopback), the same workload
+through the real MLflow client on each: log_metric per call, log_batch throughput,
+get_metric_history time and bytes, and log_metric → point drawn on an open run page."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import statistics
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from bench import mlflow_peer
+from bench.figures import Figure
+from bench.ui import CHROMIUM_ARGS, _login
+from bench.util import BenchStudio
+
+KEY = "loss"
+
+
+def _client(url: str):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=url)
+
+
+def log_metric_p50(url: str, calls: int) -> float:
+    client = _client(url)
+    run_id = client.create_run(client.create_experiment(f"m{time.time_ns()}")).info.run_id
+    base, samples = int(time.time() * 1000), []
+    for i in range(calls):
+        started = time.perf_counter()
+        client.log_metric(run_id, KEY, 1 / (i + 1), timestamp=base + i, step=i, synchronous=True)
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def _batches(url: str, points: int) -> tuple[str, float]:
+    from mlflow.entities import Metric
+
+    client = _client(url)
+    run_id = client.create_run(client.create_experiment(f"b{time.time_ns()}")).info.run_id
+    base = int(time.time() * 1000)
+    metrics = [Metric(KEY, 1 / (1 + 1e-3 * i), base + i, i) for i in range(points)]
+    started = time.perf_counter()
+    for i in range(0, points, 1000):
+        client.log_batch(run_id, metrics=metrics[i : i + 1000], synchronous=True)
+    return run_id, points / (time.perf_counter() - started)
+
+
+def history(url: str, run_id: str, points: int, token: str | None) -> tuple[float, int]:
+    """Median of 3 get_metric_history calls, and the bytes of the REST pages behind one."""
+    client = _client(url)
+    samples = []
+    for _ in range(3):
+        started = time.perf_counter()
+        got = client.get_metric_history(run_id, KEY)
+        samples.append(time.perf_counter() - started)
+        assert len(got) == points, (len(got), points)
+    payload, page_token = 0, None
+    while True:
+        query = {"run_id": run_id, "metric_key": KEY, "max_results": 25_000}
+        if page_token:
+            query["page_token"] = page_token
+        request = urllib.request.Request(
+            f"{url}/api/2.0/mlflow/metrics/get-history?{urllib.parse.urlencode(query)}",
+            headers={"Accept-Encoding": "gzip, deflate",
+                     **({"Authorization": f"Bearer {token}"} if token else {})},
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=600) as response:
+            body = response.read()
+            zipped = response.headers.get("Content-Encoding") == "gzip"
+        payload += len(body)
+        import json
+
+        page_token = json.loads(gzip.decompress(body) if zipped else body).get("next_page_token")
+        if not page_token:
+            return statistics.median(samples), payload
+
+
+def browser_p50(studio: BenchStudio, url: str, points: int) -> float:
+    from playwright.sync_api import sync_playwright
+
+    client = _client(url)
+    experiment_id = client.create_experiment(f"ui{time.time_ns()}")
+    run_id = client.create_run(experiment_id).info.run_id
+    client.log_metric(run_id, KEY, 1.0, step=0)
+    delays = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                             args=CHROMIUM_ARGS)  # fmt: skip
+        page = browser.new_page()
+        _login(page, studio)
+        page.goto(f"{studio.url}/w/default/runs/{run_id}/#metrics")
+        page.wait_for_function(f"document.querySelector(\"[data-metric='{KEY}']\")?.data")
+        for step in range(1, points + 1):
+            started = time.perf_counter()
+            client.log_metric(run_id, KEY, 1 / (step + 1), step=step)
+            page.wait_for_function(
+                f"document.querySelector(\"[data-metric='{KEY}']\").data[0].x.includes({step})",
+                polling="raf", timeout=10_000,
+            )  # fmt: skip
+            delays.append(time.perf_counter() - started)
+        browser.close()
+    return statistics.median(delays)
+
+
+def _measure(url: str, sizes: dict, token: str | None) -> dict:
+    figures = {"log_metric": log_metric_p50(url, sizes["calls"])}
+    _, figures["log_batch"] = _batches(url, sizes["batch"])
+    run_id, _ = _batches(url, sizes["history"])
+    figures["history_s"], figures["history_bytes"] = history(url, run_id, sizes["history"], token)
+    return figures
+
+
+def run(quick: bool) -> list[Figure]:
+    try:
+        import mlflow  # noqa: F401
+    except ImportError:
+        print(
+            "bench mlflow_api needs the MLflow client: pip install 'mlflow>=3,<4'", file=sys.stderr
+        )
+        return []
+    sizes = ({"calls": 200, "batch": 100_000, "history": 100_000, "ui": 10} if quick
+             else {"calls": 1000, "batch": 1_000_000, "history": 100_000, "ui": 30})  # fmt: skip
+    os.environ.update(mlflow_peer.QUIET)
+    # The peer server runs from this environment's mlflow, like the client.
+    mlflow_peer.ensure_mlflow = lambda: Path(sys.executable)
+    with mlflow_peer.MlflowServer() as server:
+        peer = _measure(server.url, sizes, None)
+    with BenchStudio() as studio:
+        from mlstudio.sdk import Workspace
+
+        url = Workspace(
+            name="default", url=studio.url, token=studio.token
+        ).get_mlflow_tracking_uri()
+        ours = _measure(url, sizes, studio.token)
+        visible = browser_p50(studio, url, sizes["ui"])
+    peer_name = "mlflow server"
+    return [
+        Figure("MLflow log_metric per call, p50", ours["log_metric"] * 1000, "ms", None,
+               peer_name=peer_name, peer_value=peer["log_metric"] * 1000),
+        Figure(f"MLflow log_batch, {sizes['batch']:,} points", ours["log_batch"], "points/s",
+               None, below=False, peer_name=peer_name, peer_value=peer["log_batch"], min_ratio=5),
+        Figure(f"MLflow get_metric_history, {sizes['history']:,} points", ours["history_s"], "s",
+               None, peer_name=peer_name, peer_value=peer["history_s"], min_ratio=10),
+        Figure("MLflow get-history bytes (gzip if offered)", ours["history_bytes"] / 1e6, "MB",
+               None, peer_name=peer_name, peer_value=peer["history_bytes"] / 1e6),
+        Figure("MLflow log_metric -> point on the run page, p50", visible * 1000, "ms", 1000),
+    ]  # fmt: skip
