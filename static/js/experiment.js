@@ -1,5 +1,6 @@
 import { api, FINAL, liveSocket, loadScript, setStatus } from "./common.js";
 import { chartsPanel } from "./charts_panel.js";
+import { columnChoices, columnLabel, columnText, columnValue, sortValue } from "./columns.js";
 import { showComparison } from "./compare.js";
 import { confirmDelete } from "./delete_experiment.js";
 
@@ -89,6 +90,7 @@ function rowOf(run) {
   const where = run.node ? `${run.target || "local"} · ${run.node}` : run.target || "local";
   const cells = [[box], [String(run.number)], [link], [status], [], [where], [run.user || ""], [formatDate(run.created)], tags, []];
   for (const content of cells) row.insertCell().append(...content);
+  for (const key of extraColumns) row.insertCell().dataset.column = key;
   row.cells[4].dataset.durationCell = "";
   row.cells[9].dataset.metricCell = "";
   rows.set(run.id, row);
@@ -105,7 +107,40 @@ function fill(row) {
   write(row.cells[4], formatDuration(duration(run)));
   const value = metricValue(run);
   write(row.cells[9], value === null || value === undefined ? "–" : Number(value).toPrecision(5));
+  extraColumns.forEach((key, i) => write(row.cells[10 + i], columnText(columnValue(key, run, summaries))));
 }
+
+// --- added columns: chosen from a list, each with its own sort button and a remove button --
+let extraColumns = [];
+const addColumn = document.getElementById("add-column");
+function showColumns(keys) {
+  extraColumns = keys.filter((key, i) => keys.indexOf(key) === i);
+  const head = table.tHead.rows[0];
+  for (const th of head.querySelectorAll("th[data-column]")) th.remove();
+  for (const key of extraColumns) {
+    const th = element("th", { scope: "col" },
+      element("button", { type: "button" }, columnLabel(key)), " ",
+      element("button", { type: "button", className: "remove-column", title: `Remove the column ${columnLabel(key)}` }, "×"));
+    th.dataset.column = key;
+    th.firstChild.dataset.sort = `col:${key}`;
+    th.lastChild.setAttribute("aria-label", `Remove the column ${columnLabel(key)}`);
+    head.append(th);
+  }
+  rows.clear();  // rows are made again with their new cells
+}
+addColumn.append(...columnChoices(runs, metricSelect.value ? [...metricSelect.options].map((o) => o.value) : [])
+  .map(([key, label]) => new Option(label, key)));
+addColumn.addEventListener("change", () => {
+  if (addColumn.value) showColumns([...extraColumns, addColumn.value]);
+  addColumn.value = "";
+  show();
+});
+table.tHead.addEventListener("click", (click) => {
+  const th = click.target.closest(".remove-column")?.closest("th");
+  if (!th) return;
+  showColumns(extraColumns.filter((key) => key !== th.dataset.column));
+  show();
+});
 
 function passes(run, status, tag, text) {
   if (status && run.status !== status) return false;
@@ -125,7 +160,7 @@ function show() {
   for (const row of shown) fill(row);
   if (!shown.length) {
     const empty = body.insertRow().insertCell();
-    empty.colSpan = 10;
+    empty.colSpan = 10 + extraColumns.length;
     empty.textContent = runs.length ? "No runs match the filters." : "No runs yet.";
   }
   remember();
@@ -156,7 +191,8 @@ function sortBy(key, descending) {
   const button = table.tHead.querySelector(`button[data-sort="${key}"]`);
   if (!button) return;
   sorted = { key, descending };
-  const keyed = runs.map((run) => [sortKeys[key](run), run]);
+  const read = sortKeys[key] ?? ((run) => sortValue(columnValue(key.slice(4), run, summaries)));
+  const keyed = runs.map((run) => [read(run), run]);
   const sign = descending ? -1 : 1;
   keyed.sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0) * sign);
   ordered = keyed.map(([, run]) => run);
@@ -178,6 +214,7 @@ function remember() {
   for (const [key, control] of Object.entries(VIEW)) if (control.value && control.selectedIndex !== 0) query.set(key, control.value);
   const charts = panel?.chosen().join(",") ?? "";
   if (panel && charts !== metricSelect.options[0]?.value) query.set("charts", charts);
+  if (extraColumns.length) query.set("cols", extraColumns.join(","));
   if (sorted.key !== "number" || !sorted.descending) query.set("sort", `${sorted.descending ? "-" : ""}${sorted.key}`);
   history.replaceState(null, "", query.size ? `?${query}` : location.pathname);
 }
@@ -185,6 +222,7 @@ function restore() {
   const query = new URLSearchParams(location.search);
   for (const [key, control] of Object.entries(VIEW)) if (query.has(key)) control.value = query.get(key);
   panel?.choose(query.has("charts") ? query.get("charts").split(",").filter(Boolean) : [metricSelect.options[0]?.value]);
+  if (query.get("cols")) showColumns(query.get("cols").split(",").filter(Boolean));
   const sort = query.get("sort");
   if (sort) sortBy(sort.replace(/^-/, ""), sort.startsWith("-"));
 }

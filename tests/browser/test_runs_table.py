@@ -140,3 +140,25 @@ def test_it_compares_runs_side_by_side(signed_in, server, owner, experiment):
     points = page.evaluate("document.getElementById('compare-scatter').data[0].y")
     assert sorted(points) == [0.6, 0.7, 0.8]
     page.screenshot(path="/tmp/dailyui_shots/compare.png", full_page=True)
+
+
+def test_it_adds_sorts_remembers_and_removes_chosen_columns(signed_in, server, owner, experiment):
+    page = signed_in
+    add_runs(experiment, owner, range(1, 6))
+    page.goto(f"{server}/w/lab/experiments/{experiment.pk}/")
+    page.select_option("#add-column", label="loss (max)")
+    page.select_option("#add-column", label="tag seed")
+    headers = page.eval_on_selector_all(
+        "#runs th[data-column]", "ths => ths.map(t => t.dataset.column)"
+    )
+    assert headers == ["m|loss|max_value", "p|tag seed"]
+    assert page.inner_text("tr[data-run='exp_3'] td[data-column='p|tag seed']") == "3"
+    assert page.inner_text("tr[data-run='exp_3'] td[data-column='m|loss|max_value']") == "1.0000"
+    page.click("#runs th[data-column='p|tag seed'] button[data-sort]")
+    assert shown(page) == ["exp_5", "exp_1", "exp_2", "exp_3", "exp_4"]
+    page.reload()
+    assert page.inner_text("tr[data-run='exp_4'] td[data-column='p|tag seed']") == "4"
+    assert shown(page) == ["exp_5", "exp_1", "exp_2", "exp_3", "exp_4"]
+    page.click("#runs th[data-column='m|loss|max_value'] .remove-column")
+    assert page.locator("#runs th[data-column]").count() == 1
+    assert "cols=p%7Ctag+seed" in page.url

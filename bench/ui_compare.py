@@ -1,0 +1,97 @@
+"""The compare view in a real Chromium: 20 runs with 10 metrics of 200 points each, from
+the click on Compare until its table, its 10 overlaid charts, the parallel coordinates and
+the scatter are drawn; and on the runs table, a new submit's row appearing without a reload."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+
+from bench.figures import Figure
+from bench.ui import CHROMIUM_ARGS, _login, _submit
+from bench.util import REPO, BenchStudio
+
+RUNS, METRICS, POINTS = 20, 10, 200
+
+SEED = f"""
+import time
+from django.contrib.auth import get_user_model
+from runs import services
+from runs.metrics import Ingestor
+from workspaces.models import Workspace
+workspace = Workspace.objects.get(name="default")
+user = get_user_model().objects.get(username="admin")
+experiment = services.experiment_create(workspace=workspace, name="bench_compare", user=user)
+for i in range({RUNS}):
+    run = services.run_start_interactive(
+        experiment=experiment, user=user, display_name=f"trial {{i}}",
+        tags={{"lr": str(0.001 * (i + 1)), "seed": str(i % 3)}},
+    )
+    now = time.time()
+    Ingestor(run).ingest([
+        {{"n": f"metric_{{m}}", "v": (m + 1) / (s + 1 + i), "s": s, "t": now}}
+        for m in range({METRICS}) for s in range({POINTS})
+    ])
+    services.run_complete(run=run)
+print(experiment.pk)
+"""
+
+DRAWN = f"""() => document.querySelectorAll('#compare-charts .main-svg').length >= {METRICS}
+  && document.querySelector('#compare-parallel .main-svg')
+  && document.querySelector('#compare-scatter .main-svg') && performance.now()"""
+
+
+def compare_once(browser, studio: BenchStudio, url: str) -> float:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    _login(page, studio)
+    page.goto(url)
+    page.wait_for_selector("#runs tbody tr[data-run]")
+    for box in page.query_selector_all("#runs tbody tr[data-run] input[type=checkbox]"):
+        box.check()
+    started = page.evaluate("performance.now()")
+    page.click("#compare")
+    drawn = page.wait_for_function(DRAWN, polling="raf", timeout=120_000).json_value()
+    context.close()
+    return drawn - started
+
+
+def new_row(browser, studio: BenchStudio, url: str) -> float:
+    """Seconds from the start of an SDK submit to its row on an open runs table."""
+    context = browser.new_context()
+    page = context.new_page()
+    _login(page, studio)
+    page.goto(url)
+    page.wait_for_selector("#runs tbody tr[data-run]")
+    started = time.perf_counter()
+    run = _submit(studio, "print('hi')\n", "bench_compare")
+    page.wait_for_selector(f"#runs tr[data-run='{run.id}']", timeout=60_000)
+    elapsed = time.perf_counter() - started
+    context.close()
+    return elapsed
+
+
+def run(quick: bool) -> list[Figure]:
+    from playwright.sync_api import sync_playwright
+
+    repeats = 1 if quick else 3
+    with BenchStudio() as studio, sync_playwright() as playwright:
+        seeded = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", SEED],
+            cwd=REPO, env=studio.env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        url = f"{studio.url}/w/default/experiments/{seeded.stdout.strip().splitlines()[-1]}/"
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        compares = [compare_once(browser, studio, url) for _ in range(repeats)]
+        rows = [new_row(browser, studio, url) for _ in range(repeats)]
+        browser.close()
+    return [
+        Figure(f"compare {RUNS} runs x {METRICS} metrics: click to everything drawn (median)",
+               statistics.median(compares) / 1000, "s", 5),
+        Figure("runs table: SDK submit to its row on the open page (median)",
+               statistics.median(rows), "s", 2),
+    ]  # fmt: skip
