@@ -173,7 +173,7 @@ class Execution:
             raise
         except Exception as exc:
             self.say(f"Executor error: {type(exc).__name__}: {exc}")
-            self.stop_reason = (RunStatus.FAILED, f"Executor error: {exc}")
+            self.stop_reason = (RunStatus.FAILED, faults.executor_error_message(exc))
             self.kill_tree()
             raise
         finally:
@@ -489,7 +489,12 @@ class Execution:
         stamp = _now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         text = f"{stamp} {message}\n"
         with self._say_lock:
-            offset = self.system_log.append(text.encode())
+            try:
+                offset = self.system_log.append(text.encode())
+            except OSError as exc:  # a full disk: the run's end must still be recorded
+                if not faults.disk_full(exc):
+                    raise
+                return
         live.publish(
             self.group, {"kind": "log", "name": store.SYSTEM_LOG, "offset": offset, "data": text}
         )
@@ -579,6 +584,10 @@ class Execution:
                 self.move(RunStatus.FINALIZING)
                 self.stop_metrics()
                 self.record_end()
+        except Exception as exc:
+            if not faults.disk_full(exc):
+                raise
+            faults.execution_end_on_full_disk(self)
         finally:
             self.release()
 
@@ -652,7 +661,9 @@ class Execution:
             return RunStatus.COMPLETED, None
         else:
             status = RunStatus.FAILED
-            error = error_summary(self.run.pk, exit_code, workdir=self.workdir)
+            error = faults.name_a_full_disk(
+                error_summary(self.run.pk, exit_code, workdir=self.workdir)
+            )
         hint = self.hint(status, error)
         if hint is not None:
             error["hint"] = hint

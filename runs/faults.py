@@ -7,10 +7,14 @@ the queue; none leaves it Queued or Running with nobody working on it.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
+import shutil
 from pathlib import Path
 
 from django.conf import settings
+from django.db import DatabaseError
 
 from mlstudio.errors import UserError
 from mlstudio.processes import STOPPING_MARK
@@ -18,6 +22,7 @@ from runs.models import Run, RunStatus
 from runs.services import run_transition
 
 logger = logging.getLogger(__name__)
+NEARLY_FULL_BYTES = 64 * 1024 * 1024
 
 
 class BrokerUnavailable(UserError):
@@ -83,3 +88,47 @@ def container_oom_killed(name: str | None) -> bool:
         return envdocker.container_state(name).get("OOMKilled") is True
     except Exception:  # the engine or the container is gone: no record to go by
         return False
+
+
+def disk_full(error: BaseException) -> bool:
+    """Whether `error` says the disk is full: a write's ENOSPC, or SQLite's own words for it."""
+    if isinstance(error, OSError):
+        return error.errno == errno.ENOSPC
+    return isinstance(error, DatabaseError) and "disk is full" in str(error)
+
+
+def data_folder_full_message() -> str:
+    free = shutil.disk_usage(settings.DATA_DIR).free // (1024 * 1024)
+    return f"no space left on the data folder ({free} MB free)"
+
+
+def execution_end_on_full_disk(execution) -> None:
+    """End a run whose end could not be recorded for lack of disk space: stop its processes,
+    free its working folder first (which is what filled the disk, most often), then record
+    it Failed with the space that is left."""
+    with contextlib.suppress(Exception):
+        execution.kill_tree()
+    shutil.rmtree(execution.workdir, ignore_errors=True)
+    message = data_folder_full_message()
+    advice = (f"{message[0].upper()}{message[1:]}: the run's working folder was removed. Free "
+              f"space in {settings.DATA_DIR} (or move MLSTUDIO_DATA_DIR to a larger disk) and "
+              "submit it again.")  # fmt: skip
+    run_transition(
+        run_id=execution.run.pk, to=RunStatus.FAILED, detail=message, error={"message": advice}
+    )
+
+
+def executor_error_message(error: Exception) -> str:
+    if disk_full(error):
+        return data_folder_full_message()
+    return f"Executor error: {error}"
+
+
+def name_a_full_disk(error: dict) -> dict:
+    """A script that failed writing to a full data folder: say so first, keep its traceback."""
+    said = error.get("traceback", "") + error.get("message", "")
+    if "No space left on device" not in said:
+        return error
+    if shutil.disk_usage(settings.DATA_DIR).free >= NEARLY_FULL_BYTES:
+        return error  # its own disk, not the data folder, was full
+    return {**error, "message": f"{data_folder_full_message()}: {error['message']}"}

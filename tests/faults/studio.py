@@ -32,6 +32,7 @@ def running_studio(folder: Path, *extra: str) -> Iterator[StudioProcess]:
             [sys.executable, "manage.py", "api_token", "admin"],
             cwd=REPO, env=studio.env, capture_output=True, text=True, check=True,
         ).stdout.strip().splitlines()[-1]  # fmt: skip
+        studio.token = token
         studio.ws = Workspace(name="default", url=f"http://127.0.0.1:{studio.port}", token=token)
         yield studio
     finally:
