@@ -3,11 +3,14 @@ task dies before it claims the run does not stay Queued."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from mlstudio.celery import app
 from runs import faults, services
 from runs.models import Run, RunStatus
+from tests.faults.studio import fault_table_add
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,6 +30,7 @@ def test_it_refuses_a_submit_the_broker_does_not_take_and_stores_nothing(
     owner, workspace, api_as, broker_down
 ):
     experiment = services.experiment_create(workspace=workspace, name="exp", user=owner)
+    submitted = time.monotonic()
     response = api_as(owner).post(
         f"/api/workspaces/lab/experiments/{experiment.pk}/runs",
         {"config": {"command": ["python", "-c", "print(1)"]}},
@@ -36,6 +40,7 @@ def test_it_refuses_a_submit_the_broker_does_not_take_and_stores_nothing(
     assert "nothing was submitted" in response.json()["detail"]
     assert "Redis" in response.json()["detail"]
     assert not Run.objects.exists()
+    fault_table_add("broker down at submit (503, nothing stored)", since=submitted)
 
 
 def test_it_fails_a_run_whose_task_died_before_claiming_it(owner, workspace):

@@ -6,13 +6,14 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import time
 import urllib.error
 import urllib.request
 
 import pytest
 
 from mlstudio.sdk import Experiment, ScriptRunConfig
-from tests.faults.studio import running_studio, wait_final, write_script
+from tests.faults.studio import fault_table_add, running_studio, wait_final, write_script
 from tests.processes import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -56,6 +57,7 @@ def test_it_contains_a_full_data_folder(tmp_path, small_data_folder):
         run = Experiment(studio.ws, "faults").submit(
             ScriptRunConfig(source_directory=source, script="train.py")
         )
+        submitted = time.monotonic()
         assert wait_final([run], timeout=120) == ["Failed"]
         detail = run.get_details()["statusDetail"]
         assert detail.startswith("no space left on the data folder ("), detail
@@ -63,3 +65,4 @@ def test_it_contains_a_full_data_folder(tmp_path, small_data_folder):
         wait_until(lambda: not workdir.exists(), 20, "the run's working folder to be freed")
         assert _put_blob(studio, os.urandom(120 * 1024 * 1024)) == 507
         assert studio.process.poll() is None
+        fault_table_add("disk full on the data folder (Failed, named; upload 507)", since=submitted)
