@@ -11,10 +11,13 @@ import contextlib
 import errno
 import logging
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import DatabaseError
+from django.db.models import Q
+from django.utils import timezone
 
 from mlstudio.errors import UserError
 from mlstudio.processes import STOPPING_MARK
@@ -23,6 +26,8 @@ from runs.services import run_transition
 
 logger = logging.getLogger(__name__)
 NEARLY_FULL_BYTES = 64 * 1024 * 1024
+# A Queued run's task counts as lost after this long with a free node that never took it.
+REQUEUE_AFTER = timedelta(seconds=60)
 
 
 class BrokerUnavailable(UserError):
@@ -132,3 +137,33 @@ def name_a_full_disk(error: dict) -> dict:
     if shutil.disk_usage(settings.DATA_DIR).free >= NEARLY_FULL_BYTES:
         return error  # its own disk, not the data folder, was full
     return {**error, "message": f"{data_folder_full_message()}: {error['message']}"}
+
+
+def runs_requeue_lost(*, waited: timedelta = REQUEUE_AFTER) -> list[str]:
+    """Send again the task of each run Queued longer than `waited` whose task is gone: its
+    waiting node went offline, or a live node of its queue has a free slot yet never took it
+    (the task died with a worker killed while it held it unacknowledged). A second task is
+    harmless: the executor claims its run with a conditional update."""
+    from compute.models import Node, SlotLease
+    from compute.selectors import NodeState, node_state
+    from runs.tasks import run_execute
+
+    cutoff = timezone.now() - waited
+    live = [node for node in Node.objects.all() if node_state(node) != NodeState.OFFLINE]
+    online = {node.name for node in live}
+    free = {q for node in live if node.busy_slots < node.slots for q in node.queues.split(",")}
+    stale = Q(heartbeat_at__isnull=True, created_at__lt=cutoff) | Q(heartbeat_at__lt=cutoff)
+    sent = []
+    for run in Run.objects.filter(stale, status=RunStatus.QUEUED):
+        lease = SlotLease.objects.filter(holder=run.pk).first()
+        if lease is not None and lease.node in online:
+            continue  # it waits its turn on a live node
+        if lease is None and run.definition.get("queue") not in free:
+            continue  # it waits in the broker for a node with a free slot
+        SlotLease.objects.filter(holder=run.pk).delete()
+        Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(heartbeat_at=timezone.now())
+        run_execute.apply_async(args=[run.pk], queue=run.definition["queue"])
+        logger.warning("run %s was Queued for %s with no task working on it; sent it again",
+                       run.pk, waited)  # fmt: skip
+        sent.append(run.pk)
+    return sent
