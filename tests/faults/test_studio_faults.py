@@ -11,6 +11,7 @@ import urllib.request
 import pytest
 
 from mlstudio.sdk import Experiment, ScriptRunConfig
+from tests.faults.follower import Follower
 from tests.faults.studio import (
     assert_no_gap,
     child_pid,
@@ -51,15 +52,20 @@ def test_it_restarts_a_killed_worker_and_web_server_and_ends_their_runs_honestly
         assert_no_gap(stored_lines(run, tmp_path))
         fault_table_add("worker kill -9 mid-run (run ends Failed: worker lost)", since=killed)
 
+        again = experiment.submit(ScriptRunConfig(source_directory=source, script="train.py"))
+        follower = Follower(studio, again.id)
+        follower.start()
+        wait_until(lambda: follower.text.count("\n") >= 20, 60, "the follower to see lines")
         killed = time.monotonic()
         os.kill(child_pid(studio, "web"), signal.SIGKILL)
         wait_until(lambda: studio.text().count("started web ") == 2, 20, "the web restart")
         wait_until(lambda: _healthy(studio), 30, "the web server on the same port")
-        fault_table_add("web server kill -9 (back on the same port)", since=killed)
-
-        again = experiment.submit(ScriptRunConfig(source_directory=source, script="train.py"))
         assert wait_final([again], timeout=90) == ["Completed"]
+        follower.join(30)
+        assert follower.reconnects >= 1 and follower.problems == []
+        assert_no_gap(follower.text.splitlines(), at_least=400)  # no gap, no duplicate
         assert_no_gap(stored_lines(again, tmp_path), at_least=400)
+        fault_table_add("web server kill -9 mid-run, websocket follower resumes", since=killed)
         assert studio.process.poll() is None
 
 
