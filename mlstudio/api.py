@@ -4,6 +4,7 @@ Every route requires a bearer token or a browser session. User errors become 4xx
 place, as `{"detail": "...", "code": "..."}`.
 """
 
+from django.db import DatabaseError
 from django.http import HttpRequest
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
@@ -12,6 +13,7 @@ from compute.api import router as compute_router
 from environments.api import router as environments_router
 from mlstudio.errors import UserError
 from registry.api import router as registry_router
+from runs import faults
 from runs.api import router as runs_router
 from runs.metrics_api import router as metrics_router
 from runs.snapshot_api import router as snapshots_router
@@ -35,6 +37,21 @@ def user_error(request: HttpRequest, exc: UserError):
     return api.create_response(
         request, {"detail": exc.message, "code": exc.code}, status=exc.status
     )
+
+
+@api.exception_handler(OSError)
+@api.exception_handler(DatabaseError)
+def disk_full(request: HttpRequest, exc: Exception):
+    """A full data folder is the operator's to fix, and the client's to retry later: 507."""
+    if not faults.disk_full(exc):
+        raise exc
+    message = faults.data_folder_full_message()
+    return api.create_response(
+        request,
+        {"detail": f"The studio has {message}; free space there and try again.",
+         "code": "insufficient_storage"},
+        status=507,
+    )  # fmt: skip
 
 
 @api.exception_handler(AuthenticationError)

@@ -164,7 +164,7 @@ class Execution:
             raise
         except Exception as exc:
             self.say(f"Executor error: {type(exc).__name__}: {exc}")
-            self.role.fail(self, f"Executor error: {exc}")
+            self.role.fail(self, faults.executor_error_message(exc))
             self.kill()
             raise
         finally:
@@ -336,6 +336,10 @@ class Execution:
                 self.move(RunStatus.FINALIZING)
                 self.stop_metrics()
                 self.record_end()
+        except Exception as exc:
+            if not faults.disk_full(exc):
+                raise
+            faults.execution_end_on_full_disk(self)
         finally:
             self.release()
 
@@ -377,7 +381,9 @@ class Execution:
             return RunStatus.COMPLETED, None
         else:
             status = RunStatus.FAILED
-            error = hints.error_summary(self.run.pk, exit_code, workdir=self.workdir)
+            error = faults.name_a_full_disk(
+                hints.error_summary(self.run.pk, exit_code, workdir=self.workdir)
+            )
         hint = self.hint(status, error)
         if hint is not None:
             error["hint"] = hint

@@ -3,6 +3,7 @@ store and then published to the run's channel group, here and nowhere else."""
 
 from __future__ import annotations
 
+import errno
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -33,7 +34,12 @@ class RunLogs:
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         text = f"{stamp} {message}\n"
         with self._say_lock:
-            offset = self.system.append(text.encode())
+            try:
+                offset = self.system.append(text.encode())
+            except OSError as exc:  # a full disk: the run's end must still be recorded
+                if exc.errno != errno.ENOSPC:
+                    raise
+                return
         live.publish(self.group, live.log_event(self.system.name, offset, text))
 
     def split_by_process(self) -> None:

@@ -25,6 +25,7 @@ def run_execute_node(self, run_id: str, rank: int, master_addr: str, master_port
 
 @shared_task(ignore_result=True)
 def runs_fail_lost() -> list[str]:
+    faults.runs_requeue_lost()  # and Queued runs whose task is gone get it again
     return services.runs_fail_lost(
         stale_after=timedelta(seconds=settings.MLSTUDIO_RUN_HEARTBEAT_TIMEOUT)
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import signal
 import subprocess
 import sys
@@ -32,6 +34,7 @@ def running_studio(folder: Path, *extra: str) -> Iterator[StudioProcess]:
             [sys.executable, "manage.py", "api_token", "admin"],
             cwd=REPO, env=studio.env, capture_output=True, text=True, check=True,
         ).stdout.strip().splitlines()[-1]  # fmt: skip
+        studio.token = token
         studio.ws = Workspace(name="default", url=f"http://127.0.0.1:{studio.port}", token=token)
         yield studio
     finally:
@@ -111,3 +114,18 @@ def printing(run, folder: Path) -> bool:
         return len(stored_lines(run, folder)) >= 5
     except Exception:  # no log yet
         return False
+
+
+TABLE_ENV = "MLSTUDIO_FAULT_TABLE"
+
+
+def fault_table_add(scenario: str, *, since: float, lines_lost: int = 0, stuck: int = 0) -> None:
+    """One row of `python -m bench faults`: written (to the file MLSTUDIO_FAULT_TABLE names)
+    only after the test's assertions held, so a row is a measured, checked outcome."""
+    path = os.environ.get(TABLE_ENV)
+    if not path:
+        return
+    row = {"scenario": scenario, "lines_lost": lines_lost, "runs_stuck": stuck,
+           "seconds_to_final": round(time.monotonic() - since, 1)}  # fmt: skip
+    with open(path, "a") as table:
+        table.write(json.dumps(row) + "\n")

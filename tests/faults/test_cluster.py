@@ -3,11 +3,20 @@ while its heartbeat thread talks to SQLite; no run may be lost or misrecorded.""
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from django.db import connection
 
 from mlstudio.sdk import Experiment, ScriptRunConfig
 from mlstudio.sdk.compute import AmlCompute, ComputeTarget
-from tests.faults.studio import bad_log_lines, running_studio, wait_final, write_script
+from tests.faults.studio import (
+    bad_log_lines,
+    fault_table_add,
+    running_studio,
+    wait_final,
+    write_script,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -21,7 +30,14 @@ def test_it_completes_every_run_of_three_bursts_on_the_seeds_cluster(tmp_path):
         experiment = Experiment(studio.ws, "burst")
         src = ScriptRunConfig(source_directory=source, script="train.py", compute_target=target)
         for burst in range(3):
+            started = time.monotonic()
             runs = [experiment.submit(src) for _ in range(8)]
             statuses = wait_final(runs, timeout=180)
             assert statuses == ["Completed"] * 8, (burst, statuses)
+            fault_table_add(f"cluster burst {burst + 1}: 8 runs, autoscaled node ({vendor()})",
+                            since=started)  # fmt: skip
         assert bad_log_lines(studio.data_dir) == []
+
+
+def vendor() -> str:
+    return connection.vendor

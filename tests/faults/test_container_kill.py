@@ -4,6 +4,7 @@ every line its script printed."""
 from __future__ import annotations
 
 import subprocess
+import time
 
 import pytest
 from django.conf import settings
@@ -12,6 +13,7 @@ from mlstudio.sdk import Environment, Experiment, ScriptRunConfig
 from tests.faults.studio import (
     assert_no_gap,
     counting_script,
+    fault_table_add,
     printing,
     running_studio,
     stored_lines,
@@ -35,9 +37,11 @@ def test_it_names_a_container_killed_from_outside(tmp_path, docker_engine):
         )
         wait_until(lambda: printing(run, tmp_path), 120, "the run to print")
         container = f"mlstudio-run-{run.id}"
+        killed = time.monotonic()
         subprocess.run(["docker", "kill", container], check=True, capture_output=True)
         assert wait_final([run], timeout=60) == ["Failed"]
         hint = run.get_details()["error"]["error"]["hint"]
         assert hint["code"] == "killed", hint
         assert hint["message"].startswith("The container was killed from outside the run")
         assert_no_gap(stored_lines(run, tmp_path))
+        fault_table_add("container docker kill mid-run (Failed, named 'killed')", since=killed)
