@@ -126,7 +126,7 @@ def runs_requeue_lost(*, waited: timedelta = REQUEUE_AFTER) -> list[str]:
     harmless: the executor claims its run with a conditional update."""
     from compute.models import Node, SlotLease
     from compute.selectors import NodeState, node_state
-    from runs.tasks import run_execute
+    from runs.queueing import send_run_execute
 
     cutoff = timezone.now() - waited
     live = [node for node in Node.objects.all() if node_state(node) != NodeState.OFFLINE]
@@ -142,7 +142,7 @@ def runs_requeue_lost(*, waited: timedelta = REQUEUE_AFTER) -> list[str]:
             continue  # it waits in the broker for a node with a free slot
         SlotLease.objects.filter(holder=run.pk).delete()
         Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(heartbeat_at=timezone.now())
-        run_execute.apply_async(args=[run.pk], queue=run.definition["queue"])
+        send_run_execute(run_id=run.pk, queue=run.definition["queue"])
         logger.warning("run %s was Queued for %s with no task working on it; sent it again",
                        run.pk, waited)  # fmt: skip
         sent.append(run.pk)
