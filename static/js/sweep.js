@@ -1,4 +1,7 @@
-import { api, FINAL, liveSocket } from "./common.js";
+import { api, FINAL, liveSocket, loadScript } from "./common.js";
+
+// plotly.js loads on first need (the run page does not load it up front).
+const plotlyUrl = JSON.parse(document.getElementById("page-data").textContent).plotly;
 
 // The sweep part of a sweep's run page: trials table, best-so-far chart, overlaid curves and
 // parallel coordinates. Child events arrive over the run's websocket; each schedules one
@@ -175,6 +178,7 @@ async function refresh() {
   renderTable();
   root.dataset.table = String(state.trials.length);
   root.dataset.tableMs = String(performance.now());  // for the bench: when the page is readable
+  await loadScript(plotlyUrl);
   await nextFrame();
   renderProgress();
   await nextFrame();
