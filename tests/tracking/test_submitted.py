@@ -86,7 +86,7 @@ async def test_it_pushes_mlflow_metrics_and_params_to_open_pages(tracking_uri, o
     await loop.run_in_executor(None, log_some)
     events = {}
     while len(events) < 2:
-        event = await socket.receive_json_from(timeout=10)
+        event = await socket.receive_json_from(timeout=30)
         if event["kind"] in ("params", "metric"):
             events[event["kind"]] = event
     await socket.disconnect()
