@@ -447,3 +447,25 @@ def _body(handle: Any, entry: ManifestEntry) -> Iterator[bytes]:
                 f"{entry.path} changed while it was being uploaded; submit again."
             )
         yield chunk
+
+
+def submit_with_snapshot(workspace, source_directory, *, body: dict, create: str) -> dict:
+    """Snapshot `source_directory` and create what `body` describes at the route `create`
+    (a run, a sweep). The studio checks `body` against the manifest at `<create>/check` first,
+    so a refused submit uploads nothing."""
+    from mlstudio.sdk._git import git_info
+
+    client = workspace._client
+
+    def check(manifest: Manifest) -> None:
+        paths = [entry.path for entry in manifest.entries]
+        client.post(f"{create}/check", {"config": body, "paths": paths})
+
+    snapshot = upload_snapshot(
+        client,
+        workspace.name,
+        source_directory,
+        git=git_info(source_directory),
+        before_upload=check,
+    )
+    return client.post(create, {"snapshot_id": snapshot["id"], "config": body})

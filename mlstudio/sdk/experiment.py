@@ -55,27 +55,15 @@ class Experiment(V1Surface):
         """
         if hasattr(config, "_submit_to"):  # a HyperDriveConfig: a sweep, not a single run
             return config._submit_to(self, tags)
-        from mlstudio.sdk._git import git_info
-        from mlstudio.sdk._snapshot import upload_snapshot
+        from mlstudio.sdk._snapshot import submit_with_snapshot
 
         if hasattr(config, "_bind"):  # a v1 Estimator: its environment needs the workspace
             config = config._bind(self.workspace)
         body = config.to_dict()
         body["tags"] = {**(tags or {})}
-        client = self.workspace._client
-
-        def check(manifest) -> None:  # a refused submit uploads nothing
-            paths = [entry.path for entry in manifest.entries]
-            client.post(f"{self._path}/runs/check", {"config": body, "paths": paths})
-
-        snapshot = upload_snapshot(
-            client,
-            self.workspace.name,
-            config.source_directory,
-            git=git_info(config.source_directory),
-            before_upload=check,
+        details = submit_with_snapshot(
+            self.workspace, config.source_directory, body=body, create=f"{self._path}/runs"
         )
-        details = client.post(f"{self._path}/runs", {"snapshot_id": snapshot["id"], "config": body})
         return Run(self, details["runId"], _details=details)
 
     def start_logging(self, *args, snapshot_directory=None, outputs=None, display_name=None,

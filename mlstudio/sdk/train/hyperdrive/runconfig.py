@@ -96,26 +96,16 @@ class HyperDriveConfig:
     def _submit_to(self, experiment, tags: dict | None):
         """experiment.submit(hyperdrive_config): upload the folder once, then one request
         creates the sweep; children share the snapshot."""
-        from mlstudio.sdk._git import git_info
-        from mlstudio.sdk._snapshot import upload_snapshot
+        from mlstudio.sdk._snapshot import submit_with_snapshot
         from mlstudio.sdk.train.hyperdrive.run import HyperDriveRun
 
         body = {**self.to_dict(), "tags": dict(tags or {})}
-        client = experiment.workspace._client
-        base = f"{experiment._path}/sweeps"
-
-        def check(manifest) -> None:  # a refused sweep uploads nothing
-            paths = [entry.path for entry in manifest.entries]
-            client.post(f"{base}/check", {"config": body, "paths": paths})
-
-        snapshot = upload_snapshot(
-            client,
-            experiment.workspace.name,
+        details = submit_with_snapshot(
+            experiment.workspace,
             self.source_directory,
-            git=git_info(self.source_directory),
-            before_upload=check,
+            body=body,
+            create=f"{experiment._path}/sweeps",
         )
-        details = client.post(base, {"snapshot_id": snapshot["id"], "config": body})
         return HyperDriveRun(experiment, details["runId"], hyperdrive_config=self, _details=details)
 
 
