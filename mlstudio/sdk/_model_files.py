@@ -99,6 +99,7 @@ class Progress:
         self.label, self.total, self.done = label, total, 0
         self.stream = stream or sys.stdout
         self.shown_at = 0.0
+        self.shown = -1
 
     def __call__(self, sent: int) -> None:
         self.done += sent
@@ -108,6 +109,9 @@ class Progress:
             self._draw()
 
     def _draw(self) -> None:
+        if self.shown == self.done:
+            return
+        self.shown = self.done
         share = self.done / self.total if self.total else 1.0
         bar = "#" * int(share * 30)
         self.stream.write(

@@ -166,14 +166,16 @@ class Model:
         _check_framework(model_framework, model_framework_version)
         root = Path(os.path.realpath(Path(model_path).expanduser())).name
         _, entries = files.local_manifest(model_path, root, child_paths)
-        files.upload_missing(workspace._client, workspace.name, entries)
+        sent = files.upload_missing(workspace._client, workspace.name, entries)
         print(f"Registering model {model_name}")
         body = {
             "model_name": model_name, "root": root, "files": [e.as_dict() for e in entries],
             "run_id": _run_id, **_fields(tags, properties, description, model_framework,
                                          model_framework_version, datasets),
         }  # fmt: skip
-        return Model(workspace, _details=workspace._client.post(_models_path(workspace), body))
+        model = Model(workspace, _details=workspace._client.post(_models_path(workspace), body))
+        model._uploaded = sent  # {"uploaded_files", "uploaded_bytes"}: what travelled
+        return model
 
     @staticmethod
     def list(
