@@ -273,7 +273,8 @@ function showError(details) {
   document.getElementById("error-box").className = `card ${canceled ? "canceled-box" : "error-box"}`;
   document.getElementById("error-heading").textContent = canceled ? "Canceled" : "Error";
   document.getElementById("error-when").textContent = canceled ? `Canceled at ${when(details.endTimeUtc)} UTC.` : "";
-  message.className = canceled ? "" : "error";
+  if (canceled) message.removeAttribute("class");
+  else message.className = "error";
   message.textContent = details.error.error.message;
   showHint(details.error.error.hint);
   document.getElementById("error-box").hidden = false;
