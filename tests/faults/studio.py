@@ -21,10 +21,12 @@ BAD_LOG_LINES = ("disk I/O error", "database is locked", "malformed")
 
 
 @contextlib.contextmanager
-def running_studio(folder: Path, *extra: str) -> Iterator[StudioProcess]:
-    """A studio on a fresh database of the session's kind, stopped (and dropped) at the end."""
+def running_studio(folder: Path, *extra: str, env: dict | None = None) -> Iterator[StudioProcess]:
+    """A studio on a fresh database of the session's kind, stopped (and dropped) at the end;
+    `env` adds to its environment (e.g. a REDIS_URL of its own)."""
     database_url, drop = fresh_database_url(folder)
     studio = StudioProcess(folder / "data", free_port(), database_url)
+    studio.env.update(env or {})
     studio.process = studio.start(*extra)
     try:
         wait_until(lambda: "Press Ctrl-C" in studio.text() or studio.process.poll() is not None,
