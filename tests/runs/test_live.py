@@ -131,3 +131,26 @@ async def test_it_sends_the_status_as_it_is_once_the_client_is_listening(
         "detail": "",
         "seq": len(run.status_history),
     }
+
+
+async def test_it_keeps_a_watcher_connected_through_a_quiet_spell(owner, workspace, api_as):
+    """Nothing happens for longer than the channel layer's blocking read (5 s): the watcher
+    keeps its websocket and gets the next event."""
+    client = await database_sync_to_async(api_as)(owner)
+    experiment = await database_sync_to_async(services.experiment_create)(
+        workspace=workspace, name="exp", user=owner
+    )
+    response = await database_sync_to_async(client.post)(
+        f"/api/workspaces/lab/experiments/{experiment.pk}/runs",
+        {"config": {"command": ["true"]}},
+        content_type="application/json",
+    )
+    run_id = response.json()["runId"]
+    communicator = connect(client.raw_token, run_id)
+    assert (await communicator.connect())[0]
+    assert (await communicator.receive_json_from(timeout=10))["status"] == "Queued"
+    assert await communicator.receive_nothing(timeout=8)  # raises if the consumer died
+    await database_sync_to_async(services.run_transition)(run_id=run_id, to=RunStatus.PREPARING)
+    event = await communicator.receive_json_from(timeout=10)
+    assert (event["kind"], event["status"]) == ("status", "Preparing")
+    await communicator.disconnect()
