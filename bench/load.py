@@ -13,13 +13,12 @@ import asyncio
 import json
 import multiprocessing
 import os
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 from urllib.parse import quote
-
-import psutil
 
 from bench.figures import Figure
 from bench.util import BenchStudio
@@ -56,13 +55,14 @@ def run(quick: bool) -> list[Figure]:
     with BenchStudio(slots=runs) as studio:
         memory = PeakMemory(studio.process.pid)
         memory.start()
-        delays, lost, events = _load(studio, runs, rate, seconds)
+        delays, lost, events, failed = _load(studio, runs, rate, seconds)
         memory.stop()
     delays.sort()
     lines = runs * WATCHERS_PER_RUN * rate * seconds
     what = f"load {runs} runs x {rate} lines/s, {runs * WATCHERS_PER_RUN} watchers"
     return [
         Figure(f"{what}: lines lost", lost, "lines", 0),
+        Figure("load: runs not Completed", len(failed), "runs", 0),
         Figure("load: print -> watcher p50", _percentile(delays, 0.5) * 1000, "ms"),
         Figure("load: print -> watcher p99", _percentile(delays, 0.99) * 1000, "ms", 250),
         Figure("load: log events per line received", events / max(1, lines - lost), "events"),
@@ -70,7 +70,8 @@ def run(quick: bool) -> list[Figure]:
     ]
 
 
-def _load(studio: BenchStudio, runs: int, rate: int, seconds: int) -> tuple[list[float], int, int]:
+def _load(studio: BenchStudio, runs: int, rate: int, seconds: int):
+    """Delays, lines lost, log events received, and the runs that did not complete."""
     from mlstudio.sdk import Experiment, ScriptRunConfig
 
     experiment = Experiment(studio.workspace(), "bench_load")
@@ -85,7 +86,10 @@ def _load(studio: BenchStudio, runs: int, rate: int, seconds: int) -> tuple[list
     delays = [d for share in results for watched, _, _ in share for d in watched]
     lost = sum(rate * seconds - seen for share in results for _, seen, _ in share)
     events = sum(count for share in results for _, _, count in share)
-    return delays, lost, events
+    failed = [r for r in submitted if r.get_status() != "Completed"]
+    for r in failed:
+        print(f"{r.id}: {r.get_status()}: {r.get_details().get('statusDetail')}", file=sys.stderr)
+    return delays, lost, events, failed
 
 
 def _watch_share(url: str, token: str, run_ids: list[str]) -> list[tuple[list[float], int, int]]:
@@ -150,19 +154,15 @@ class PeakMemory(threading.Thread):
 
     def __init__(self, pid: int):
         super().__init__(daemon=True)
-        self.root = psutil.Process(pid)
+        self.pid = pid
         self.peak = 0
         self.stopping = threading.Event()
 
     def run(self) -> None:
+        from mlstudio.processes import resident
+
         while not self.stopping.wait(0.5):
-            total = 0
-            for proc in [self.root, *self.root.children(recursive=True)]:
-                try:
-                    total += proc.memory_info().rss
-                except psutil.Error:
-                    continue
-            self.peak = max(self.peak, total)
+            self.peak = max(self.peak, resident(self.pid))
 
     def stop(self) -> None:
         self.stopping.set()

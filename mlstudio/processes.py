@@ -288,7 +288,43 @@ class MemoryWatch(threading.Thread):
 
 
 def resident(pid: int) -> int:
-    """Bytes resident in process `pid` and its descendants."""
+    """Bytes resident in process `pid` and its descendants.
+
+    Read from the process's own subtree in /proc: psutil's children() reads every process of
+    the machine to find them, ~50 ms on a loaded 2-core machine, which the memory watch of
+    50 runs sampling 4 times a second turned into more CPU than the machine has."""
+    if not _PROC_CHILDREN:
+        return _resident_psutil(pid)
+    total = 0
+    for member in _subtree(pid):
+        try:
+            with open(f"/proc/{member}/statm", "rb") as statm:
+                total += int(statm.read().split()[1]) * _PAGE
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+    return total
+
+
+def _subtree(pid: int) -> list[int]:
+    """`pid` and every process under it, from each thread's /proc/<pid>/task/<tid>/children."""
+    found, pending = [], [pid]
+    while pending:
+        member = pending.pop()
+        found.append(member)
+        try:
+            threads = os.listdir(f"/proc/{member}/task")
+        except OSError:
+            continue
+        for thread in threads:
+            try:
+                with open(f"/proc/{member}/task/{thread}/children", "rb") as children:
+                    pending.extend(int(child) for child in children.read().split())
+            except OSError:
+                continue
+    return found
+
+
+def _resident_psutil(pid: int) -> int:
     try:
         root = psutil.Process(pid)
         processes = [root, *root.children(recursive=True)]
@@ -299,6 +335,11 @@ def resident(pid: int) -> int:
         with contextlib.suppress(psutil.Error):
             total += proc.memory_info().rss
     return total
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+# Linux with CONFIG_PROC_CHILDREN (every mainstream kernel); elsewhere psutil's slower way.
+_PROC_CHILDREN = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
 
 
 def _alive(proc: psutil.Process) -> bool:

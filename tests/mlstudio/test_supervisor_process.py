@@ -69,3 +69,19 @@ def test_it_samples_the_memory_of_its_processes(tmp_path):
     supervisor.stream(lambda data: None, checks=[])
     supervisor.close()
     assert supervisor.peak_memory > 50 * 1024 * 1024
+
+
+def test_it_counts_the_memory_of_processes_started_by_any_thread_of_the_script(tmp_path):
+    """A data loader's worker, started from a thread: its memory is the run's too."""
+    grandchild = "import time; b = bytearray(80 * 1024 * 1024); time.sleep(1.5)"
+    code = (
+        "import subprocess, sys, threading, time\n"
+        f"threading.Thread(target=subprocess.run, args=([sys.executable, '-c', {grandchild!r}],)"
+        ").start()\n"
+        "time.sleep(1.8)\n"
+    )
+    supervisor = supervised(code, tmp_path, [])
+    supervisor.start()
+    supervisor.stream(lambda data: None, checks=[])
+    supervisor.close()
+    assert supervisor.peak_memory > 80 * 1024 * 1024
