@@ -83,7 +83,9 @@ def _load(studio: BenchStudio, runs: int, rate: int, seconds: int):
     url = studio.url.replace("http", "ws")
     with multiprocessing.get_context("spawn").Pool(WATCHER_PROCESSES) as pool:
         results = pool.starmap(_watch_share, [(url, studio.token, share) for share in shares])
-    delays = [d for share in results for watched, _, _ in share for d in watched]
+    pairs = sorted(d for share in results for watched, _, _ in share for d in watched)
+    _print_by_window(pairs)
+    delays = [delay for _, delay in pairs]
     lost = sum(rate * seconds - seen for share in results for _, seen, _ in share)
     events = sum(count for share in results for _, _, count in share)
     failed = [r for r in submitted if r.get_status() != "Completed"]
@@ -99,7 +101,7 @@ def _watch_share(url: str, token: str, run_ids: list[str]) -> list[tuple[list[fl
     return asyncio.run(watch_all())
 
 
-async def _watch(url: str, token: str, run_id: str) -> tuple[list[float], int, int]:
+async def _watch(url: str, token: str, run_id: str) -> tuple[list[tuple[float, float]], int, int]:
     """Like the run page: on a dropped connection, connect again and ask for what follows the
     bytes it has (the reconnects count as events)."""
     import websockets
@@ -121,7 +123,7 @@ async def _watch(url: str, token: str, run_id: str) -> tuple[list[float], int, i
 
 class _Watcher:
     def __init__(self):
-        self.delays: list[float] = []
+        self.delays: list[tuple[float, float]] = []  # (printed at, delay)
         self.seen = self.events = self.offset = 0
         self.buffer = ""
         self.done = False
@@ -146,7 +148,7 @@ class _Watcher:
                 return
             self.seen += 1
             if float(stamp) >= self.connected:
-                self.delays.append(now - float(stamp))
+                self.delays.append((float(stamp), now - float(stamp)))
 
 
 class PeakMemory(threading.Thread):
@@ -167,6 +169,22 @@ class PeakMemory(threading.Thread):
     def stop(self) -> None:
         self.stopping.set()
         self.join()
+
+
+def _print_by_window(pairs: list[tuple[float, float]], window: float = 5.0) -> None:
+    """Where the delay is: p50/p99 of the lines printed in each window of the load."""
+    if not pairs:
+        return
+    start = pairs[0][0]
+    buckets: dict[int, list[float]] = {}
+    for stamp, delay in pairs:
+        buckets.setdefault(int((stamp - start) // window), []).append(delay)
+    for index, delays in sorted(buckets.items()):
+        delays.sort()
+        print(f"  printed at {index * window:>4.0f}-{(index + 1) * window:.0f} s: "
+              f"p50 {_percentile(delays, 0.5) * 1000:.0f} ms, "
+              f"p99 {_percentile(delays, 0.99) * 1000:.0f} ms ({len(delays)} lines)",
+              file=sys.stderr)  # fmt: skip
 
 
 def _percentile(values: list[float], q: float) -> float:
