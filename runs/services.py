@@ -15,11 +15,11 @@ from django.utils import timezone
 from compute.selectors import queued_details, target_for_run
 from environments.selectors import environment_version_get
 from environments.services import environment_check, environment_resolve
-from mlstudio import live
+from mlstudio import live, wakeups
 from mlstudio.errors import Conflict, UserError
 from runs import queueing, signals
 from runs.models import ACTIVE_STATUSES, FINAL_STATUSES, Experiment, Run, RunStatus, Snapshot
-from runs.statuses import sources_of
+from runs.statuses import EXECUTING, sources_of, stop_wakeup
 from runs.submission import RunConfig, string_map, tags_checked
 from workspaces.models import Workspace, name_validator
 from workspaces.services import api_tokens_revoke
@@ -218,6 +218,8 @@ def run_transition(*, run_id: str, to: str, detail: str = "", **fields) -> Run |
         run = Run.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.status not in sources_of(to):
             return None
+        if run.status in EXECUTING and to not in EXECUTING:  # its nodes must notice at once
+            transaction.on_commit(lambda: wakeups.wake(stop_wakeup(run_id)))
         run.status = to
         run.status_detail = _short_detail(detail)
         run.status_history = [*run.status_history, {"status": to, "at": now.isoformat()}]
