@@ -10,7 +10,8 @@ import re
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from docker import errors as docker_errors
@@ -115,64 +116,56 @@ def _names_host_path(volume: str) -> bool:
     return bool(colon) and (source.startswith((".", "~")) or "/" in source)
 
 
-def container_argv(
-    *,
-    name: str,
-    image: str,
-    argv: list[str],
-    workdir: str,
-    env: dict[str, str],
-    shm_size: str | None = None,
-    arguments: Sequence[str] = (),
-    sdk_path: str,
-    user: str | None = None,
-) -> list[str]:
+@dataclass(frozen=True)
+class ContainerRun:
+    """A run's script in a container: its image and command, the host folder it works in
+    (`workdir`), its variables, and the folder holding the studio's `mlstudio` package."""
+
+    name: str
+    image: str
+    argv: list[str]
+    workdir: str
+    env: dict[str, str]
+    sdk_path: str
+    shm_size: str | None = None
+    arguments: Sequence[str] = ()
+    user: str | None = None
+
+
+def container_argv(run: ContainerRun) -> list[str]:
     """A `docker run` command line to start with subprocess.Popen, as if it were the script.
 
-    Pass `env=container_env(env)` to Popen: the command line names the variables but carries
-    no values, so tokens never show in `ps`. `workdir` (a host folder) is mounted at the same
-    path, so paths in `env` stay valid; the `mlstudio` package under `sdk_path` is mounted
-    read-only and importable. stdout and stderr stay separate pipes and the CLI's exit code
-    is the script's. The container is kept after it exits (for copy_out and the exit code):
-    container_remove it afterwards. For a remote engine use container_create instead.
+    Pass `env=container_env(run.env)` to Popen: the command line names the variables but
+    carries no values, so tokens never show in `ps`. `workdir` (a host folder) is mounted at
+    the same path, so paths in `env` stay valid; the `mlstudio` package under `sdk_path` is
+    mounted read-only and importable. stdout and stderr stay separate pipes and the CLI's exit
+    code is the script's. The container is kept after it exits (for copy_out and the exit
+    code): container_remove it afterwards. For a remote engine use container_create instead.
     """
-    workdir = _absolute(workdir, "workdir")
-    sdk_package = _absolute(str(Path(sdk_path) / "mlstudio"), "sdk_path")
+    workdir = _absolute(run.workdir, "workdir")
+    sdk_package = _absolute(str(Path(run.sdk_path) / "mlstudio"), "sdk_path")
     mounts = ["-v", f"{workdir}:{workdir}", "-v", f"{sdk_package}:{SDK_DIR}/mlstudio:ro"]
-    options = _run_options(name, workdir, env, shm_size, arguments, user)
-    return ["docker", "run", *options, *mounts, image, *argv]
+    return ["docker", "run", *_run_options(run, workdir), *mounts, run.image, *run.argv]
 
 
-def container_create(
-    *,
-    name: str,
-    image: str,
-    argv: list[str],
-    workdir: str,
-    env: dict[str, str],
-    shm_size: str | None = None,
-    arguments: Sequence[str] = (),
-    sdk_path: str,
-    user: str | None = None,
-) -> list[str]:
+def container_create(run: ContainerRun) -> list[str]:
     """For an engine that can't see this host's folders (engine_is_remote()): create the
     container, copy `workdir` and the SDK into it, and return the `docker start` command
     line to Popen exactly like container_argv's. Afterwards copy_out(name, workdir) brings
     outputs and logs back, then container_remove(name)."""
-    workdir = _absolute(workdir, "workdir")
-    options = _run_options(name, workdir, env, shm_size, arguments, user)
+    workdir = _absolute(run.workdir, "workdir")
     created = subprocess.run(
-        ["docker", "create", *options, image, *argv],
-        env=container_env(env),
+        ["docker", "create", *_run_options(run, workdir), run.image, *run.argv],
+        env=container_env(run.env),
         capture_output=True,
         text=True,
         check=False,
     )
     if created.returncode != 0:
-        raise UserError(f"Docker could not create container {name}: {created.stderr.strip()}")
-    copy_in(name, workdir)
-    copy_in(name, str(Path(sdk_path) / "mlstudio"), dest=f"{SDK_DIR}/mlstudio")
-    return ["docker", "start", "--attach", name]
+        raise UserError(f"Docker could not create container {run.name}: {created.stderr.strip()}")
+    copy_in(run.name, workdir)
+    copy_in(run.name, str(Path(run.sdk_path) / "mlstudio"), dest=f"{SDK_DIR}/mlstudio")
+    return ["docker", "start", "--attach", run.name]
 
 
 def container_env(env: dict[str, str]) -> dict[str, str]:
@@ -181,15 +174,9 @@ def container_env(env: dict[str, str]) -> dict[str, str]:
     return {**os.environ, **{key: str(value) for key, value in env.items()}}
 
 
-def _run_options(
-    name: str,
-    workdir: str,
-    env: dict[str, str],
-    shm_size: str | None,
-    arguments: Iterable[str],
-    user: str | None,
-) -> list[str]:
-    options = ["--name", name, "--label", "mlstudio.run-container=1", "--init"]
+def _run_options(run: ContainerRun, workdir: str) -> list[str]:
+    env = run.env
+    options = ["--name", run.name, "--label", "mlstudio.run-container=1", "--init"]
     options += ["--network", "host", "--workdir", workdir]
     for key in env:
         if key == "PYTHONPATH":
@@ -199,13 +186,13 @@ def _run_options(
         options += ["--env", key]
     python_path = ":".join(filter(None, [SDK_DIR, env.get("PYTHONPATH")]))
     options += ["--env", f"PYTHONPATH={python_path}"]
-    if shm_size:
-        options += ["--shm-size", shm_size_clean(shm_size)]
-    if user:
-        if not re.fullmatch(r"[\w.-]+(:[\w.-]+)?", user):
-            raise UserError(f"Container user {user!r} is not a user[:group] name or id.")
-        options += ["--user", user]
-    return options + validate_arguments(list(arguments))
+    if run.shm_size:
+        options += ["--shm-size", shm_size_clean(run.shm_size)]
+    if run.user:
+        if not re.fullmatch(r"[\w.-]+(:[\w.-]+)?", run.user):
+            raise UserError(f"Container user {run.user!r} is not a user[:group] name or id.")
+        options += ["--user", run.user]
+    return options + validate_arguments(list(run.arguments))
 
 
 def _absolute(path: str, what: str) -> str:

@@ -15,7 +15,7 @@ import os
 import re
 import tarfile
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -128,12 +128,7 @@ def host_pip_settings() -> dict[str, str]:
     Only http(s) indexes: a `file://` index is a folder on this host that no build can see.
     """
     settings: dict[str, str] = {}
-    for path in _pip_config_files():
-        parser = configparser.ConfigParser(interpolation=None)
-        try:
-            parser.read(path)
-        except configparser.Error:
-            continue
+    for parser in _pip_configs():
         for section in ("global", "install"):
             for key in ("index-url", "extra-index-url", "trusted-host"):
                 if parser.has_option(section, key):
@@ -204,14 +199,20 @@ def _pip_config_files() -> list[Path]:
     return [path for path in files if path.is_file()]
 
 
-def _pip_config_value(key: str) -> str | None:
-    value = None
+def _pip_configs() -> Iterator[configparser.ConfigParser]:
+    """The pip.conf files pip reads, parsed, in pip's order; a malformed one is skipped."""
     for path in _pip_config_files():
         parser = configparser.ConfigParser(interpolation=None)
         try:
             parser.read(path)
         except configparser.Error:
             continue
+        yield parser
+
+
+def _pip_config_value(key: str) -> str | None:
+    value = None
+    for parser in _pip_configs():
         if parser.has_option("global", key):
             value = parser.get("global", key)
     return value

@@ -21,8 +21,8 @@ from mlstudio.errors import Conflict, NotFound, UserError
 from mlstudio.paths import clean_relative_path
 from registry.models import ALIAS_RULE, MODEL_NAME_RULE, ModelAlias, ModelVersion, RegisteredModel
 from runs import blobs, snapshots, store
+from runs.blobs import blobs_purge
 from runs.models import Blob, Run
-from runs.services import blobs_purge
 from runs.submission import string_map
 from workspaces.models import Workspace
 

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 
 from mlstudio.admin import RecordAdmin
 from mlstudio.errors import UserError
-from runs import services
+from runs import deleting, services
 from runs.models import Blob, Experiment, Metric, MetricRecord, Run, RunNode, Snapshot
 
 
@@ -33,7 +33,7 @@ class ExperimentAdmin(admin.ModelAdmin):
         deleted = 0
         for experiment in queryset:
             try:
-                services.experiment_delete(experiment=experiment, actor=request.user)
+                deleting.experiment_delete(experiment=experiment, actor=request.user)
                 deleted += 1
             except UserError as exc:
                 self.message_user(request, exc.message, messages.ERROR)

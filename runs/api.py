@@ -8,7 +8,7 @@ from django.http import FileResponse, HttpResponse
 from ninja import Query, Router, Schema, Status
 
 from mlstudio.errors import NotFound, UserError
-from runs import editing, quotas, selectors, services, store
+from runs import deleting, editing, quotas, selectors, services, store
 from runs.models import Experiment, Run, Snapshot
 from runs.presenters import run_details, zip_folder_response
 from runs.submission import RunConfig
@@ -124,7 +124,7 @@ def experiment_reactivate(request, ws: str, experiment_id: int):
 def experiment_delete(request, ws: str, experiment_id: int):
     """Delete an archived experiment and its runs (workspace owners only); the name is free at
     once and the runs' files are purged in the background."""
-    services.experiment_delete(
+    deleting.experiment_delete(
         experiment=_experiment(request, ws, experiment_id), actor=request.user
     )
     return Status(204, None)

@@ -21,7 +21,8 @@ from django.core.files.storage import default_storage
 
 from mlstudio.errors import UserError
 from mlstudio.sdk._snapshot import human_size as _sdk_human_size
-from runs.models import Blob
+from runs.models import Blob, Snapshot
+from runs.signals import blobs_in_use
 from workspaces.models import Workspace
 
 CHUNK = 1024 * 1024
@@ -201,3 +202,25 @@ def blobs_present(workspace: Workspace, shas: set[str]) -> set[str]:
 def human_size(size: int) -> str:
     """The SDK's sizes, small ones spelt out as the studio's messages have them."""
     return _sdk_human_size(size, byte_unit="bytes")
+
+
+def blobs_purge(*, workspace_id: int, candidates: set[str]) -> None:
+    """Forget the workspace's blobs among `candidates` that none of its snapshots uses and no
+    receiver of signals.blobs_in_use claims; delete the bytes once no workspace has them (the
+    store keeps one copy per sha256)."""
+    manifests = Snapshot.objects.filter(workspace_id=workspace_id).values_list(
+        "manifest", flat=True
+    )
+    for manifest in manifests.iterator():
+        candidates -= {entry["sha256"] for entry in manifest}
+    for _, used in blobs_in_use.send(
+        sender=Blob, workspace_id=workspace_id, candidates=frozenset(candidates)
+    ):
+        candidates -= set(used)
+    ordered = sorted(candidates)
+    for start in range(0, len(ordered), 500):  # stays under every database's parameter limit
+        chunk = ordered[start : start + 500]
+        Blob.objects.filter(workspace_id=workspace_id, sha256__in=chunk).delete()
+        kept = set(Blob.objects.filter(sha256__in=chunk).values_list("sha256", flat=True))
+        for sha256 in set(chunk) - kept:
+            default_storage.delete(blob_name(sha256=sha256))

@@ -1,30 +1,13 @@
-"""Changes a person makes to a run after submitting it: its name and description, and v1's
-`run.fail()` from a notebook."""
+"""Changes a person makes to what a run says about itself after submitting it: its name and
+description. (v1's `run.fail()` from a notebook is a transition: runs.services.)"""
 
 from __future__ import annotations
 
 from mlstudio.errors import UserError
-from runs.models import Run, RunStatus
-from runs.services import run_transition
+from runs.models import Run
 
 DISPLAY_NAME_MAX = 255
 DESCRIPTION_MAX = 5000
-
-
-def run_fail_submitted(*, run: Run, error: str = "") -> Run:
-    """v1's `run.fail()` from a notebook on a submitted run: it ends Failed at once, and its
-    executor, which watches the status, stops the script if it is still going."""
-    message = error or "Marked failed by the user."
-    for _ in range(10):
-        run.refresh_from_db()
-        if run.is_final:
-            return run
-        moved = run_transition(
-            run_id=run.pk, to=RunStatus.FAILED, detail=message, error={"message": message}
-        )
-        if moved is not None:
-            return moved
-    return run
 
 
 def run_describe(*, run: Run, display_name: str | None = None,

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
 from compute.selectors import nodes_online
 from runs.models import Run, RunNode, RunStatus
+from runs.statuses import EXECUTING
+from workspaces.services import api_token_create
 
 
 def run_claim(*, run_id: str, worker: str) -> bool:
@@ -19,9 +22,6 @@ def run_claim(*, run_id: str, worker: str) -> bool:
     free = Q(worker="") | Q(worker=worker) | ~Q(worker__in=nodes_online().values("name"))
     claimed = Run.objects.filter(free, pk=run_id, status=RunStatus.QUEUED).update(worker=worker)
     return bool(claimed)
-
-
-EXECUTING = (RunStatus.PREPARING, RunStatus.STARTING, RunStatus.RUNNING, RunStatus.FINALIZING)
 
 
 def run_heartbeat(*, run_id: str) -> bool:
@@ -40,9 +40,20 @@ def run_status_of(*, run_id: str) -> tuple[str, str] | None:
     return Run.objects.filter(pk=run_id).values_list("status", "status_detail").first()
 
 
-def run_token_attach(*, run_id: str, token) -> None:
-    """The API token the run's script got, revoked with the run."""
-    Run.objects.filter(pk=run_id).update(api_token=token)
+def run_token_issue(*, run: Run) -> tuple[object | None, dict[str, str]]:
+    """A token for the run's script that reaches only its workspace and dies with the run
+    (revoked when it ends), so the SDK can read metrics back and create child runs over the
+    REST API; with the variables that hand it over. None without a public URL to reach."""
+    if not settings.MLSTUDIO_PUBLIC_URL or run.submitted_by is None:
+        return None, {}
+    token, raw = api_token_create(
+        user=run.submitted_by,
+        name=f"run {run.pk}"[:100],
+        workspace_name=run.experiment.workspace.name,
+        for_run=True,
+    )
+    Run.objects.filter(pk=run.pk).update(api_token=token)
+    return token, {"MLSTUDIO_URL": settings.MLSTUDIO_PUBLIC_URL, "MLSTUDIO_TOKEN": raw}
 
 
 def run_nodes_dispatch(*, run: Run, leader: str, address: str, others: list[str]) -> None:

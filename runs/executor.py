@@ -1,56 +1,54 @@
 """The run executor: what a Celery task does with one run id — the run's lifecycle.
 
 It claims the run with a conditional UPDATE (so a redelivered task does nothing), waits for
-a slot, builds a private working folder from the snapshot (runs.preparing), makes the launch
-plan (runs.launch) and hands it to a process supervisor (mlstudio.processes), whose output
-goes to the run's logs (runs.runlogs). It heartbeats, watches for cancel and timeout,
+a slot, builds a private working folder from the snapshot and the launch plan
+(runs.preparing, runs.launch), and runs it on this host or in a container under a process
+supervisor (runs.running, mlstudio.processes), whose output goes to the run's logs
+(runs.runlogs). It heartbeats (runs.heartbeat, which notices a cancel), watches the timeout,
 collects ./outputs and ./logs (runs.outputs), and records the end with a hint for a failure
-(runs.hints). A multi-node run's leader and followers are roles it calls (runs.multinode).
+(runs.ending, runs.hints). A multi-node run's leader and followers are roles it calls
+(runs.multinode).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DatabaseError, connection
 
 from compute.selectors import target_of_queue
 from compute.services import slot_release, slot_wait
-from mlstudio.processes import Every, Streaming, Supervisor, oom_kill_count
-from runs import faults, hints, launch, multinode, placement
+from mlstudio.processes import Every
+from runs import faults, hints, multinode
 from runs.definition import RunDefinition
+from runs.ending import run_outcome
 from runs.execution_services import (
     run_claim,
-    run_heartbeat,
     run_node_claim,
     run_node_finished,
     run_status_of,
-    run_token_attach,
+    run_token_issue,
 )
+from runs.heartbeat import Heartbeat
 from runs.launch import PreparationError
 from runs.metric_pump import MetricPump
 from runs.mlflow_env import mlflow_variables
 from runs.models import Run, RunStatus
-from runs.outputs import OutputCollector, RunContainer
-from runs.preparing import EnvironmentFailed, environment_prepare, workdir_make
+from runs.outputs import OutputCollector
+from runs.preparing import EnvironmentFailed, environment_prepare, launch_prepare, workdir_make
 from runs.runlogs import RunLogs
+from runs.running import RunProcess
 from runs.services import run_children_finish, run_transition
-from workspaces.services import api_token_create, api_token_revoke
+from workspaces.services import api_token_revoke
 
 __all__ = ["Execution", "Heartbeat", "PreparationError", "execute", "execute_node"]
 
-# The beat's conditional UPDATE is also how a cancel is noticed (a user's, or a sweep policy's
-# early termination, promised within a second), so its period bounds that delay.
-HEARTBEAT_SECONDS = 0.5
-WATCH_SECONDS = 0.5  # how often the role looks: a cancel the heartbeat saw, the timeout, nodes
+# How often the role looks: at a stop the heartbeat noticed (runs.heartbeat: at once, on a
+# wake-up), at the timeout, and at a multi-node run's other nodes.
+WATCH_SECONDS = 0.5
 LOGS_SYNC_SECONDS = 5.0
 
 
@@ -121,22 +119,17 @@ class Execution:
         self.logs = RunLogs(run.pk, **self.role.log_names)
         self.say = self.logs.say
         self.outputs = OutputCollector(run.pk, self.workdir, say=self.say)
-        self.container: RunContainer | None = None
-        self.supervisor: Supervisor | None = None
+        self.process = RunProcess(run.pk, self.role.rank, self.workdir, say=self.say)
         self.metrics: MetricPump | None = None
         self.heartbeat = Heartbeat(run.pk)
         self.token = None
         self.stop_reason: tuple[str, str] | None = None  # (final status, message)
         self.timeout_limit: int | None = None
         self.failed_build_log: str | None = None
-        self.oom_kills_before: int | None = None
-        self.container_oom = False
-        self.popen = subprocess.Popen  # sandbox.Popen for a sandboxed command
-        self.container_name: str | None = None  # kept after the container is removed
 
     @property
     def exit_code(self) -> int | None:
-        return self.supervisor.returncode if self.supervisor else None
+        return self.process.exit_code
 
     def go(self) -> None:
         self.heartbeat.start()
@@ -146,16 +139,18 @@ class Execution:
             argv, env = self.prepare()
             if not self.move(RunStatus.STARTING):
                 return self.finish_canceled_early()
-            self.start(argv, env, popen=self.popen)
+            self.process.start(argv, env)
             self.role.started(self)
             if self.role.pumps_metrics:
                 self.metrics = MetricPump(self.run, self.workdir, say=self.say,
-                                          copy_out=self.copy_out)  # fmt: skip
+                                          copy_out=self.process.copy_out)  # fmt: skip
                 self.metrics.start()
-            self.supervisor.stream(self.logs.output, checks=self.checks(), how=Streaming())
+            self.process.stream(self.logs.output, checks=self.checks())
             self.role.after(self)
         except PreparationError as exc:
             self.say(f"Preparation failed: {exc.message}")
+            if isinstance(exc, EnvironmentFailed):
+                self.failed_build_log = exc.log
             self.role.fail(self, exc.message)
         except (SystemExit, KeyboardInterrupt):  # the worker is stopping: say so, honestly
             self.stop_reason = faults.stop_reason()
@@ -185,99 +180,19 @@ class Execution:
             self.stop_reason = (RunStatus.CANCELED, self.run.status_detail or "Canceled.")
 
     def prepare(self) -> tuple[list[str], dict[str, str]]:
+        """The working folder, the environment and the launch plan, placed where it runs."""
         workdir_make(self.run, self.workdir, self.logs)
-        try:
-            built, spec = environment_prepare(self.run, self.definition, self.logs)
-        except EnvironmentFailed as exc:
-            self.failed_build_log = exc.log
-            raise
-        in_docker = built.kind == "docker"
-        node = launch.Node(rank=self.role.rank, nodes=self.definition.node_count,
-                           master=self.role.master, mpirun=shutil.which("mpirun") is not None,
-                           as_root=os.geteuid() == 0, worker=socket.gethostname())  # fmt: skip
-        plan = launch.launch_plan(
-            self.definition,
-            self.identity(),
-            python=built.python,
-            image=built.image if in_docker else None,
-            docker=spec.get("docker"),
-            workdir=str(self.workdir),
-            sdk_path=str(placement.REPO_ROOT),
-            host_env=os.environ,
-            node=node,
-            free_port=_free_port,
-        )
-        for note in plan.notes:
-            self.say(note)
-        if plan.distributed:
-            self.logs.split_by_process()
-        plan.env.update(self.script_token())
+        built, spec = environment_prepare(self.run, self.definition, self.logs)
+        plan = launch_prepare(self.run, self.definition, built, spec, workdir=self.workdir,
+                              rank=self.role.rank, master=self.role.master,
+                              logs=self.logs)  # fmt: skip
+        self.token, variables = run_token_issue(run=self.run)
+        plan.env.update(variables)
         in_container = plan.container is not None
         plan.env.update(
             mlflow_variables(run=self.run, env=plan.env, in_container=in_container, say=self.say)
         )
-        if plan.container is None:
-            argv, env, self.popen = placement.on_host(
-                plan, python=built.python, workdir=self.workdir, say=self.say
-            )
-            return argv, env
-        self.container = RunContainer(plan.container.name, self.workdir, say=self.say)
-        self.container_name = plan.container.name
-        return placement.in_container(plan, self.container)
-
-    def identity(self) -> launch.Identity:
-        return launch.Identity(
-            run_id=self.run.pk,
-            node_rank=self.role.rank,
-            experiment=self.run.experiment.name,
-            workspace=self.run.experiment.workspace.name,
-            run_dir=str(self.workdir / ".mlstudio"),
-            metric_name_max=settings.MLSTUDIO_METRIC_NAME_MAX,
-            metric_value_max_bytes=settings.MLSTUDIO_METRIC_VALUE_MAX_BYTES,
-        )
-
-    def script_token(self) -> dict[str, str]:
-        """A token that reaches only this workspace and dies with the run, so the SDK can
-        read metrics back and create child runs over the REST API."""
-        if not settings.MLSTUDIO_PUBLIC_URL or self.run.submitted_by is None:
-            return {}
-        self.token, raw = api_token_create(
-            user=self.run.submitted_by,
-            name=f"run {self.run.pk}"[:100],
-            workspace_name=self.run.experiment.workspace.name,
-            for_run=True,
-        )
-        run_token_attach(run_id=self.run.pk, token=self.token)
-        return {"MLSTUDIO_URL": settings.MLSTUDIO_PUBLIC_URL, "MLSTUDIO_TOKEN": raw}
-
-    def start(self, argv: list[str], env: dict[str, str], popen: type) -> None:
-        self.say(f"Command: {argv!r} in {self.workdir}")
-        on_host = self.container is None  # a container's memory is not in this process tree
-        if on_host:
-            self.oom_kills_before = oom_kill_count()
-        self.supervisor = Supervisor(
-            argv,
-            cwd=self.workdir,
-            env=env,
-            belongs=self.belongs,
-            note=self.say,
-            grace=settings.MLSTUDIO_CANCEL_GRACE_SECONDS,
-            stop_container=None if on_host else self.container.stop,
-            popen=popen,
-        )
-        try:
-            pid = self.supervisor.start(watch_memory=on_host)
-        except OSError as exc:
-            raise PreparationError(f"Cannot start {argv[0]!r}: {exc.strerror}.") from None
-        self.say(f"Started process {pid}")
-
-    def belongs(self, env: dict[str, str]) -> bool:
-        """Whether a process that left the script's process group is still this run's: it
-        carries the run's id; the same run's processes on another node of this machine are
-        not ours."""
-        return env.get("MLSTUDIO_RUN_ID") == self.run.pk and env.get(
-            "MLSTUDIO_NODE_RANK", "0"
-        ) == str(self.role.rank)
+        return self.process.place(plan, python=built.python)
 
     def checks(self) -> list[Every]:
         def watch() -> None:
@@ -316,12 +231,7 @@ class Execution:
         self.kill()
 
     def kill(self) -> None:
-        if self.supervisor is not None:
-            self.supervisor.stop()
-
-    def copy_out(self, *folders: str) -> None:
-        if self.container is not None:
-            self.container.copy_out(*folders)
+        self.process.stop()
 
     # --- finishing ----------------------------------------------------------------------------
     def finalize(self) -> None:
@@ -354,74 +264,26 @@ class Execution:
     def record_end(self) -> None:
         exit_code = self.exit_code
         if self.metrics is None:
-            self.copy_out(".mlstudio", "outputs", "logs")
-        if self.container is not None:  # Docker's own record, read before the container goes
-            self.container_oom = faults.container_oom_killed(self.container.name)
-        self.remove_container()  # a finished run has no container left
-        for folder in ("outputs", "logs"):
-            try:
-                count, size = self.outputs.collect(folder)
-                self.say(f"Collected ./{folder}: {count} file(s), {size} bytes")
-            except OSError as exc:
-                self.say(f"Could not collect ./{folder}: {exc}")
-                self.stop_reason = self.stop_reason or (
-                    RunStatus.FAILED,
-                    f"Collecting ./{folder} failed: {exc}",
-                )
-        status, error = self.outcome(exit_code)
+            self.process.copy_out(".mlstudio", "outputs", "logs")
+        self.process.end()
+        failed = self.outputs.collect_end()
+        if failed is not None and self.stop_reason is None:
+            self.stop_reason = (RunStatus.FAILED, failed)
+        status, error = run_outcome(self.run, self.definition, exit_code=exit_code,
+                                    stop_reason=self.stop_reason, workdir=self.workdir,
+                                    evidence=self.evidence, say=self.say)  # fmt: skip
         self.say(f"Exit code {exit_code}; run {status}")
         run_children_finish(parent=self.run, ending=status)
         self.move(status, exit_code=exit_code, error=error, detail=(error or {}).get("message", ""))
 
-    def outcome(self, exit_code: int | None) -> tuple[str, dict | None]:
-        if self.stop_reason is not None:
-            status, message = self.stop_reason
-            error = {"message": message, "exit_code": exit_code}
-        elif exit_code == 0:
-            return RunStatus.COMPLETED, None
-        else:
-            status = RunStatus.FAILED
-            error = faults.name_a_full_disk(
-                hints.error_summary(self.run.pk, exit_code, workdir=self.workdir)
-            )
-        hint = self.hint(status, error)
-        if hint is not None:
-            error["hint"] = hint
-        return status, error
-
-    def hint(self, status: str, error: dict) -> dict | None:
-        """The one-line troubleshooting hint for how the run ended (runs.hints); a hint that
-        cannot be made never keeps the error itself from being recorded."""
-        try:
-            evidence = hints.Evidence(
-                stopped=self.stop_reason is not None,
-                timeout_seconds=self.timeout_limit,
-                failed_build_log=self.failed_build_log,
-                peak_memory=self.supervisor.peak_memory if self.supervisor else None,
-                oom_killed=self.container_oom or self.oom_killed(),
-                in_container=self.container_name is not None,
-            )
-            failure = hints.failure_of(self.run, self.definition, status, error, evidence)
-            return hints.hint_for(failure, hints.links_of(self.run))
-        except Exception as exc:
-            self.say(f"No troubleshooting hint: {type(exc).__name__}: {exc}")
-            return None
-
-    def oom_killed(self) -> bool:
-        """Whether the kernel killed a process for memory in the worker's cgroup meanwhile."""
-        if self.oom_kills_before is None:
-            return False
-        now = oom_kill_count()
-        return now is not None and now > self.oom_kills_before
-
-    def remove_container(self) -> None:
-        if self.container is not None:
-            self.container.remove()
+    def evidence(self) -> hints.Evidence:
+        return hints.Evidence(stopped=self.stop_reason is not None,
+                              timeout_seconds=self.timeout_limit,
+                              failed_build_log=self.failed_build_log,
+                              **self.process.evidence())  # fmt: skip
 
     def release(self) -> None:
-        self.remove_container()
-        if self.supervisor is not None:
-            self.supervisor.close()
+        self.process.close()
         if self.token is not None:
             api_token_revoke(user=self.token.user, token_id=self.token.pk)
         self.heartbeat.stop()
@@ -459,38 +321,3 @@ class Solo:
 
     def finish(self, execution: Execution) -> None:
         execution.finalize()
-
-
-class Heartbeat(threading.Thread):
-    """Keeps the run's heartbeat fresh for the whole execution, preparing a large snapshot
-    and collecting large outputs included, so the lost-worker sweep never fails a live run.
-    Its UPDATE is conditional on the run being active: `left_active` is set once it is not
-    (canceled, failed, over), which is how the lifecycle notices a cancel without a poll."""
-
-    def __init__(self, run_id: str):
-        super().__init__(name=f"heartbeat-{run_id}", daemon=True)
-        self.run_id = run_id
-        self.stopping = threading.Event()
-        self.left_active = threading.Event()
-
-    def run(self) -> None:
-        try:
-            while not self.stopping.wait(HEARTBEAT_SECONDS):
-                try:
-                    if not run_heartbeat(run_id=self.run_id):
-                        self.left_active.set()
-                except DatabaseError:  # a blip; the next beat tries again
-                    connection.close()
-        finally:
-            connection.close()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        if self.is_alive():
-            self.join()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

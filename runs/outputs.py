@@ -36,6 +36,19 @@ class OutputCollector:
         collected = [p for p in kept if self.synced[p] != SKIPPED]
         return len(collected), sum(self.synced[p][0] for p in collected)
 
+    def collect_end(self) -> str | None:
+        """Collect ./outputs and ./logs a last time, saying what each held; the first
+        failure's message, which fails the run."""
+        failed = None
+        for folder in ("outputs", "logs"):
+            try:
+                count, size = self.collect(folder)
+                self.say(f"Collected ./{folder}: {count} file(s), {size} bytes")
+            except OSError as exc:
+                self.say(f"Could not collect ./{folder}: {exc}")
+                failed = failed or f"Collecting ./{folder} failed: {exc}"
+        return failed
+
     def sync(self, folder: str) -> None:
         """Copy new or changed files of ./<folder> into the run's files."""
         source_root = self.workdir / folder

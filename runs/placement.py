@@ -46,10 +46,11 @@ def in_container(plan: LaunchPlan, container: RunContainer) -> tuple[list[str], 
     user = None if container.copies_files else _container_user(spec.image, container.workdir)
     if user:  # a user the image does not know has no home of its own
         env = {**env, "HOME": "/tmp"}  # noqa: S108 - the container's own /tmp
-    argv = start_container(name=spec.name, image=spec.image, argv=plan.argv,
-                           workdir=spec.workdir, env=env, shm_size=spec.shm_size,
-                           arguments=list(spec.arguments), sdk_path=spec.sdk_path,
-                           user=user)  # fmt: skip
+    run = containers.ContainerRun(name=spec.name, image=spec.image, argv=plan.argv,
+                                  workdir=spec.workdir, env=env, sdk_path=spec.sdk_path,
+                                  shm_size=spec.shm_size, arguments=list(spec.arguments),
+                                  user=user)  # fmt: skip
+    argv = start_container(run)
     return argv, containers.container_env(env)
 
 

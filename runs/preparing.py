@@ -3,17 +3,23 @@ built or found in the cache, whose build log streams into the run's logs as it g
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 import sys
 import time
 from pathlib import Path
 
+from django.conf import settings
+
 from environments.builders import Built, environment_build
 from environments.selectors import environment_version_by_pk
 from mlstudio.errors import UserError
+from runs import launch
 from runs.definition import RunDefinition
 from runs.launch import PreparationError
 from runs.models import Run, RunStatus
+from runs.placement import REPO_ROOT
 from runs.runlogs import ENV_BUILD_LOG, IMAGE_BUILD_LOG, RunLogs
 from runs.services import run_detail_set
 from runs.snapshots import snapshot_materialize
@@ -66,3 +72,49 @@ def environment_prepare(run: Run, definition: RunDefinition, logs: RunLogs) -> t
     for note in built.notes:
         logs.say(note)
     return built, version.spec
+
+
+def launch_prepare(run: Run, definition: RunDefinition, built: Built, spec: dict, *,
+                   workdir: Path, rank: int, master: tuple[str, int],
+                   logs: RunLogs) -> launch.LaunchPlan:  # fmt: skip
+    """The launch plan of this node's part of the run (runs.launch), with the facts of this
+    worker it needs; its notes go to the run's system log."""
+    in_docker = built.kind == "docker"
+    node = launch.Node(rank=rank, nodes=definition.node_count, master=master,
+                       mpirun=shutil.which("mpirun") is not None, as_root=os.geteuid() == 0,
+                       worker=socket.gethostname())  # fmt: skip
+    plan = launch.launch_plan(
+        definition,
+        _identity(run, rank, workdir),
+        python=built.python,
+        image=built.image if in_docker else None,
+        docker=spec.get("docker"),
+        workdir=str(workdir),
+        sdk_path=str(REPO_ROOT),
+        host_env=os.environ,
+        node=node,
+        free_port=_free_port,
+    )
+    for note in plan.notes:
+        logs.say(note)
+    if plan.distributed:
+        logs.split_by_process()
+    return plan
+
+
+def _identity(run: Run, rank: int, workdir: Path) -> launch.Identity:
+    return launch.Identity(
+        run_id=run.pk,
+        node_rank=rank,
+        experiment=run.experiment.name,
+        workspace=run.experiment.workspace.name,
+        run_dir=str(workdir / ".mlstudio"),
+        metric_name_max=settings.MLSTUDIO_METRIC_NAME_MAX,
+        metric_value_max_bytes=settings.MLSTUDIO_METRIC_VALUE_MAX_BYTES,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

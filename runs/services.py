@@ -4,32 +4,24 @@ from __future__ import annotations
 
 import re
 import secrets
-import shutil
 import time
-from collections import defaultdict
 from datetime import timedelta
-from pathlib import Path
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Max, ProtectedError
+from django.db.models import Max
 from django.utils import timezone
 
 from compute.selectors import queued_details, target_for_run
 from environments.selectors import environment_version_get
 from environments.services import environment_check, environment_resolve
-from mlstudio import live
-from mlstudio.errors import Conflict, Forbidden, NotFound, UserError
-from runs import queueing, signals, store
-from runs.models import ACTIVE_STATUSES, FINAL_STATUSES, Blob, Experiment, Run, RunStatus, Snapshot
-from runs.signals import blobs_in_use
-from runs.snapshots import blob_name
-from runs.statuses import sources_of
+from mlstudio import live, wakeups
+from mlstudio.errors import Conflict, UserError
+from runs import queueing, signals
+from runs.models import ACTIVE_STATUSES, FINAL_STATUSES, Experiment, Run, RunStatus, Snapshot
+from runs.statuses import EXECUTING, sources_of, stop_wakeup
 from runs.submission import RunConfig, string_map, tags_checked
-from workspaces.models import Role, Workspace, name_validator
-from workspaces.selectors import workspace_get_for_user
+from workspaces.models import Workspace, name_validator
 from workspaces.services import api_tokens_revoke
 
 CHILD_SUFFIX = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
@@ -117,95 +109,6 @@ def experiment_set_tags(*, experiment: Experiment, tags: dict) -> Experiment:
     experiment.tags = tags_checked({**experiment.tags, **string_map(tags, "tags")})
     experiment.save(update_fields=["tags"])
     return experiment
-
-
-def experiment_delete(*, experiment: Experiment, actor) -> None:
-    """Delete an archived experiment with its runs and their metrics, at once: its name is free
-    and its runs answer 404 when this returns. A task then purges what they left in the file
-    store (experiment_purge). Only a workspace owner may; an active experiment, or one with
-    runs that have not ended, is refused and nothing changes."""
-    _, membership = workspace_get_for_user(user=actor, name=experiment.workspace.name)
-    if not membership.allows(Role.OWNER):
-        raise Forbidden(
-            f"Only an owner of workspace {experiment.workspace.name!r} can delete an experiment; "
-            f"your role is {membership.role}. Ask an owner to delete it, or to make you one."
-        )
-    with transaction.atomic():
-        # Locked, so a concurrent reactivate or second delete waits and then sees this one.
-        locked = Experiment.objects.select_for_update().filter(pk=experiment.pk).first()
-        if locked is None:
-            raise NotFound(f"Experiment {experiment.name!r} was already deleted.")
-        _refuse_deleting(locked)
-        runs = list(locked.runs.values_list("pk", "snapshot_id"))
-        locked.delete()
-        run_ids = [run_id for run_id, _ in runs]
-        snapshot_ids = sorted({str(s) for _, s in runs if s is not None})
-        transaction.on_commit(
-            lambda: queueing.send_experiment_purge(run_ids=run_ids, snapshot_ids=snapshot_ids)
-        )
-
-
-def _refuse_deleting(experiment: Experiment) -> None:
-    if not experiment.is_archived:
-        raise Conflict(
-            f"Experiment {experiment.name!r} is active; archive it first (experiment.archive() "
-            "or the Archive button), then delete it."
-        )
-    unfinished = list(
-        experiment.runs.filter(status__in=ACTIVE_STATUSES)
-        .order_by("number")
-        .values_list("pk", "status")
-    )
-    if unfinished:
-        listed = ", ".join(f"{run_id} ({status})" for run_id, status in unfinished[:5])
-        more = f" and {len(unfinished) - 5} more" if len(unfinished) > 5 else ""
-        raise Conflict(
-            f"Experiment {experiment.name!r} has {len(unfinished)} run(s) that have not ended: "
-            f"{listed}{more}. Cancel them first (run.cancel() or the Cancel button), then "
-            "delete the experiment."
-        )
-
-
-def experiment_purge(*, run_ids: list[str], snapshot_ids: list[str]) -> None:
-    """Remove what deleted runs left in the file store (outputs, logs, metric series), the
-    snapshots no remaining run uses, and the blobs no remaining snapshot uses. Safe to repeat:
-    a second pass finds less to do."""
-    for run_id in run_ids:
-        shutil.rmtree(store.run_dir(run_id), ignore_errors=True)
-        # metrics.series_path keeps a run's series in one folder beside its files.
-        shutil.rmtree(Path(settings.MEDIA_ROOT) / "series" / run_id, ignore_errors=True)
-    unused: dict[int, set[str]] = defaultdict(set)
-    for snapshot in Snapshot.objects.filter(pk__in=snapshot_ids):
-        try:
-            with transaction.atomic():
-                snapshot.delete()
-        except (ProtectedError, IntegrityError):
-            continue  # a run (perhaps one submitted since the delete) still uses it
-        unused[snapshot.workspace_id].update(entry["sha256"] for entry in snapshot.manifest)
-    for workspace_id, shas in unused.items():
-        blobs_purge(workspace_id=workspace_id, candidates=shas)
-
-
-def blobs_purge(*, workspace_id: int, candidates: set[str]) -> None:
-    """Forget the workspace's blobs among `candidates` that none of its snapshots uses and no
-    receiver of signals.blobs_in_use claims; delete the bytes once no workspace has them (the
-    store keeps one copy per sha256)."""
-    manifests = Snapshot.objects.filter(workspace_id=workspace_id).values_list(
-        "manifest", flat=True
-    )
-    for manifest in manifests.iterator():
-        candidates -= {entry["sha256"] for entry in manifest}
-    for _, used in blobs_in_use.send(
-        sender=Blob, workspace_id=workspace_id, candidates=frozenset(candidates)
-    ):
-        candidates -= set(used)
-    ordered = sorted(candidates)
-    for start in range(0, len(ordered), 500):  # stays under every database's parameter limit
-        chunk = ordered[start : start + 500]
-        Blob.objects.filter(workspace_id=workspace_id, sha256__in=chunk).delete()
-        kept = set(Blob.objects.filter(sha256__in=chunk).values_list("sha256", flat=True))
-        for sha256 in set(chunk) - kept:
-            default_storage.delete(blob_name(sha256=sha256))
 
 
 # --- runs ----------------------------------------------------------------------------------
@@ -315,6 +218,8 @@ def run_transition(*, run_id: str, to: str, detail: str = "", **fields) -> Run |
         run = Run.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.status not in sources_of(to):
             return None
+        if run.status in EXECUTING and to not in EXECUTING:  # its nodes must notice at once
+            transaction.on_commit(lambda: wakeups.wake(stop_wakeup(run_id)))
         run.status = to
         run.status_detail = _short_detail(detail)
         run.status_history = [*run.status_history, {"status": to, "at": now.isoformat()}]
@@ -473,8 +378,6 @@ def run_complete(*, run: Run, failed: bool = False, error: str = "") -> Run:
     code decides its own status instead."""
     if not run.definition.get("interactive"):
         if failed:
-            from runs.editing import run_fail_submitted  # it builds on this module
-
             return run_fail_submitted(run=run, error=error)
         raise Conflict(
             f"Run {run.pk} is executed by a worker: its exit code decides its status. "
@@ -487,6 +390,22 @@ def run_complete(*, run: Run, failed: bool = False, error: str = "") -> Run:
     to = RunStatus.FAILED if failed else RunStatus.COMPLETED
     details = {"error": {"message": error or "Marked failed."}} if failed else {}
     return run_transition(run_id=run.pk, to=to, detail=error, **details) or run
+
+
+def run_fail_submitted(*, run: Run, error: str = "") -> Run:
+    """v1's `run.fail()` from a notebook on a submitted run: it ends Failed at once, and its
+    executor, which watches the status, stops the script if it is still going."""
+    message = error or "Marked failed by the user."
+    for _ in range(10):
+        run.refresh_from_db()
+        if run.is_final:
+            return run
+        moved = run_transition(
+            run_id=run.pk, to=RunStatus.FAILED, detail=message, error={"message": message}
+        )
+        if moved is not None:
+            return moved
+    return run
 
 
 def run_children_finish(*, parent: Run, ending: str) -> None:

@@ -17,6 +17,16 @@ ALLOWED = {
 }
 
 
+# A node executes the run and heartbeats in these; a run that leaves them wakes its heartbeats
+# (runs.heartbeat), which is how the nodes executing it notice a cancel at once.
+EXECUTING = (S.PREPARING, S.STARTING, S.RUNNING, S.FINALIZING)
+
+
+def stop_wakeup(run_id: str) -> str:
+    """The name of the wake-up (mlstudio.wakeups) that a run's heartbeats wait on."""
+    return f"run-stop:{run_id}"
+
+
 def sources_of(target: str) -> set[str]:
     """The statuses a run may be in to move to `target`."""
     return {source for source, targets in ALLOWED.items() if target in targets}

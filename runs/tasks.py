@@ -3,7 +3,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
-from runs import executor, faults, services
+from runs import deleting, executor, faults, services
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True)
@@ -40,4 +40,4 @@ def runs_queue_positions() -> int:
 def experiment_purge(run_ids: list[str], snapshot_ids: list[str]) -> None:
     """Purge the files of a deleted experiment's runs; experiment_delete queues it on the
     control queue. Safe to redeliver."""
-    services.experiment_purge(run_ids=run_ids, snapshot_ids=snapshot_ids)
+    deleting.experiment_purge(run_ids=run_ids, snapshot_ids=snapshot_ids)

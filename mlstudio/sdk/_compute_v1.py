@@ -19,6 +19,11 @@ CLOUD_ONLY = {
     "identity_id": None,
     "location": None,
     "enable_node_public_ip": True,
+    # ComputeInstance's own
+    "ssh_public_access": False,
+    "admin_user_ssh_public_key": None,
+    "assigned_user_object_id": None,
+    "assigned_user_tenant_id": None,
 }
 
 

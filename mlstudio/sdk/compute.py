@@ -1,6 +1,7 @@
 """`from mlstudio.sdk.compute import ComputeTarget, AmlCompute` ports azureml.core.compute's
 import line unchanged apart from the package."""
 
+from mlstudio.sdk._compute_instance import ComputeInstance
 from mlstudio.sdk._surface import module_getattr
 from mlstudio.sdk.compute_target import (
     AmlCompute,
@@ -16,6 +17,7 @@ __all__ = [
     "AmlCompute",
     "AmlComputeProvisioningConfiguration",
     "AmlComputeStatus",
+    "ComputeInstance",
     "ComputeTarget",
     "ComputeTargetException",
     "DockerCompute",

@@ -250,7 +250,10 @@ class ComputeTarget(V1Surface):
                 "DockerCompute.provisioning_configuration(...)."
             )
         body = {"name": name, **provisioning_configuration._payload()}
-        return _from_data(workspace, _call("POST", workspace, _base(workspace), body))
+        data = _call("POST", workspace, _base(workspace), body)
+        return _from_data(
+            workspace, data, getattr(provisioning_configuration, "_target_class", None)
+        )
 
     attach = create
 
@@ -411,8 +414,8 @@ class LocalCompute(ComputeTarget):
 _KINDS = {kind._type: kind for kind in (AmlCompute, DockerCompute, LocalCompute)}
 
 
-def _from_data(workspace, data: dict) -> ComputeTarget:
-    target = object.__new__(_KINDS.get(data["type"], ComputeTarget))
+def _from_data(workspace, data: dict, kind: type | None = None) -> ComputeTarget:
+    target = object.__new__(kind or _KINDS.get(data["type"], ComputeTarget))
     target._initialize(workspace, data)
     return target
 

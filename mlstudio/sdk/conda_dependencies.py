@@ -148,6 +148,23 @@ class CondaDependencies(V1Surface):
             handle.write(self.serialize_to_string())
         return os.fspath(path)
 
+    def save_to_file(self, base_directory, conda_file_path: str | None = None) -> str:
+        """v1's older save: the file `conda_file_path` (by default .azureml/
+        conda_dependencies.yml, or aml_config/ where that folder exists) under
+        `base_directory`; returns that path relative to it, with forward slashes."""
+        if not conda_file_path:
+            folder = (
+                "aml_config"
+                if os.path.isdir(os.path.join(base_directory, "aml_config"))
+                else ".azureml"
+            )
+            conda_file_path = f"{folder}/conda_dependencies.yml"
+        relative = os.fspath(conda_file_path).replace("\\", "/")
+        full = os.path.join(os.path.abspath(base_directory), relative)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        self.save(full)
+        return relative
+
     def _read(self, text: str) -> None:
         """A conda environment file: channels, dependencies and their pip list."""
         key, in_pip, pip_indent = None, False, 0

@@ -15,7 +15,9 @@ registering an edited copy keeps the stored password while the registry is uncha
 from __future__ import annotations
 
 import copy
+import json
 import os
+import re
 import shutil
 import subprocess
 import warnings
@@ -26,6 +28,11 @@ from mlstudio.sdk._surface import V1Surface
 from mlstudio.sdk.conda_dependencies import CondaDependencies, _read_text, requirement_lines
 from mlstudio.sdk.container_registry import ContainerRegistry
 from mlstudio.sdk.exceptions import UserErrorException
+
+# v1's file names in a folder written by save_to_directory.
+DEFINITION_FILE = "azureml_environment.json"
+CONDA_FILE = "conda_dependencies.yml"
+DOCKERFILE_FILE = "BaseDockerfile"
 
 
 class PythonSection(V1Surface):
@@ -173,6 +180,41 @@ class Environment(V1Surface):
         env.name, env.version = new_name, None
         return env
 
+    # --- v1's folder form -----------------------------------------------------------------
+
+    def save_to_directory(self, path, overwrite: bool = False) -> None:
+        """The definition as files a person edits, as v1 wrote them: azureml_environment.json,
+        with the conda dependencies in conda_dependencies.yml and a Dockerfile in
+        BaseDockerfile. A registry password is never written."""
+        os.makedirs(path, exist_ok=overwrite)
+        definition = self.to_dict()
+        definition["python"].pop("conda_dependencies")
+        self.python.conda_dependencies.save(os.path.join(path, CONDA_FILE))
+        dockerfile = definition["docker"].pop("base_dockerfile")
+        if dockerfile:
+            Path(path, DOCKERFILE_FILE).write_text(dockerfile, encoding="utf-8")
+        definition["docker"]["base_image_registry"]["password"] = None
+        with open(os.path.join(path, DEFINITION_FILE), "w", encoding="utf-8") as handle:
+            json.dump(definition, handle, indent=4)
+
+    @staticmethod
+    def load_from_directory(path) -> Environment:
+        """The environment save_to_directory wrote (v1's camelCase keys are read too)."""
+        definition_path = os.path.join(path, DEFINITION_FILE)
+        if not os.path.isfile(definition_path):
+            raise FileNotFoundError(definition_path)
+        with open(definition_path, encoding="utf-8") as handle:
+            try:
+                definition = _snake_keys(json.load(handle))
+            except ValueError as exc:
+                raise UserErrorException(f"{definition_path} is not valid JSON: {exc}") from None
+        env = Environment._from_api(definition)
+        if os.path.isfile(os.path.join(path, CONDA_FILE)):
+            env.python.conda_dependencies = CondaDependencies(os.path.join(path, CONDA_FILE))
+        if os.path.isfile(os.path.join(path, DOCKERFILE_FILE)):
+            env.docker.base_dockerfile = Path(path, DOCKERFILE_FILE).read_text(encoding="utf-8")
+        return env
+
     # --- the wire format ----------------------------------------------------------------
 
     def to_dict(self) -> dict:
@@ -210,6 +252,23 @@ class Environment(V1Surface):
 
     def __repr__(self) -> str:
         return f"Environment(name={self.name!r}, version={self.version!r})"
+
+
+def _snake_keys(definition: dict) -> dict:
+    """v1's files spell the definition's keys in camelCase (userManagedDependencies), the
+    studio in snake_case; the names of environment variables stay as they are."""
+
+    def snake(section) -> dict:
+        if not isinstance(section, dict):
+            return {}
+        return {re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key).lower(): value
+                for key, value in section.items()}  # fmt: skip
+
+    found = snake(definition)
+    found["python"] = snake(found.get("python"))
+    found["docker"] = snake(found.get("docker"))
+    found["docker"]["base_image_registry"] = snake(found["docker"].get("base_image_registry"))
+    return found
 
 
 def _base(workspace) -> str:

@@ -47,13 +47,15 @@ def read_lines(process: subprocess.Popen) -> list[tuple[float, str, str]]:
 
 def run_in_container(name: str, tmp_path, script: str, **options):
     argv = containers.container_argv(
-        name=name,
-        image=BASE_IMAGE,
-        argv=["python3", "-u", "-c", script],
-        workdir=str(tmp_path),
-        env={},
-        sdk_path=str(REPO_ROOT),
-        **options,
+        containers.ContainerRun(
+            name=name,
+            image=BASE_IMAGE,
+            argv=["python3", "-u", "-c", script],
+            workdir=str(tmp_path),
+            env={},
+            sdk_path=str(REPO_ROOT),
+            **options,
+        )
     )
     process = start(argv, {})
     lines = read_lines(process)
@@ -75,12 +77,14 @@ sys.exit(3)
 def test_it_runs_a_script_like_a_process_with_live_output(container_name, tmp_path):
     env = {"GREETING": "from-env", "MLSTUDIO_RUN_DIR": str(tmp_path), "TOKEN": "secret-4711"}
     argv = containers.container_argv(
-        name=container_name,
-        image=BASE_IMAGE,
-        argv=["python3", "-u", "-c", SCRIPT],
-        workdir=str(tmp_path),
-        env=env,
-        sdk_path=str(REPO_ROOT),
+        containers.ContainerRun(
+            name=container_name,
+            image=BASE_IMAGE,
+            argv=["python3", "-u", "-c", SCRIPT],
+            workdir=str(tmp_path),
+            env=env,
+            sdk_path=str(REPO_ROOT),
+        )
     )
 
     process = start(argv, env)
@@ -138,12 +142,14 @@ def test_it_passes_allowed_docker_arguments(container_name, tmp_path):
 
 def test_it_stops_and_removes_a_container(container_name, tmp_path, docker_engine):
     argv = containers.container_argv(
-        name=container_name,
-        image=BASE_IMAGE,
-        argv=["python3", "-c", "import time; print('up', flush=True); time.sleep(120)"],
-        workdir=str(tmp_path),
-        env={},
-        sdk_path=str(REPO_ROOT),
+        containers.ContainerRun(
+            name=container_name,
+            image=BASE_IMAGE,
+            argv=["python3", "-c", "import time; print('up', flush=True); time.sleep(120)"],
+            workdir=str(tmp_path),
+            env={},
+            sdk_path=str(REPO_ROOT),
+        )
     )
     process = start(argv, {})
     assert process.stdout.readline() == "up\n"
@@ -169,12 +175,14 @@ def test_it_copies_files_in_and_out_when_the_engine_cannot_mount(container_name,
         "(out / 'python').symlink_to('/usr/bin/python3')"
     )
     start_argv = containers.container_create(
-        name=container_name,
-        image=BASE_IMAGE,
-        argv=["python3", "-c", script],
-        workdir=str(tmp_path),
-        env={},
-        sdk_path=str(REPO_ROOT),
+        containers.ContainerRun(
+            name=container_name,
+            image=BASE_IMAGE,
+            argv=["python3", "-c", script],
+            workdir=str(tmp_path),
+            env={},
+            sdk_path=str(REPO_ROOT),
+        )
     )
 
     process = start(start_argv, {})
@@ -242,13 +250,15 @@ def test_it_accepts_resource_limits_and_named_volumes():
 def test_it_refuses_a_malformed_shm_size(tmp_path):
     with pytest.raises(UserError, match=r"docker\.shm_size '2 gigs' is not a size"):
         containers.container_argv(
-            name="x",
-            image=BASE_IMAGE,
-            argv=["true"],
-            workdir=str(tmp_path),
-            env={},
-            sdk_path=str(REPO_ROOT),
-            shm_size="2 gigs",
+            containers.ContainerRun(
+                name="x",
+                image=BASE_IMAGE,
+                argv=["true"],
+                workdir=str(tmp_path),
+                env={},
+                sdk_path=str(REPO_ROOT),
+                shm_size="2 gigs",
+            )
         )
 
 

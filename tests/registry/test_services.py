@@ -10,8 +10,8 @@ from django.core.files.storage import default_storage
 from mlstudio.errors import Conflict, NotFound, UserError
 from registry import selectors, services
 from registry.models import ModelVersion, RegisteredModel
+from runs import blobs, deleting, store
 from runs import services as run_services
-from runs import store
 from runs.models import Blob
 from runs.snapshots import blob_name
 from tests.registry.conftest import finished_run
@@ -146,9 +146,9 @@ def test_deleting_the_runs_experiment_keeps_the_models_files(trained, owner):
     )
     experiment = trained.experiment
     run_services.experiment_archive(experiment=experiment)
-    run_services.experiment_delete(experiment=experiment, actor=owner)
+    deleting.experiment_delete(experiment=experiment, actor=owner)
     # The purge the delete queues, run here as the control worker would.
-    run_services.experiment_purge(run_ids=[trained.pk], snapshot_ids=[])
+    deleting.experiment_purge(run_ids=[trained.pk], snapshot_ids=[])
     assert not store.run_dir(trained.pk).exists()
     version = ModelVersion.objects.get(pk=version.pk)
     assert version.run is None and version.run_id_text == trained.pk
@@ -164,7 +164,7 @@ def test_a_blob_purge_keeps_what_a_model_uses(workspace, owner):
         run=run, user=owner, name="w", model_path="outputs/w.bin"
     )
     shared = version.manifest[0]["sha256"]
-    run_services.blobs_purge(workspace_id=workspace.pk, candidates={shared})
+    blobs.blobs_purge(workspace_id=workspace.pk, candidates={shared})
     assert Blob.objects.filter(sha256=shared).exists()
     assert default_storage.exists(blob_name(sha256=shared))
 

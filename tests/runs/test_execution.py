@@ -3,12 +3,13 @@ transitions a run goes through, and a cancel noticed while the script runs."""
 
 import sys
 import threading
+import time
 
 import pytest
 
 from compute.models import SlotLease
 from compute.services import node_heartbeat, slot_claim, target_create
-from runs import executor, services, store
+from runs import executor, heartbeat, services, store
 from runs.models import Run
 from runs.submission import RunConfig
 from tests.runs.helpers import wait_for_status
@@ -73,8 +74,15 @@ def test_it_stops_the_script_when_the_run_is_canceled(owner, experiment):
     assert Run.objects.get(pk=run.pk).status == "Canceled"
 
 
-def test_the_heartbeat_notices_a_cancel_with_its_own_update(owner, experiment, monkeypatch):
-    monkeypatch.setattr(executor, "HEARTBEAT_SECONDS", 0.05)
+@pytest.mark.parametrize(
+    "period, wake_up_lost",
+    [(0.05, True), (60, False)],
+    ids=["by-its-own-conditional-update", "by-the-wake-up-long-before-its-next-beat"],
+)
+def test_the_heartbeat_notices_a_cancel(owner, experiment, monkeypatch, period, wake_up_lost):
+    monkeypatch.setattr(heartbeat, "HEARTBEAT_SECONDS", period)
+    if wake_up_lost:  # as if Redis lost it: a fake wake that sends nothing
+        monkeypatch.setattr("runs.services.wakeups.wake", lambda name: None)
     run = submitted(owner, experiment, "print(1)")
     for status in ("Preparing", "Starting", "Running"):
         services.run_transition(run_id=run.pk, to=status)
@@ -82,7 +90,27 @@ def test_the_heartbeat_notices_a_cancel_with_its_own_update(owner, experiment, m
     beat.start()
     try:
         assert not beat.left_active.wait(0.5)
+        canceled_at = time.monotonic()
         services.run_cancel(run=Run.objects.get(pk=run.pk))
         assert beat.left_active.wait(10)
+        assert time.monotonic() - canceled_at < 10  # a 60 s period alone would not see it
     finally:
+        stopping_at = time.monotonic()
         beat.stop()
+    assert time.monotonic() - stopping_at < 5  # its stop does not wait out the period
+
+
+def test_a_sweep_failing_a_running_trial_stops_its_script_at_once(owner, experiment, monkeypatch):
+    monkeypatch.setattr(heartbeat, "HEARTBEAT_SECONDS", 60)
+    run = submitted(owner, experiment, "import time; print('up', flush=True); time.sleep(60)")
+    worker = threading.Thread(target=executor.execute, args=(run.pk,),
+                              kwargs={"worker": "in-process@test"})  # fmt: skip
+    worker.start()
+    wait_for_status(run.pk, "Running")
+    failed_at = time.monotonic()
+    services.run_complete(run=Run.objects.get(pk=run.pk), failed=True, error="stopped early")
+    worker.join(30)
+    assert not worker.is_alive() and time.monotonic() - failed_at < 30
+    ended = Run.objects.get(pk=run.pk)
+    assert ended.status == "Failed" and ended.error["message"] == "stopped early"
+    assert "Cancel requested: stopped early" in store.read_log(run.pk, store.SYSTEM_LOG, 0)[0]

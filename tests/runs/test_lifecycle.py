@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from mlstudio.errors import UserError
-from runs import executor, services, store
+from runs import executor, heartbeat, services, store
 from runs.metric_pump import RunTreeIngestor
 from runs.models import Run
 from runs.submission import RunConfig
@@ -90,7 +90,7 @@ def test_it_skips_a_record_line_longer_than_a_read(tmp_path, monkeypatch):
 
 @pytest.mark.django_db(transaction=True)
 def test_it_heartbeats_while_the_executor_is_busy_elsewhere(started, monkeypatch):
-    monkeypatch.setattr(executor, "HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr(heartbeat, "HEARTBEAT_SECONDS", 0.05)
     Run.objects.filter(pk=started.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
     beat = executor.Heartbeat(started.pk)
     beat.start()

@@ -124,8 +124,8 @@ def test_it_names_the_file_and_line_it_cannot_parse_and_leaves_it(tmp_path):
 def test_it_raises_not_implemented_naming_the_call_and_the_way_out():
     with pytest.raises(NotImplementedError, match=r"Workspace\.create .*Workspace\.from_config"):
         mlstudio.sdk.Workspace.create("ws", subscription_id="s")
-    with pytest.raises(NotImplementedError, match=r"azureml\.core\.compute\.ComputeInstance"):
-        from mlstudio.sdk.compute import ComputeInstance  # noqa: F401
+    with pytest.raises(NotImplementedError, match=r"azureml\.core\.compute\.RemoteCompute"):
+        from mlstudio.sdk.compute import RemoteCompute  # noqa: F401
     with pytest.raises(NotImplementedError, match=r"Environment\.build"):
         mlstudio.sdk.Environment("e").build(None)
     assert not hasattr(mlstudio.sdk.Environment("e"), "no_such_thing")  # not a v1 name

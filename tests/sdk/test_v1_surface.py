@@ -13,7 +13,7 @@ import pytest
 
 from compute.services import node_heartbeat
 from mlstudio.sdk import Environment, Experiment, Run, ScriptRunConfig, Workspace
-from mlstudio.sdk.compute import AmlCompute, ComputeTarget
+from mlstudio.sdk.compute import AmlCompute, ComputeInstance, ComputeTarget, DockerCompute
 from mlstudio.sdk.exceptions import NotFoundException, UserErrorException
 from mlstudio.sdk.runconfig import DockerConfiguration, RunConfiguration
 from mlstudio.sdk.tensorboard import Tensorboard
@@ -145,6 +145,28 @@ def test_it_updates_a_clusters_scale_settings_and_tells_cloud_only_settings(ws, 
     assert status == {"minNodeCount": 1, "maxNodeCount": 3, "nodeIdleTimeBeforeScaleDown": "PT60S"}
     with pytest.raises(Exception, match="min_nodes must be a whole number from 0 to 3"):
         cluster.update(min_nodes=5)
+
+
+def test_a_compute_instance_is_a_one_node_cluster_and_says_where_it_starts(ws, capsys):
+    config = ComputeInstance.provisioning_configuration(
+        vm_size="STANDARD_DS3_V2", ssh_public_access=True, admin_user_ssh_public_key="ssh-rsa AA"
+    )
+    assert "admin_user_ssh_public_key, ssh_public_access: Azure-only" in capsys.readouterr().out
+    instance = ComputeTarget.create(ws, "my-instance", config)
+    assert isinstance(instance, ComputeInstance)
+    instance.wait_for_completion(show_output=False)
+    found = ComputeInstance(workspace=ws, name="my-instance")
+    assert isinstance(found, ComputeInstance) and found.vm_size == "STANDARD_DS3_V2"
+    assert found.get_status().serialize()["scaleSettings"]["maxNodeCount"] == 1
+    capsys.readouterr()
+    found.stop()
+    found.start()
+    said = capsys.readouterr().out
+    assert "ComputeInstance.stop(): nothing to do here" in said
+    assert "python manage.py worker --target my-instance" in said
+    with pytest.raises(Exception, match="is a docker target, not ComputeInstance"):
+        ComputeTarget.create(ws, "engine", DockerCompute.provisioning_configuration())
+        ComputeInstance(workspace=ws, name="engine")
 
 
 def test_it_lists_the_vm_sizes_the_registered_nodes_offer(ws):
