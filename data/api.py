@@ -22,15 +22,15 @@ router = Router(tags=["data"])
 DOWNLOAD_BLOCK = 1024 * 1024
 
 
-class MissingIn(Schema):
+class DataMissingIn(Schema):
     sha256: list[str]
 
 
-class MissingOut(Schema):
+class DataMissingOut(Schema):
     missing: list[str]
 
 
-class BatchOut(Schema):
+class DataBatchOut(Schema):
     stored: int
     new: int
     bytes: int
@@ -44,35 +44,35 @@ class DatastoreOut(Schema):
     created_time: datetime
 
 
-class LocalIn(Schema):
+class DataLocalIn(Schema):
     name: str
     path: str
 
 
-class CommitIn(Schema):
+class DataCommitIn(Schema):
     files: list[ManifestEntry]
     target_path: str | None = None
     overwrite: bool = False
 
 
-class CommitOut(Schema):
+class DataCommitOut(Schema):
     written: int
     skipped: int
     target_path: str
 
 
-class FileOut(Schema):
+class DataFileOut(Schema):
     path: str
     size: int
     sha256: str | None
     mode: int
 
 
-class PrefixQuery(Schema):
+class DataPrefixQuery(Schema):
     prefix: str = ""
 
 
-class DefinitionIn(Schema):
+class DataDefinitionIn(Schema):
     definition: dict[str, Any]
 
 
@@ -85,11 +85,11 @@ class DatasetFileOut(Schema):
     datastore_path: str
 
 
-class ResolveOut(Schema):
+class DataResolveOut(Schema):
     files: list[DatasetFileOut]
 
 
-class RegisterIn(Schema):
+class DataRegisterIn(Schema):
     name: str
     definition: dict[str, Any]
     description: str | None = None
@@ -113,11 +113,11 @@ class DatasetOut(Schema):
     url: str
 
 
-class VersionQuery(Schema):
+class DataVersionQuery(Schema):
     version: str | None = None
 
 
-class UpdateIn(Schema):
+class DataUpdateIn(Schema):
     description: str | None = None
     tags: dict[str, Any] | None = None
 
@@ -171,14 +171,16 @@ def _download(handle, name: str) -> FileResponse:
 # --- blobs, many at once -------------------------------------------------------------------
 
 
-@router.post("/workspaces/{ws}/blob-batches/missing", response=MissingOut)
-def blobs_missing(request, ws: str, payload: MissingIn):
+@router.post("/workspaces/{ws}/blob-batches/missing", response=DataMissingOut)
+def blobs_missing(request, ws: str, payload: DataMissingIn):
     """Which of these sha256s the workspace lacks: the first step of every upload."""
     workspace = _workspace(request, ws, Role.CONTRIBUTOR)
     return {"missing": blob_batch.blobs_missing(workspace=workspace, shas=payload.sha256)}
 
 
-@router.post("/workspaces/{ws}/blob-batches", response={201: BatchOut}, openapi_extra=BINARY_BODY)
+@router.post(
+    "/workspaces/{ws}/blob-batches", response={201: DataBatchOut}, openapi_extra=BINARY_BODY
+)
 def blobs_batch(request, ws: str):
     """Many bodies in one request: a JSON index line, then the bodies (see data/blob_batch.py)."""
     stored = blob_batch.blobs_store_batch(
@@ -196,7 +198,7 @@ def datastore_list(request, ws: str):
 
 
 @router.post("/workspaces/{ws}/datastores/local", response={201: DatastoreOut})
-def datastore_register_local(request, ws: str, payload: LocalIn):
+def datastore_register_local(request, ws: str, payload: DataLocalIn):
     datastore = services.datastore_register_local(
         workspace=_workspace(request, ws, Role.OWNER), user=request.user, name=payload.name,
         path=payload.path,
@@ -215,8 +217,8 @@ def datastore_unregister(request, ws: str, name: str):
     return Status(204, None)
 
 
-@router.post("/workspaces/{ws}/datastores/{name}/files", response=CommitOut)
-def datastore_files_commit(request, ws: str, name: str, payload: CommitIn):
+@router.post("/workspaces/{ws}/datastores/{name}/files", response=DataCommitOut)
+def datastore_files_commit(request, ws: str, name: str, payload: DataCommitIn):
     """Put uploaded blobs (blob-batches/missing, blob-batches) at their paths in the datastore."""
     return services.datastore_files_commit(
         datastore=_datastore(request, ws, name, Role.CONTRIBUTOR),
@@ -225,8 +227,8 @@ def datastore_files_commit(request, ws: str, name: str, payload: CommitIn):
     )  # fmt: skip
 
 
-@router.get("/workspaces/{ws}/datastores/{name}/files", response=list[FileOut])
-def datastore_files(request, ws: str, name: str, query: Query[PrefixQuery]):
+@router.get("/workspaces/{ws}/datastores/{name}/files", response=list[DataFileOut])
+def datastore_files(request, ws: str, name: str, query: Query[DataPrefixQuery]):
     return services.datastore_files(datastore=_datastore(request, ws, name), prefix=query.prefix)
 
 
@@ -239,8 +241,8 @@ def datastore_file_download(request, ws: str, name: str, path: str):
 # --- datasets ------------------------------------------------------------------------------
 
 
-@router.post("/workspaces/{ws}/datasets/resolve", response=ResolveOut)
-def dataset_resolve(request, ws: str, payload: DefinitionIn):
+@router.post("/workspaces/{ws}/datasets/resolve", response=DataResolveOut)
+def dataset_resolve(request, ws: str, payload: DataDefinitionIn):
     """The files an unregistered dataset's definition matches now, each with its sha256."""
     files = datasets.definition_resolve(
         workspace=_workspace(request, ws), definition=payload.definition
@@ -261,7 +263,7 @@ def dataset_list(request, ws: str):
 
 
 @router.post("/workspaces/{ws}/datasets", response={201: DatasetOut})
-def dataset_register(request, ws: str, payload: RegisterIn):
+def dataset_register(request, ws: str, payload: DataRegisterIn):
     version = datasets.dataset_register(
         workspace=_workspace(request, ws, Role.CONTRIBUTOR), user=request.user,
         name=payload.name, definition=payload.definition, description=payload.description,
@@ -277,7 +279,7 @@ def dataset_by_id(request, ws: str, uid: str):
 
 
 @router.get("/workspaces/{ws}/datasets/{name}", response=DatasetOut)
-def dataset_detail(request, ws: str, name: str, query: Query[VersionQuery]):
+def dataset_detail(request, ws: str, name: str, query: Query[DataVersionQuery]):
     version = datasets.dataset_version_get(
         workspace=_workspace(request, ws), name=name, version=query.version
     )
@@ -291,7 +293,7 @@ def dataset_versions(request, ws: str, name: str):
 
 
 @router.patch("/workspaces/{ws}/datasets/{name}/versions/{version}", response=DatasetOut)
-def dataset_update(request, ws: str, name: str, version: str, payload: UpdateIn):
+def dataset_update(request, ws: str, name: str, version: str, payload: DataUpdateIn):
     found = datasets.dataset_version_get(
         workspace=_workspace(request, ws, Role.CONTRIBUTOR), name=name, version=version
     )

@@ -99,7 +99,10 @@ def test_a_tabular_dataset_reads_into_pandas(ws, iris):
     kept = registered.keep_columns(["species"]).take(2).to_pandas_dataframe()
     assert kept.to_dict("list") == {"species": ["setosa", "setosa"]}
     dropped = Dataset.get_by_name(ws, "iris").drop_columns("petal").skip(2)
-    assert dropped.to_pandas_dataframe().to_dict("list") == {"sepal": [6.3], "species": ["virginica"]}
+    assert dropped.to_pandas_dataframe().to_dict("list") == {
+        "sepal": [6.3],
+        "species": ["virginica"],
+    }
     with_path = Dataset.Tabular.from_delimited_files((iris, "iris/part2.csv"), include_path=True)
     assert with_path.to_pandas_dataframe()["Path"].tolist() == ["/part2.csv"]
 
