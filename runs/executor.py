@@ -25,7 +25,7 @@ from django.db import DatabaseError, connection
 from compute.selectors import target_of_queue
 from compute.services import slot_release, slot_wait
 from mlstudio.processes import Every, Streaming, Supervisor, oom_kill_count
-from runs import faults, hints, launch, multinode, placement
+from runs import faults, hints, launch, multinode, placement, preparing
 from runs.definition import RunDefinition
 from runs.execution_services import (
     run_claim,
@@ -195,8 +195,9 @@ class Execution:
         node = launch.Node(rank=self.role.rank, nodes=self.definition.node_count,
                            master=self.role.master, mpirun=shutil.which("mpirun") is not None,
                            as_root=os.geteuid() == 0, worker=socket.gethostname())  # fmt: skip
+        definition, inputs = preparing.datasets_plan(self.run, self.definition, self.workdir)
         plan = launch.launch_plan(
-            self.definition,
+            definition,
             self.identity(),
             python=built.python,
             image=built.image if in_docker else None,
@@ -220,10 +221,12 @@ class Execution:
             argv, env, self.popen = placement.on_host(
                 plan, python=built.python, workdir=self.workdir, say=self.say
             )
-            return argv, env
-        self.container = RunContainer(plan.container.name, self.workdir, say=self.say)
-        self.container_name = plan.container.name
-        return placement.in_container(plan, self.container)
+        else:
+            self.container = RunContainer(plan.container.name, self.workdir, say=self.say)
+            self.container_name = plan.container.name
+            argv, env = placement.in_container(plan, self.container)
+        preparing.datasets_materialize(self.run, inputs, say=self.say)
+        return argv, env
 
     def identity(self) -> launch.Identity:
         return launch.Identity(

@@ -3,14 +3,18 @@ built or found in the cache, whose build log streams into the run's logs as it g
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
+from data.inputs import argv_with_inputs, inputs_materialize, inputs_plan, inputs_record
 from environments.builders import Built, environment_build
 from environments.selectors import environment_version_by_pk
 from mlstudio.errors import UserError
+from mlstudio.sandbox import isolation, workdir_hand_over
 from runs.definition import RunDefinition
 from runs.launch import PreparationError
 from runs.models import Run, RunStatus
@@ -66,3 +70,43 @@ def environment_prepare(run: Run, definition: RunDefinition, logs: RunLogs) -> t
     for note in built.notes:
         logs.say(note)
     return built, version.spec
+
+
+# --- dataset inputs (data.inputs) ------------------------------------------------------------
+
+
+def datasets_plan(run: Run, definition: RunDefinition, workdir: Path) -> tuple[RunDefinition, dict]:
+    """Where the run's dataset inputs go, and its definition with their folders in the
+    arguments and MLSTUDIO_INPUT_DATASETS for Run.input_datasets. A version deleted since
+    the submit fails the run here, naming the input."""
+    inputs = (run.definition or {}).get("datasets") or []
+    if not inputs:
+        return definition, {}
+    try:
+        placed = inputs_plan(workspace=run.experiment.workspace, inputs=inputs, workdir=workdir)
+    except UserError as exc:
+        raise PreparationError(exc.message) from None
+    variables = (*definition.environment_variables, ("MLSTUDIO_INPUT_DATASETS", json.dumps(placed)))
+    arguments = tuple(argv_with_inputs(list(definition.arguments), placed))
+    command = tuple(argv_with_inputs(list(definition.command), placed))
+    return replace(definition, arguments=arguments, command=command,
+                   environment_variables=variables), placed  # fmt: skip
+
+
+def datasets_materialize(run: Run, placed: dict, say) -> None:
+    """Make the planned folders, after the working folder went to the run user, so the
+    linked (read-only) files stay the studio's; record the run's inputs."""
+    if not placed:
+        return
+    workspace = run.experiment.workspace
+    # Linked files are the studio's, read-only: safe only when the script is another user.
+    zero_copy = isolation().user is not None
+    try:
+        inputs_materialize(workspace=workspace, placed=placed, zero_copy=zero_copy, say=say)
+    except UserError as exc:
+        raise PreparationError(exc.message) from None
+    for info in placed.values():  # a download is the script's to change
+        if info["mode"] == "download":
+            workdir_hand_over(Path(info["path"]), isolation().user)
+    inputs_record(workspace=workspace, run_id=run.pk, experiment_name=run.experiment.name,
+                  inputs=run.definition.get("datasets") or [])  # fmt: skip

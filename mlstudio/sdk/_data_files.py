@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
@@ -126,3 +127,9 @@ def apply_file_transforms(entries: list[dict], transforms: list) -> list[dict]:
         elif step[0] == "skip":
             entries = entries[step[1] :]
     return entries
+
+
+def copy_local(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    os.chmod(target, 0o644)

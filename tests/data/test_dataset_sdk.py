@@ -5,6 +5,7 @@ mount, take/skip, to_pandas_dataframe with columns kept or dropped, and the bad 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -83,7 +84,7 @@ def test_mount_gives_the_files_read_only_and_cleans_up(ws, uploaded):
     dataset = Dataset.File.from_files((uploaded, "mnist/")).register(ws, "m")
     with dataset.mount() as context:
         path = os.path.join(context.mount_point, "train", "labels.bin")
-        assert open(path, "rb").read() == b"\x02" * 100
+        assert Path(path).read_bytes() == b"\x02" * 100
         assert not os.access(path, os.W_OK) or os.geteuid() == 0
         assert not os.stat(path).st_mode & 0o222
     assert not os.path.exists(context.mount_point)

@@ -14,32 +14,34 @@ from mlstudio.sdk.exceptions import UserErrorException
 
 
 class AbstractDataset(V1Surface):
-    def __init__(self, workspace, definition: dict, _registered: dict | None = None):
+    def __init__(self, workspace, definition: dict, _registered: dict | None = None,
+                 _local_root: str | None = None):  # fmt: skip
         self._workspace = workspace
         self._definition = definition
         self._registered = _registered
+        self._local_root = _local_root  # a run input: the files are in this folder already
 
     # --- identity ---------------------------------------------------------------------------
 
     @property
     def name(self) -> str | None:
-        return self._registered["name"] if self._registered else None
+        return (self._registered or {}).get("name")
 
     @property
     def version(self) -> int | None:
-        return self._registered["version"] if self._registered else None
+        return (self._registered or {}).get("version")
 
     @property
     def id(self) -> str | None:
-        return self._registered["id"] if self._registered else None
+        return (self._registered or {}).get("id")
 
     @property
     def description(self) -> str | None:
-        return self._registered["description"] if self._registered else None
+        return (self._registered or {}).get("description")
 
     @property
     def tags(self) -> dict:
-        return dict(self._registered["tags"]) if self._registered else {}
+        return dict((self._registered or {}).get("tags") or {})
 
     @property
     def workspace(self):
@@ -47,7 +49,7 @@ class AbstractDataset(V1Surface):
 
     def __repr__(self) -> str:
         kind = type(self).__name__
-        if self._registered:
+        if self.name:
             return f"{kind}(name={self.name!r}, version={self.version}, id={self.id!r})"
         return f"{kind}(paths={self._definition['paths']!r})"
 
@@ -57,12 +59,12 @@ class AbstractDataset(V1Surface):
     def _derived(self, step: list):
         definition = copy.deepcopy(self._definition)
         definition.setdefault("transforms", []).append(step)
-        return type(self)(self._workspace, definition)
+        return type(self)(self._workspace, definition, self._registered, self._local_root)
 
     # --- files ------------------------------------------------------------------------------
 
     def _manifest(self) -> list[dict]:
-        if self._registered:
+        if self._registered and "files" in self._registered:
             return self._registered["files"]
         answer = self._workspace._client.post(
             f"{self._base()}/resolve", {"definition": self._definition}
@@ -70,7 +72,7 @@ class AbstractDataset(V1Surface):
         return answer["files"]
 
     def _file_url(self, entry: dict) -> str:
-        if self._registered:
+        if self.name:
             return (
                 f"{self._base()}/{segment(self.name)}/versions/{self.version}/files/"
                 f"{files.quoted(entry['path'])}"
@@ -88,12 +90,17 @@ class AbstractDataset(V1Surface):
                 raise UserErrorException(
                     f"{target} exists; pass overwrite=True or download to an empty folder."
                 )
-            files.fetch(self._workspace._client, self._file_url(entry), entry, target)
+            if self._local_root:
+                files.copy_local(Path(self._local_root) / entry["path"], target)
+            else:
+                files.fetch(self._workspace._client, self._file_url(entry), entry, target)
             written.append(str(target))
         return written
 
     def _cached(self, entries: list[dict]) -> Path:
         """The files in a local cache folder keyed by their hashes, fetched once."""
+        if self._local_root:
+            return Path(self._local_root)
         key = files.digest_of(entries)
         folder = files.cache_home() / "datasets" / key
         done = folder / ".complete"
@@ -136,10 +143,16 @@ class AbstractDataset(V1Surface):
             )
 
     def as_named_input(self, name: str):
-        raise NotImplementedError(
-            "dataset.as_named_input() in runs is not supported by MLStudio yet; in the script, "
-            "use Dataset.get_by_name(run.experiment.workspace, name) and .download()."
-        )
+        """This dataset as the run input `name`: Run.get_context().input_datasets[name]."""
+        from mlstudio.sdk.data.dataset_consumption_config import DatasetConsumptionConfig
+
+        return DatasetConsumptionConfig(name, self)
+
+    def as_mount(self, path_on_compute=None):
+        return self.as_named_input(self.name or "input").as_mount(path_on_compute)
+
+    def as_download(self, path_on_compute=None):
+        return self.as_named_input(self.name or "input").as_download(path_on_compute)
 
     def _local_folder(self, target_path, overwrite: bool) -> Path:
         folder = Path(target_path or os.getcwd()).expanduser()
