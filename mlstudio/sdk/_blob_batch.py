@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 
+from mlstudio.sdk import _snapshot
 from mlstudio.sdk._http import Client, segment
-from mlstudio.sdk._snapshot import ManifestEntry, _body, _distinct, _missing, _unreadable
+from mlstudio.sdk._snapshot import ManifestEntry, _distinct, _missing, _unreadable
 
 BATCH_BYTES = 64 * 1024 * 1024
 BATCH_FILES = 2000
@@ -50,7 +51,7 @@ def _stream(index: bytes, batch: list[ManifestEntry], progress) -> Iterator[byte
         except OSError as exc:
             raise _unreadable(entry.path, exc) from None
         with handle:
-            for chunk in _body(handle, entry):
+            for chunk in _snapshot._body(handle, entry):
                 yield chunk
                 if progress is not None:
                     progress(len(chunk))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from mlstudio.sdk._blob_batch import send_blobs
 from mlstudio.sdk._http import Client, segment
 from mlstudio.sdk._snapshot import (
     CHUNK_SIZE,
@@ -28,7 +29,6 @@ from mlstudio.sdk._snapshot import (
     _HashCache,
     _missing,
     human_size,
-    put_blob,
 )
 from mlstudio.sdk.exceptions import UserErrorException
 
@@ -134,11 +134,11 @@ def upload_missing(client: Client, workspace: str, entries: list[ManifestEntry])
     to_send = [e for e in _distinct(tuple(entries)) if e.sha256 in missing]
     total = sum(e.size for e in to_send)
     progress = Progress("Uploading model files", total) if to_send else None
-    for entry in to_send:
-        put_blob(client, workspace, entry, route="model-blobs", progress=progress)
+    # Many small bodies per request (blob-batches), not one request per file.
+    sent = send_blobs(client, workspace, to_send, missing=missing, progress=progress)
     if progress is not None:
         progress.close()
-    return {"uploaded_files": len(to_send), "uploaded_bytes": total}
+    return sent
 
 
 def download_files(client: Client, path: str, files: list[dict], target_dir: Path) -> None:
