@@ -13,6 +13,7 @@ import json
 from typing import BinaryIO
 
 from django.conf import settings
+from django.db import transaction
 
 from mlstudio.errors import UserError
 from runs import blobs
@@ -73,12 +74,15 @@ def _index(body: BinaryIO) -> list[dict]:
     return items
 
 
-def blobs_store_batch(
-    *, workspace: Workspace, body: BinaryIO, declared_size: int | None = None
-) -> dict:
+def blobs_store_batch(*, workspace: Workspace, body: BinaryIO) -> dict:
     """Store every blob of a batch body; return how many were stored and their bytes."""
     items = _index(body)
     limit = settings.MLSTUDIO_DATA_FILE_MAX_BYTES
+    with transaction.atomic():  # one commit for the batch's rows, not one per blob
+        return _store_all(workspace, body, items, limit)
+
+
+def _store_all(workspace: Workspace, body: BinaryIO, items: list[dict], limit: int) -> dict:
     stored = new = size = 0
     for item in items:
         if item["size"] > limit:

@@ -144,24 +144,27 @@ def datastore_files_commit(
         )
     for entry in entries:
         entry["path"] = f"{prefix}/{entry['path']}" if prefix else entry["path"]
-    existing = {
-        f.path: f
-        for f in DatastoreFile.objects.filter(
-            datastore=datastore, path__in=[e["path"] for e in entries]
-        )
-    }
-    written = skipped = 0
-    with transaction.atomic():
-        for entry in entries:
-            old = existing.get(entry["path"])
-            if old is not None and not overwrite:
-                skipped += 1
-                continue
-            DatastoreFile.objects.update_or_create(
-                datastore=datastore, path=entry["path"],
-                defaults={"sha256": entry["sha256"], "size": entry["size"], "mode": entry["mode"]},
-            )  # fmt: skip
-            written += 1
+    paths = [e["path"] for e in entries]
+    existing = {}
+    for start in range(0, len(paths), 500):  # stays under every database's parameter limit
+        for row in DatastoreFile.objects.filter(
+            datastore=datastore, path__in=paths[start : start + 500]
+        ):
+            existing[row.path] = row
+    new, changed, skipped = [], [], 0
+    for entry in entries:
+        old = existing.get(entry["path"])
+        if old is None:
+            new.append(DatastoreFile(datastore=datastore, **entry))
+        elif not overwrite or (old.sha256, old.mode) == (entry["sha256"], entry["mode"]):
+            skipped += 1
+        else:
+            old.sha256, old.size, old.mode = entry["sha256"], entry["size"], entry["mode"]
+            changed.append(old)
+    with transaction.atomic():  # one statement per 500 rows, not one per file
+        DatastoreFile.objects.bulk_create(new, batch_size=500)
+        DatastoreFile.objects.bulk_update(changed, ["sha256", "size", "mode"], batch_size=500)
+    written = len(new) + len(changed)
     return {"written": written, "skipped": skipped, "target_path": prefix}
 
 
