@@ -4,6 +4,9 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from mlstudio.sdk import Workspace
+
+# The browser test's fixtures: Chromium, the uvicorn server and a signed-in page.
+from tests.browser.conftest import chromium, page, server, signed_in  # noqa: F401
 from workspaces import services
 from workspaces.models import Membership, Role
 
