@@ -10,6 +10,7 @@ import pytest
 
 from data.models import DatasetUse
 from mlstudio.sdk import Dataset, Experiment, ScriptRunConfig
+from registry.models import ModelVersion
 from tests import processes
 
 pytestmark = pytest.mark.slow
@@ -31,6 +32,8 @@ TRAIN = """
     print("INPUTS", sorted(inputs), inputs["mnist"] == mounted)
     table = inputs["iris"]
     print("DIRECT", type(table).__name__, table.name, table.to_pandas_dataframe().shape)
+    os.makedirs("outputs", exist_ok=True)
+    open("outputs/model.txt", "w").write("weights")
 """
 
 
@@ -93,6 +96,11 @@ def test_a_run_mounts_and_downloads_its_datasets(ws, connected_worker, mnist, tm
     assert (again / "train" / "labels.bin").read_bytes() == b"\x02" * 100
     uses = sorted(DatasetUse.objects.values_list("input_name", "mode", "run_id"))
     assert uses == [("iris", "direct", run.id), ("mnist", "mount", run.id)]
+    run.register_model("clf", "outputs/model.txt")  # the model records the run's datasets
+    lineage = ModelVersion.objects.get().lineage["datasets"]
+    assert sorted((d["name"], d["version"], d["input_name"]) for d in lineage) == [
+        ("iris", 1, "iris"), ("mnist", 1, "mnist"),
+    ]  # fmt: skip
 
 
 def test_a_deleted_version_fails_the_run_in_preparing(ws, connected_worker, mnist, tmp_path):
