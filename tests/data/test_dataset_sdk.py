@@ -129,3 +129,28 @@ def test_parquet_files(ws, tmp_path):
     datastore.upload(str(folder), target_path="pq", show_progress=False)
     dataset = Dataset.Tabular.from_parquet_files((datastore, "pq/x.parquet"))
     assert dataset.take(2).to_pandas_dataframe()["x"].tolist() == [1, 2]
+
+
+def test_an_http_url_is_fetched_and_kept_in_the_default_datastore(ws, tmp_path):
+    import functools
+    import http.server
+    import threading
+
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "iris.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "seed").mkdir()
+    (tmp_path / "seed" / "x.csv").write_text("a,b\n3,4\n")
+    datastore = ws.get_default_datastore()
+    datastore.upload(str(tmp_path / "seed"), "seed", show_progress=False)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=tmp_path / "web")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/iris.csv"
+    try:
+        with pytest.raises(UserErrorException, match="list a datastore path before"):
+            Dataset.Tabular.from_delimited_files(url)
+        dataset = Dataset.Tabular.from_delimited_files([(datastore, "seed/x.csv"), url])
+    finally:
+        server.shutdown()
+    assert sorted(dataset.to_pandas_dataframe()["a"]) == [1, 3]
+    assert any(f["path"].endswith("/iris.csv") for f in datastore.list_files("web/"))
