@@ -94,9 +94,20 @@ def _hash_local(datastore: Datastore, entry: dict) -> str:
     return services.file_sha256(Path(datastore.local_path) / entry["path"])
 
 
-def _base(paths: list[str]) -> str:
-    folders = [p.rsplit("/", 1)[0] if "/" in p else "" for p in paths]
-    return os.path.commonpath(folders) if all(folders) else ""
+def _root(pattern: str, matched: list[dict]) -> str:
+    """The folder a pattern names, that its files are relative to: a folder pattern's own
+    folder, a file's parent, a glob's part before its first wildcard."""
+    if GLOB.search(pattern):
+        head = GLOB.split(pattern, maxsplit=1)[0]
+        return head.rsplit("/", 1)[0] if "/" in head else ""
+    folder = pattern.rstrip("/")
+    if len(matched) == 1 and matched[0]["path"] == folder:
+        return folder.rsplit("/", 1)[0] if "/" in folder else ""
+    return folder
+
+
+def _base(roots: list[str]) -> str:
+    return os.path.commonpath(roots) if roots and all(roots) else ""
 
 
 def definition_resolve(*, workspace: Workspace, definition: dict) -> list[dict]:
@@ -104,17 +115,19 @@ def definition_resolve(*, workspace: Workspace, definition: dict) -> list[dict]:
     folder. A path that matches nothing is refused with the closest paths."""
     definition = definition_clean(definition)
     found: dict[tuple[str, str], dict] = {}
+    roots = []
     for item in definition["paths"]:
         datastore = services.datastore_get(workspace=workspace, name=item["datastore"])
         matched = _match(services.datastore_files(datastore=datastore), item["path"])
         if not matched:
             raise services.no_match_error(datastore, item["path"])
+        roots.append(_root(item["path"], matched))
         for entry in matched:
             if entry["sha256"] is None:
                 entry = {**entry, "sha256": _hash_local(datastore, entry)}
             found[(datastore.name, entry["path"])] = {**entry, "datastore": datastore.name}
     entries = sorted(found.values(), key=lambda e: (e["path"], e["datastore"]))
-    base = _base([e["path"] for e in entries])
+    base = _base(roots)
     manifest, seen = [], set()
     for entry in entries:
         relative = entry["path"][len(base) + 1 :] if base else entry["path"]

@@ -12,14 +12,14 @@ from pathlib import Path
 
 from django.core.files.storage import default_storage
 
-from data import datasets, services
+from data import datasets, outputs, services
 from data.models import DatasetUse, DatasetVersion, Datastore
 from mlstudio.errors import UserError
 from mlstudio.paths import clean_relative_path, confined
 from runs.blobs import blob_name, copy_hashed
 from workspaces.models import Workspace
 
-MODES = ("direct", "mount", "download")
+MODES = ("direct", "mount", "download", "upload")
 PLACEHOLDER = "DatasetConsumptionConfig:"
 FOLDER = "datasets"
 
@@ -51,6 +51,9 @@ def inputs_resolve(*, workspace: Workspace, raw: object) -> list[dict]:
         if entry["name"] in names:
             raise UserError(f"Two inputs are named {entry['name']!r}; name each once.")
         names.add(entry["name"])
+        if entry["mode"] == "upload":
+            out.append(outputs.output_clean(workspace=workspace, raw=item, name=entry["name"]))
+            continue
         dataset = item.get("dataset") or {}
         if dataset.get("id"):
             version = datasets.dataset_version_by_id(workspace=workspace, uid=dataset["id"])
@@ -129,6 +132,10 @@ def inputs_plan(*, workspace: Workspace, inputs: list[dict], workdir: Path) -> d
     Run.input_datasets gets for it; a version deleted since the submit is refused here."""
     placed = {}
     for item in inputs:
+        if item["mode"] == "upload":
+            folder = confined(workdir, f"{FOLDER}/{item['name']}")
+            placed[item["name"]] = outputs.output_plan(item, folder)
+            continue
         version = _version_of(workspace, item)
         manifest = version.manifest if version else item["manifest"]
         folder = confined(workdir, item["path_on_compute"] or f"{FOLDER}/{item['name']}")
@@ -147,6 +154,8 @@ def inputs_materialize(
     read-only, when `zero_copy` (the script runs as another user, who cannot write them);
     `download` copies them, checking each against its sha256."""
     for name, info in placed.items():
+        if info["mode"] == "upload":
+            continue
         folder = Path(info["path"])
         if folder.exists():
             shutil.rmtree(folder)
@@ -174,7 +183,7 @@ def argv_with_inputs(argv: list[str], placed: dict[str, dict]) -> list[str]:
     out = []
     for arg in argv:
         for name, info in placed.items():
-            arg = arg.replace(f"{PLACEHOLDER}{name}", info["path"])
+            arg = arg.replace(info.get("placeholder") or f"{PLACEHOLDER}{name}", info["path"])
         out.append(arg)
     return out
 

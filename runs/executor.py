@@ -195,7 +195,7 @@ class Execution:
         node = launch.Node(rank=self.role.rank, nodes=self.definition.node_count,
                            master=self.role.master, mpirun=shutil.which("mpirun") is not None,
                            as_root=os.geteuid() == 0, worker=socket.gethostname())  # fmt: skip
-        definition, inputs = preparing.datasets_plan(self.run, self.definition, self.workdir)
+        definition, self.datasets = preparing.datasets_plan(self.run, self.definition, self.workdir)
         plan = launch.launch_plan(
             definition,
             self.identity(),
@@ -225,8 +225,7 @@ class Execution:
             self.container = RunContainer(plan.container.name, self.workdir, say=self.say)
             self.container_name = plan.container.name
             argv, env = placement.in_container(plan, self.container)
-        preparing.datasets_materialize(self.run, inputs, say=self.say)
-        return argv, env
+        return preparing.datasets_materialize(self.run, self.datasets, argv, env, say=self.say)
 
     def identity(self) -> launch.Identity:
         return launch.Identity(
@@ -371,6 +370,7 @@ class Execution:
                     RunStatus.FAILED,
                     f"Collecting ./{folder} failed: {exc}",
                 )
+        preparing.datasets_output(self.run, getattr(self, "datasets", {}), exit_code, self.say)
         status, error = self.outcome(exit_code)
         self.say(f"Exit code {exit_code}; run {status}")
         run_children_finish(parent=self.run, ending=status)

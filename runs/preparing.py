@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from data.inputs import argv_with_inputs, inputs_materialize, inputs_plan, inputs_record
+from data.outputs import outputs_upload
 from environments.builders import Built, environment_build
 from environments.selectors import environment_version_by_pk
 from mlstudio.errors import UserError
@@ -93,11 +94,11 @@ def datasets_plan(run: Run, definition: RunDefinition, workdir: Path) -> tuple[R
                    environment_variables=variables), placed  # fmt: skip
 
 
-def datasets_materialize(run: Run, placed: dict, say) -> None:
+def datasets_materialize(run: Run, placed: dict, argv: list, env: dict, say) -> tuple[list, dict]:
     """Make the planned folders, after the working folder went to the run user, so the
     linked (read-only) files stay the studio's; record the run's inputs."""
     if not placed:
-        return
+        return argv, env
     workspace = run.experiment.workspace
     # Linked files are the studio's, read-only: safe only when the script is another user.
     zero_copy = isolation().user is not None
@@ -110,3 +111,16 @@ def datasets_materialize(run: Run, placed: dict, say) -> None:
             workdir_hand_over(Path(info["path"]), isolation().user)
     inputs_record(workspace=workspace, run_id=run.pk, experiment_name=run.experiment.name,
                   inputs=run.definition.get("datasets") or [])  # fmt: skip
+    return argv, env
+
+
+def datasets_output(run: Run, placed: dict, exit_code: int | None, say) -> None:
+    """Upload the run's OutputFileDatasetConfig folders; register them if it completed."""
+    if not any(info["mode"] == "upload" for info in placed.values()):
+        return
+    try:
+        outputs_upload(workspace=run.experiment.workspace, placed=placed, run_id=run.pk,
+                       experiment_name=run.experiment.name, user=run.submitted_by,
+                       completed=exit_code == 0, say=say)  # fmt: skip
+    except UserError as exc:
+        say(f"Uploading the run's output datasets failed: {exc.message}")

@@ -185,6 +185,8 @@ def input_datasets_of(raw: str | None, run) -> dict:
 
     out = {}
     for name, info in json.loads(raw).items():
+        if info["mode"] == "upload":
+            continue  # an OutputFileDatasetConfig: its folder is in the arguments
         if info["mode"] in ("mount", "download"):
             out[name] = info["path"]
             continue

@@ -150,9 +150,11 @@ def _distributed(config) -> dict | None:
 
 
 def _is_input(value) -> bool:
+    """A dataset input or output: its folder takes its place when the script starts."""
     from mlstudio.sdk.data.dataset_consumption_config import DatasetConsumptionConfig
+    from mlstudio.sdk.data.output_dataset_config import OutputFileDatasetConfig
 
-    return isinstance(value, DatasetConsumptionConfig)
+    return isinstance(value, DatasetConsumptionConfig | OutputFileDatasetConfig)
 
 
 def _argument(position: int, value):

@@ -124,3 +124,33 @@ def test_a_deleted_version_fails_the_run_in_preparing(ws, connected_worker, mnis
     details = run.get_details()
     assert details["status"] == "Failed"
     assert "dataset gone:1 was deleted" in str(details["error"]), details
+
+
+WRITE = """
+    import os, sys
+    folder = sys.argv[2]
+    os.makedirs(os.path.join(folder, "part"), exist_ok=True)
+    open(os.path.join(folder, "part", "scores.csv"), "w").write("a,b\\n1,2\\n")
+"""
+
+
+def test_an_output_folder_is_uploaded_and_registered_on_completion(ws, connected_worker, tmp_path):
+    from mlstudio.sdk.data import OutputFileDatasetConfig
+
+    datastore = ws.get_default_datastore()
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "write.py").write_text(textwrap.dedent(WRITE))
+    output = OutputFileDatasetConfig(destination=(datastore, "out/{run-id}"))
+    config = ScriptRunConfig(
+        str(project), "write.py", arguments=["--out", output.register_on_complete("scores")]
+    )
+    run = Experiment(ws, "data").submit(config)
+    run.wait_for_completion(show_output=False, raise_on_error=False)
+    assert run.get_status() == "Completed", _system_log(run, tmp_path)
+    assert [f["path"] for f in datastore.list_files("out/")] == [f"out/{run.id}/part/scores.csv"]
+    scores = Dataset.get_by_name(ws, "scores")
+    assert (scores.version, scores.to_path()) == (1, ["/part/scores.csv"])
+    assert "registered as dataset scores:1" in _system_log(run, tmp_path)
+    roles = list(DatasetUse.objects.values_list("role", "run_id"))
+    assert roles == [("output", run.id)]
