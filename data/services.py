@@ -20,18 +20,6 @@ from mlstudio.paths import clean_relative_path, confined
 from runs import blobs, snapshots
 from workspaces.models import Workspace
 
-CLOUD_KINDS = (
-    "register_azure_blob_container",
-    "register_azure_file_share",
-    "register_azure_data_lake",
-    "register_azure_data_lake_gen2",
-    "register_azure_sql_database",
-    "register_azure_postgre_sql",
-    "register_azure_my_sql",
-    "register_dbfs",
-    "register_hdfs",
-)
-
 
 def datastore_default(*, workspace: Workspace) -> Datastore:
     """The workspace's `workspaceblobstore`, made on first use."""

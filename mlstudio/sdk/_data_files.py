@@ -73,7 +73,8 @@ def _hashed(root: Path, found: list[_Found]) -> list[ManifestEntry]:
     return entries
 
 
-def fetch(client: Client, url: str, entry: dict, target: Path, progress=None) -> None:
+def fetch(client: Client, url: str, entry: dict, target: Path, progress=None,
+          damaged: str = "") -> None:  # fmt: skip
     """One file into `target`, replaced by a rename after its sha256 matched (when known)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with (
@@ -89,7 +90,8 @@ def fetch(client: Client, url: str, entry: dict, target: Path, progress=None) ->
     if entry.get("sha256") and digest.hexdigest() != entry["sha256"]:
         os.unlink(out.name)
         raise UserErrorException(
-            f"{entry['path']} does not have the content the dataset pinned (sha256 mismatch): "
+            damaged
+            or f"{entry['path']} does not have the content the dataset pinned (sha256 mismatch): "
             "the file changed in its local datastore, or arrived damaged. Register a new "
             "version, or download again."
         )

@@ -9,19 +9,17 @@ The wire contract, as for snapshots (see _snapshot.py):
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from mlstudio.sdk._blob_batch import send_blobs
+from mlstudio.sdk._data_files import fetch
 from mlstudio.sdk._http import Client, segment
 from mlstudio.sdk._snapshot import (
-    CHUNK_SIZE,
     ManifestEntry,
     _distinct,
     _entry,
@@ -148,21 +146,8 @@ def download_files(client: Client, path: str, files: list[dict], target_dir: Pat
         target = _confined(target_dir, entry["path"])
         target.parent.mkdir(parents=True, exist_ok=True)
         url = f"{path}/files/{quote(entry['path'])}"
-        with (
-            client.open("GET", url) as answer,
-            tempfile.NamedTemporaryFile(dir=target.parent, prefix=".part-", delete=False) as out,
-        ):
-            digest = hashlib.sha256()
-            while chunk := answer.read(CHUNK_SIZE):
-                digest.update(chunk)
-                out.write(chunk)
-        if digest.hexdigest() != entry["sha256"]:
-            os.unlink(out.name)
-            raise UserErrorException(
-                f"{entry['path']} arrived damaged (its sha256 does not match); download again."
-            )
-        os.chmod(out.name, entry.get("mode", 0o644))
-        os.replace(out.name, target)
+        damaged = f"{entry['path']} arrived damaged (its sha256 does not match); download again."
+        fetch(client, url, entry, target, damaged=damaged)
 
 
 def _confined(root: Path, relative: str) -> Path:
