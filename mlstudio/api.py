@@ -10,6 +10,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
 
 from compute.api import router as compute_router
+from data.api import router as data_router
 from environments.api import router as environments_router
 from mlstudio.errors import UserError
 from registry.api import router as registry_router
@@ -75,4 +76,5 @@ api.add_router("/", tensorboard_router)
 api.add_router("/", environments_router)
 api.add_router("/", compute_router)
 api.add_router("/", registry_router)
+api.add_router("/", data_router)
 api.add_router("/", sweeps_router)

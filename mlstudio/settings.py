@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "compute",
     "environments",
     "runs",
+    "data",
     "registry",
     "tracking",
     "sweeps",
@@ -216,6 +217,14 @@ MLSTUDIO_SNAPSHOT_MAX_BYTES = config.env_int(
 MLSTUDIO_SNAPSHOT_MAX_FILES = config.env_int("MLSTUDIO_SNAPSHOT_MAX_FILES", 2000, minimum=1)
 # The model registry: the most one model registered by upload may hold.
 MLSTUDIO_MODEL_MAX_BYTES = config.env_int("MLSTUDIO_MODEL_MAX_BYTES", 50 * 1024**3, minimum=1)
+# Datastores: the most one file of a datastore may hold, and the folders (colon-separated) under
+# which an owner may register a local datastore (an NFS mount every node sees); none by default.
+MLSTUDIO_DATA_FILE_MAX_BYTES = config.env_int(
+    "MLSTUDIO_DATA_FILE_MAX_BYTES", 50 * 1024**3, minimum=1
+)
+MLSTUDIO_LOCAL_DATASTORE_ROOTS = [
+    p for p in config.env_str("MLSTUDIO_LOCAL_DATASTORE_ROOTS", "").split(":") if p
+]
 MLSTUDIO_WORK_DIR = DATA_DIR / "work"
 # Built virtualenvs (one folder per content hash) and the last build log of each.
 MLSTUDIO_ENVS_DIR = DATA_DIR / "envs"

@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/", api.urls),
     path("", include("runs.urls")),
     path("", include("registry.urls")),
+    path("", include("data.urls")),
     path("", include("compute.urls")),
     path("", include("environments.urls")),
     path("", include("workspaces.urls")),

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from data.inputs import datasets_of_run
 from mlstudio.errors import Conflict, NotFound, UserError
 from mlstudio.paths import clean_relative_path
 from registry.models import ALIAS_RULE, MODEL_NAME_RULE, ModelAlias, ModelVersion, RegisteredModel
@@ -152,7 +153,8 @@ def _lineage(run: Run | None, datasets: list | None) -> dict:
             "environment": {k: environment.get(k) for k in ("name", "version")}
             if environment
             else None,
-            "datasets": list(datasets or []),
+            # The datasets the caller names, and those the run read (data.inputs).
+            "datasets": [*(datasets or []), *datasets_of_run(run_id=run.pk)],
         },
     }
 

@@ -22,7 +22,7 @@ from django.conf import settings
 from compute.selectors import target_of_queue
 from compute.services import slot_release, slot_wait
 from mlstudio.processes import Every
-from runs import faults, hints, multinode
+from runs import faults, hints, multinode, preparing
 from runs.definition import RunDefinition
 from runs.ending import run_outcome
 from runs.execution_services import (
@@ -123,6 +123,7 @@ class Execution:
         self.metrics: MetricPump | None = None
         self.heartbeat = Heartbeat(run.pk)
         self.token = None
+        self.datasets: dict = {}  # the dataset inputs and outputs placed by prepare()
         self.stop_reason: tuple[str, str] | None = None  # (final status, message)
         self.timeout_limit: int | None = None
         self.failed_build_log: str | None = None
@@ -183,7 +184,8 @@ class Execution:
         """The working folder, the environment and the launch plan, placed where it runs."""
         workdir_make(self.run, self.workdir, self.logs)
         built, spec = environment_prepare(self.run, self.definition, self.logs)
-        plan = launch_prepare(self.run, self.definition, built, spec, workdir=self.workdir,
+        definition, self.datasets = preparing.datasets_plan(self.run, self.definition, self.workdir)
+        plan = launch_prepare(self.run, definition, built, spec, workdir=self.workdir,
                               rank=self.role.rank, master=self.role.master,
                               logs=self.logs)  # fmt: skip
         self.token, variables = run_token_issue(run=self.run)
@@ -192,7 +194,8 @@ class Execution:
         plan.env.update(
             mlflow_variables(run=self.run, env=plan.env, in_container=in_container, say=self.say)
         )
-        return self.process.place(plan, python=built.python)
+        argv, env = self.process.place(plan, python=built.python)
+        return preparing.datasets_materialize(self.run, self.datasets, argv, env, say=self.say)
 
     def checks(self) -> list[Every]:
         def watch() -> None:
@@ -266,6 +269,7 @@ class Execution:
         if self.metrics is None:
             self.process.copy_out(".mlstudio", "outputs", "logs")
         self.process.end()
+        preparing.datasets_output(self.run, self.datasets, exit_code, self.say)
         failed = self.outputs.collect_end()
         if failed is not None and self.stop_reason is None:
             self.stop_reason = (RunStatus.FAILED, failed)

@@ -3,18 +3,23 @@ built or found in the cache, whose build log streams into the run's logs as it g
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from django.conf import settings
 
+from data.inputs import argv_with_inputs, inputs_materialize, inputs_plan, inputs_record
+from data.outputs import outputs_upload
 from environments.builders import Built, environment_build
 from environments.selectors import environment_version_by_pk
 from mlstudio.errors import UserError
+from mlstudio.sandbox import isolation, workdir_hand_over
 from runs import launch
 from runs.definition import RunDefinition
 from runs.launch import PreparationError
@@ -118,3 +123,56 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+# --- dataset inputs (data.inputs) ------------------------------------------------------------
+
+
+def datasets_plan(run: Run, definition: RunDefinition, workdir: Path) -> tuple[RunDefinition, dict]:
+    """Where the run's dataset inputs go, and its definition with their folders in the
+    arguments and MLSTUDIO_INPUT_DATASETS for Run.input_datasets. A version deleted since
+    the submit fails the run here, naming the input."""
+    inputs = (run.definition or {}).get("datasets") or []
+    if not inputs:
+        return definition, {}
+    try:
+        placed = inputs_plan(workspace=run.experiment.workspace, inputs=inputs, workdir=workdir)
+    except UserError as exc:
+        raise PreparationError(exc.message) from None
+    variables = (*definition.environment_variables, ("MLSTUDIO_INPUT_DATASETS", json.dumps(placed)))
+    arguments = tuple(argv_with_inputs(list(definition.arguments), placed))
+    command = tuple(argv_with_inputs(list(definition.command), placed))
+    return replace(definition, arguments=arguments, command=command,
+                   environment_variables=variables), placed  # fmt: skip
+
+
+def datasets_materialize(run: Run, placed: dict, argv: list, env: dict, say) -> tuple[list, dict]:
+    """Make the planned folders, after the working folder went to the run user, so the
+    linked (read-only) files stay the studio's; record the run's inputs."""
+    if not placed:
+        return argv, env
+    workspace = run.experiment.workspace
+    # Linked files are the studio's, read-only: safe only when the script is another user.
+    zero_copy = isolation().user is not None
+    try:
+        inputs_materialize(workspace=workspace, placed=placed, zero_copy=zero_copy, say=say)
+    except UserError as exc:
+        raise PreparationError(exc.message) from None
+    for info in placed.values():  # a download is the script's to change
+        if info["mode"] == "download":
+            workdir_hand_over(Path(info["path"]), isolation().user)
+    inputs_record(workspace=workspace, run_id=run.pk, experiment_name=run.experiment.name,
+                  inputs=run.definition.get("datasets") or [])  # fmt: skip
+    return argv, env
+
+
+def datasets_output(run: Run, placed: dict, exit_code: int | None, say) -> None:
+    """Upload the run's OutputFileDatasetConfig folders; register them if it completed."""
+    if not any(info["mode"] == "upload" for info in placed.values()):
+        return
+    try:
+        outputs_upload(workspace=run.experiment.workspace, placed=placed, run_id=run.pk,
+                       experiment_name=run.experiment.name, user=run.submitted_by,
+                       completed=exit_code == 0, say=say)  # fmt: skip
+    except UserError as exc:
+        say(f"Uploading the run's output datasets failed: {exc.message}")

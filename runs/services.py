@@ -13,6 +13,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from compute.selectors import queued_details, target_for_run
+from data.inputs import inputs_resolve
 from environments.selectors import environment_version_get
 from environments.services import environment_check, environment_resolve
 from mlstudio import live, wakeups
@@ -123,6 +124,7 @@ def run_submit_check(*, experiment: Experiment, config: RunConfig, paths=None) -
             "(experiment.reactivate() or the Reactivate button), then submit."
         )
     config.use_target(target_for_run(workspace=experiment.workspace, name=config.compute_target))
+    config.datasets = inputs_resolve(workspace=experiment.workspace, raw=config.datasets)
     if paths is not None:
         config.check_paths(paths)
     spec = config.environment_spec

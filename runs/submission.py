@@ -32,6 +32,7 @@ class RunConfig:
     properties: dict[str, str] = field(default_factory=dict)
     display_name: str = ""
     distributed: dict | None = None
+    datasets: list = field(default_factory=list)  # pinned at submit by data.inputs
 
     @classmethod
     def parse(cls, raw: dict) -> RunConfig:
@@ -51,6 +52,7 @@ class RunConfig:
             properties=string_map(raw.get("properties"), "properties"),
             display_name=str(raw.get("display_name") or "")[:255],
             distributed=_distributed(raw.get("distributed")),
+            datasets=raw.get("datasets") or [],
         )
         config._read_environment(raw.get("environment"), raw.get("environment_variables"))
         return config
@@ -117,6 +119,7 @@ class RunConfig:
             "environment_variables": self.environment_variables,
             "max_run_duration_seconds": self.max_run_duration_seconds,
             "distributed": self.distributed,
+            "datasets": self.datasets,
         }
 
 

@@ -16,6 +16,8 @@ from mlstudio.sdk.compute_target import (
 )
 from mlstudio.sdk.conda_dependencies import CondaDependencies
 from mlstudio.sdk.container_registry import ContainerRegistry
+from mlstudio.sdk.dataset import Dataset
+from mlstudio.sdk.datastore import Datastore
 from mlstudio.sdk.environment import Environment
 from mlstudio.sdk.exceptions import (
     AuthenticationException,
@@ -43,6 +45,8 @@ __all__ = [
     "ComputeTargetException",
     "CondaDependencies",
     "ContainerRegistry",
+    "Dataset",
+    "Datastore",
     "DockerCompute",
     "DockerConfiguration",
     "Environment",

@@ -9,18 +9,17 @@ The wire contract, as for snapshots (see _snapshot.py):
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from mlstudio.sdk._blob_batch import send_blobs
+from mlstudio.sdk._data_files import fetch
 from mlstudio.sdk._http import Client, segment
 from mlstudio.sdk._snapshot import (
-    CHUNK_SIZE,
     ManifestEntry,
     _distinct,
     _entry,
@@ -28,7 +27,6 @@ from mlstudio.sdk._snapshot import (
     _HashCache,
     _missing,
     human_size,
-    put_blob,
 )
 from mlstudio.sdk.exceptions import UserErrorException
 
@@ -134,11 +132,11 @@ def upload_missing(client: Client, workspace: str, entries: list[ManifestEntry])
     to_send = [e for e in _distinct(tuple(entries)) if e.sha256 in missing]
     total = sum(e.size for e in to_send)
     progress = Progress("Uploading model files", total) if to_send else None
-    for entry in to_send:
-        put_blob(client, workspace, entry, route="model-blobs", progress=progress)
+    # Many small bodies per request (blob-batches), not one request per file.
+    sent = send_blobs(client, workspace, to_send, missing=missing, progress=progress)
     if progress is not None:
         progress.close()
-    return {"uploaded_files": len(to_send), "uploaded_bytes": total}
+    return sent
 
 
 def download_files(client: Client, path: str, files: list[dict], target_dir: Path) -> None:
@@ -148,21 +146,8 @@ def download_files(client: Client, path: str, files: list[dict], target_dir: Pat
         target = _confined(target_dir, entry["path"])
         target.parent.mkdir(parents=True, exist_ok=True)
         url = f"{path}/files/{quote(entry['path'])}"
-        with (
-            client.open("GET", url) as answer,
-            tempfile.NamedTemporaryFile(dir=target.parent, prefix=".part-", delete=False) as out,
-        ):
-            digest = hashlib.sha256()
-            while chunk := answer.read(CHUNK_SIZE):
-                digest.update(chunk)
-                out.write(chunk)
-        if digest.hexdigest() != entry["sha256"]:
-            os.unlink(out.name)
-            raise UserErrorException(
-                f"{entry['path']} arrived damaged (its sha256 does not match); download again."
-            )
-        os.chmod(out.name, entry.get("mode", 0o644))
-        os.replace(out.name, target)
+        damaged = f"{entry['path']} arrived damaged (its sha256 does not match); download again."
+        fetch(client, url, entry, target, damaged=damaged)
 
 
 def _confined(root: Path, relative: str) -> Path:

@@ -153,6 +153,12 @@ class RunV1(V1Surface):
     def get(workspace, run_id: str):
         return workspace.get_run(run_id)
 
+    @property
+    def input_datasets(self) -> dict:
+        """Input name -> the folder of a mounted or downloaded dataset, or the dataset itself
+        (as_named_input alone), its files already in the run's folder, as v1."""
+        return input_datasets_of(os.environ.get("MLSTUDIO_INPUT_DATASETS"), self)
+
 
 def _matches(found: dict, wanted) -> bool:
     if wanted is None:
@@ -167,3 +173,32 @@ def _text(value, what: str, limit: int) -> str:
     if len(text) > limit:
         raise UserErrorException(f"{what} holds at most {limit} characters, not {len(text)}.")
     return text
+
+
+def input_datasets_of(raw: str | None, run) -> dict:
+    import json
+
+    if not raw:
+        return {}
+    from mlstudio.sdk.data.file_dataset import FileDataset
+    from mlstudio.sdk.data.tabular_dataset import TabularDataset
+
+    out = {}
+    for name, info in json.loads(raw).items():
+        if info["mode"] == "upload":
+            continue  # an OutputFileDatasetConfig: its folder is in the arguments
+        if info["mode"] in ("mount", "download"):
+            out[name] = info["path"]
+            continue
+        cls = TabularDataset if info["kind"] == "tabular" else FileDataset
+        workspace = _workspace_or_none(run)
+        dataset = info["dataset"]
+        out[name] = cls(workspace, dataset["definition"], dataset, _local_root=info["path"])
+    return out
+
+
+def _workspace_or_none(run):
+    try:
+        return run.experiment.workspace
+    except Exception:  # an offline run, or no studio to reach: the files are local anyway
+        return None

@@ -374,14 +374,12 @@ def upload_snapshot(
     snapshots = f"workspaces/{segment(workspace_name)}/snapshots"
     files = manifest.files()
     missing = _missing(client.post(f"{snapshots}/negotiate", {"files": files}))
-    uploaded_files = uploaded_bytes = 0
-    for entry in _distinct(manifest.entries):
-        if entry.sha256 in missing:
-            put_blob(client, workspace_name, entry)
-            uploaded_files += 1
-            uploaded_bytes += entry.size
+    from mlstudio.sdk._blob_batch import send_blobs  # it builds on this module
+
+    # Many small bodies per request (blob-batches), not one request per file.
+    sent = send_blobs(client, workspace_name, list(manifest.entries), missing=missing)
     snapshot = client.post(snapshots, {"files": files, "git": git or {}})
-    return {**snapshot, "uploaded_files": uploaded_files, "uploaded_bytes": uploaded_bytes}
+    return {**snapshot, **sent}
 
 
 def _missing(answer: Any) -> set[str]:

@@ -72,7 +72,22 @@ class WorkspaceV1(V1Surface):
 
     @property
     def datastores(self) -> dict:
-        return {}
+        """Name → Datastore, `workspaceblobstore` (the studio's file store) first."""
+        from mlstudio.sdk.datastore import Datastore
+
+        return {datastore.name: datastore for datastore in Datastore.list(self)}
+
+    @property
+    def datasets(self) -> dict:
+        """Name → the latest version of each registered dataset."""
+        from mlstudio.sdk.dataset import Dataset
+
+        return Dataset.get_all(self)
+
+    def get_default_datastore(self):
+        from mlstudio.sdk.datastore import Datastore
+
+        return Datastore(self, "workspaceblobstore")
 
     def get_default_compute_target(self, type=None):
         from mlstudio.sdk.compute_target import ComputeTarget

@@ -134,6 +134,7 @@ class ScriptRunConfig(V1Surface):
             "environment_variables": dict(self.run_config.environment_variables),
             "max_run_duration_seconds": self.run_config.max_run_duration_seconds,
             "distributed": _distributed(self.distributed_job_config),
+            "datasets": [a.to_dict() for a in self.arguments if _is_input(a)],
         }
 
 
@@ -148,7 +149,17 @@ def _distributed(config) -> dict | None:
     return config.to_dict()
 
 
+def _is_input(value) -> bool:
+    """A dataset input or output: its folder takes its place when the script starts."""
+    from mlstudio.sdk.data.dataset_consumption_config import DatasetConsumptionConfig
+    from mlstudio.sdk.data.output_dataset_config import OutputFileDatasetConfig
+
+    return isinstance(value, DatasetConsumptionConfig | OutputFileDatasetConfig)
+
+
 def _argument(position: int, value):
+    if _is_input(value):
+        return str(value)  # the executor puts the input's folder in its place
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise UserErrorException(
             f"Argument {position} ({value!r}, a {type(value).__name__}) is not a string or a "

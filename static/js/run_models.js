@@ -1,10 +1,12 @@
 // The run page's model registry parts: the models registered from this run (Overview), and a
 // Register model button on every file and folder of the Outputs tab, for contributors.
-const models = document.getElementById("run-models");
-if (models) {
-  fetch(models.dataset.src, { headers: { Accept: "text/html" } })
+// The run's datasets (data app) load the same way.
+for (const id of ["run-models", "run-datasets"]) {
+  const part = document.getElementById(id);
+  if (!part) continue;
+  fetch(part.dataset.src, { headers: { Accept: "text/html" } })
     .then((answer) => (answer.ok ? answer.text() : ""))
-    .then((html) => { if (html) models.innerHTML = html; });
+    .then((html) => { if (html) part.innerHTML = html; });
 }
 
 const dialog = document.getElementById("register-model");

@@ -254,8 +254,8 @@ class _QuietServer(http.server.ThreadingHTTPServer):
 class FakeStudio:
     """A FAKE of the studio's snapshot and blob endpoints, on 127.0.0.1, recording requests.
 
-    It speaks the agreed contract (negotiate, PUT blobs, create snapshot) while the real
-    server side is written; a test against the real studio replaces it later.
+    It speaks the agreed contract (negotiate, PUT one blob or POST a batch of them, create
+    snapshot); tests/data and tests/sdk/test_runs_e2e.py run the SDK against the real studio.
     """
 
     token = "fake-token"
@@ -282,7 +282,14 @@ class FakeStudio:
         return Client(self.url, token or self.token)
 
     def puts(self) -> list[dict]:
-        return [r for r in self.requests if r["method"] == "PUT"]
+        """Each body sent, one PUT or one part of a batch: {"sha256", "body"}."""
+        sent = []
+        for request in self.requests:
+            if request["method"] == "PUT":
+                sent.append({"sha256": request["path"].rsplit("/", 1)[1], "body": request["body"]})
+            elif request["path"].endswith("/blob-batches"):
+                sent.extend({"sha256": s, "body": b} for s, b in _batch_parts(request["body"]))
+        return sent
 
     def answer(self, method: str, path: str, body: bytes) -> tuple[int, dict]:
         prefix = "/api/workspaces/lab/"
@@ -295,6 +302,12 @@ class FakeStudio:
                 return 400, {"detail": "the body does not match its sha256"}
             self.blobs[digest] = body
             return 201, {"sha256": digest}
+        if method == "POST" and path == prefix + "blob-batches":
+            for digest, part in _batch_parts(body):
+                if sha(part) != digest:
+                    return 400, {"detail": "a body does not match its sha256"}
+                self.blobs[digest] = part
+            return 201, {"stored": len(self.blobs)}
         if method == "POST" and path == prefix + "snapshots":
             files = json.loads(body)["files"]
             return 201, {
@@ -334,6 +347,16 @@ class FakeStudio:
         return Handler
 
 
+def _batch_parts(body: bytes) -> list[tuple[str, bytes]]:
+    """The blob-batches body: one JSON index line, then the bodies in its order."""
+    line, _, rest = body.partition(b"\n")
+    parts, offset = [], 0
+    for item in json.loads(line)["blobs"]:
+        parts.append((item["sha256"], rest[offset : offset + item["size"]]))
+        offset += item["size"]
+    return parts
+
+
 @pytest.fixture
 def studio():
     with FakeStudio() as fake:
@@ -348,19 +371,17 @@ def test_it_uploads_each_missing_body_once_then_creates_the_snapshot(source, stu
 
     result = upload_snapshot(studio.client(), "lab", source, git=git)
 
-    negotiate, *puts, create = studio.requests
+    negotiate, batch, create = studio.requests
     assert negotiate["path"] == "/api/workspaces/lab/snapshots/negotiate"
     files = json.loads(negotiate["body"])["files"]
     assert [f["path"] for f in files] == ["copy.py", "empty.txt", "train.py"]
     assert all(set(f) == {"path", "size", "sha256", "mode"} for f in files)
-    assert sorted(p["path"].rsplit("/", 1)[1] for p in puts) == sorted(
-        {sha(b"print(1)\n"), sha(b"")}
-    )
-    for put in puts:
-        assert put["headers"]["Content-Type"] == "application/octet-stream"
-        assert put["headers"]["Content-Length"] == str(len(put["body"]))
-        assert put["headers"]["Authorization"] == f"Bearer {studio.token}"
-        assert sha(put["body"]) == put["path"].rsplit("/", 1)[1]
+    assert batch["path"] == "/api/workspaces/lab/blob-batches"  # both bodies, one request
+    assert sorted(p["sha256"] for p in studio.puts()) == sorted({sha(b"print(1)\n"), sha(b"")})
+    assert batch["headers"]["Content-Type"] == "application/octet-stream"
+    assert batch["headers"]["Content-Length"] == str(len(batch["body"]))
+    assert batch["headers"]["Authorization"] == f"Bearer {studio.token}"
+    assert all(sha(p["body"]) == p["sha256"] for p in studio.puts())
     assert json.loads(create["body"]) == {"files": files, "git": git}
     assert result["id"] == "snap-1"
     assert (result["file_count"], result["total_size"]) == (3, 18)

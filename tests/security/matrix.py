@@ -16,7 +16,7 @@ from workspaces import services
 from workspaces.models import Membership, Role
 
 ROLES = ("anonymous", "wrong token", "revoked token", "stranger", "reader", "contributor", "owner")
-OUR_APPS = ("workspaces", "runs", "environments", "compute", "registry", "tracking", "auth")
+OUR_APPS = ("workspaces", "runs", "environments", "compute", "data", "registry", "tracking", "auth")
 
 
 @dataclass

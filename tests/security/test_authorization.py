@@ -16,9 +16,13 @@ from tests.security.matrix import ROLES, body_of, fingerprint, operations, url_o
 # others may have made (an experiment and its runs, a registered model version).
 OWNER_ONLY = ("/api/workspaces/{name}/members", "/api/workspaces/{name}",
               "DELETE /api/workspaces/{ws}/experiments/{experiment_id}",
-              "DELETE /api/workspaces/{ws}/models/{name}/versions/{version}")  # fmt: skip
-# Writes that only read: opening a TensorBoard over runs one may read, and closing it.
-READER_WRITES = ("/api/workspaces/{ws}/tensorboards",)
+              "DELETE /api/workspaces/{ws}/models/{name}/versions/{version}",
+              "POST /api/workspaces/{ws}/datastores/local",
+              "DELETE /api/workspaces/{ws}/datastores/{name}",
+              "DELETE /api/workspaces/{ws}/datasets/{name}/versions/{version}")  # fmt: skip
+# Writes that only read: opening a TensorBoard over runs one may read, and closing it; what
+# files a dataset definition matches.
+READER_WRITES = ("/api/workspaces/{ws}/tensorboards", "/api/workspaces/{ws}/datasets/resolve")
 # Permitted calls not made here, with why: they start a server process that outlives a test
 # (tests/runs/test_tensorboard.py covers them); their refusals are still tried.
 NOT_MADE = ("POST /api/workspaces/{ws}/tensorboards",)

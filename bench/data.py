@@ -1,0 +1,177 @@
+"""Datastores and datasets on a real studio: upload a folder of many files to the default
+datastore (then again after one change), a run's Preparing -> Running with a large dataset
+as_mount() against as_download(), and to_pandas_dataframe() of a large CSV.
+
+Peers, in the same run: `cp -r` on the same disk, and pandas.read_csv of the same file.
+`--quick` scales the sizes down (see run()).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+from bench.figures import Figure
+from bench.util import BenchStudio
+
+MB = 1024**2
+GB = 1024**3
+STAMP = re.compile(r"^(\S+Z) (.*)$")
+
+
+def _timed(call) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = call()
+    return time.perf_counter() - started, result
+
+
+def _folder(root: Path, files: int, total: int) -> Path:
+    each = max(1, total // files)
+    root.mkdir(parents=True)
+    for index in range(files):
+        sub = root / f"d{index // 500:03d}"
+        sub.mkdir(exist_ok=True)
+        (sub / f"f{index:05d}.bin").write_bytes(os.urandom(each))
+    return root
+
+
+def upload(studio: BenchStudio, files: int, total: int) -> list[Figure]:
+    ws = studio.workspace()
+    datastore = ws.get_default_datastore()
+    with tempfile.TemporaryDirectory(dir=studio.data_dir) as scratch:
+        folder = _folder(Path(scratch, "src"), files, total)
+        os.sync()
+        peer, _ = _timed(lambda: subprocess.run(["cp", "-r", str(folder), scratch + "/copy"],
+                                                check=True))  # fmt: skip
+        shutil.rmtree(Path(scratch, "copy"))
+        os.sync()
+        seconds, _ = _timed(lambda: datastore.upload(str(folder), "bench", show_progress=False))
+        first = next(folder.rglob("*.bin"))
+        first.write_bytes(os.urandom(first.stat().st_size))
+        again, second = _timed(
+            lambda: datastore.upload(str(folder), "bench", overwrite=True, show_progress=False)
+        )
+    label = f"{files:,} files, {total // MB:,} MB"
+    return [
+        Figure(
+            f"datastore.upload of a folder ({label})",
+            total / MB / seconds,
+            "MB/s",
+            below=False,
+            peer_name="cp -r",
+            peer_value=total / MB / peer,
+        ),
+        Figure(
+            "datastore.upload after one file changed: bytes sent",
+            100 * second.uploaded["uploaded_bytes"] / total,
+            "% of the folder",
+            target=1.0,
+        ),
+        Figure("datastore.upload after one file changed: time", again, "s"),
+    ]
+
+
+def _preparing_to_running(run) -> float:
+    """From the system log: the snapshot materialized (Preparing) to the process started."""
+    with tempfile.TemporaryDirectory() as scratch:
+        run.download_file("system_logs/executor.txt", f"{scratch}/log.txt")
+        lines = Path(scratch, "log.txt").read_text().splitlines()
+    stamps = {}
+    for line in lines:
+        match = STAMP.match(line)
+        if match and match.group(2).startswith(("Materializing snapshot", "Started process")):
+            stamps.setdefault(match.group(2).split()[0], datetime.fromisoformat(match.group(1)))
+    return (stamps["Started"] - stamps["Materializing"]).total_seconds()
+
+
+def mount(studio: BenchStudio, total: int) -> list[Figure]:
+    from mlstudio.sdk import Dataset, Experiment, ScriptRunConfig
+
+    ws = studio.workspace()
+    datastore = ws.get_default_datastore()
+    with tempfile.TemporaryDirectory(dir=studio.data_dir) as scratch:
+        datastore.upload(str(_folder(Path(scratch, "big"), 50, total)), "big",
+                         show_progress=False)  # fmt: skip
+        project = Path(scratch, "project")  # beside the data, not holding it
+        project.mkdir()
+        (project / "train.py").write_text("import sys, os; print(len(os.listdir(sys.argv[1])))\n")
+        dataset = Dataset.File.from_files((datastore, "big/")).register(ws, "big")
+        seconds = {}
+        for mode in ("mount", "download"):
+            argument = getattr(dataset.as_named_input("big"), f"as_{mode}")()
+            run = Experiment(ws, "bench_data").submit(
+                ScriptRunConfig(str(project), "train.py", arguments=[argument])
+            )
+            run.wait_for_completion()
+            seconds[mode] = _preparing_to_running(run)
+    label = f"{total / GB:.2g} GB"
+    return [
+        Figure(
+            f"run with a {label} dataset as_mount(): Preparing -> Running",
+            seconds["mount"],
+            "s",
+            target=1.0,
+            peer_name="as_download()",
+            peer_value=seconds["download"],
+        ),
+    ]
+
+
+def tabular(studio: BenchStudio, rows: int) -> list[Figure]:
+    try:
+        import pandas
+    except ImportError:
+        print("bench data: pandas is not installed (pip install pandas); no CSV figure")
+        return []
+    from mlstudio.sdk import Dataset
+
+    ws = studio.workspace()
+    datastore = ws.get_default_datastore()
+    with tempfile.TemporaryDirectory(dir=studio.data_dir) as scratch:
+        path = Path(scratch, "csv", "rows.csv")
+        path.parent.mkdir()
+        with path.open("w") as out:
+            out.write("id,x,y,label\n")
+            for index in range(rows):
+                out.write(f"{index},{index * 0.5},{index % 97},c{index % 7}\n")
+        datastore.upload(str(path.parent), "csv", show_progress=False)
+        dataset = Dataset.Tabular.from_delimited_files((datastore, "csv/rows.csv"), validate=False)
+        cache = Path(scratch, "cache")
+        os.environ["XDG_CACHE_HOME"] = str(cache)  # a cold first read: nothing cached yet
+        cold, frame = _timed(dataset.to_pandas_dataframe)
+        warm, _ = _timed(dataset.to_pandas_dataframe)
+        peer, expected = _timed(lambda: pandas.read_csv(path))
+        assert frame.shape == expected.shape
+    label = f"{rows:,}-row CSV"
+    return [
+        Figure(
+            f"to_pandas_dataframe() of a {label}, first read (fetch + parse)",
+            cold,
+            "s",
+            peer_name="pandas.read_csv",
+            peer_value=peer,
+            min_ratio=1 / 1.5,
+        ),
+        Figure(
+            f"to_pandas_dataframe() of a {label}, cached",
+            warm,
+            "s",
+            peer_name="pandas.read_csv",
+            peer_value=peer,
+            min_ratio=1 / 1.5,
+        ),
+    ]
+
+
+def run(quick: bool) -> list[Figure]:
+    files, total = (1000, 64 * MB) if quick else (10_000, 2 * GB)
+    big = 256 * MB if quick else 5 * GB
+    rows = 200_000 if quick else 1_000_000
+    with BenchStudio() as studio:
+        return upload(studio, files, total) + mount(studio, big) + tabular(studio, rows)

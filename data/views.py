@@ -1,0 +1,88 @@
+"""The studio's Data pages: datastores (with a file browser) and datasets (versions, tags,
+files, the runs that read them, a preview of the first 100 rows), and the run page's list of
+its datasets. Readers read; the rules are in data/services.py and data/datasets.py."""
+
+from __future__ import annotations
+
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from data import datasets, services
+from data.models import DatasetUse, DatasetVersion
+from mlstudio.errors import UserError
+from workspaces.selectors import workspace_get_for_user
+
+BROWSE_LIMIT = 1000
+
+
+@require_GET
+def data_home(request, name: str):
+    workspace, membership = workspace_get_for_user(user=request.user, name=name)
+    latest = {}
+    for version in DatasetVersion.objects.select_related("dataset").filter(
+        dataset__workspace=workspace
+    ):
+        latest.setdefault(version.dataset_id, version)
+    return render(request, "data/index.html", {
+        "workspace": workspace, "membership": membership,
+        "datastores": services.datastores_list(workspace=workspace),
+        "datasets": list(latest.values()),
+    })  # fmt: skip
+
+
+def _folders_and_files(listing: list[dict], prefix: str) -> tuple[list[tuple], list[dict]]:
+    """One level of the tree under `prefix`: its sub-folders and its files."""
+    folders, files = set(), []
+    for entry in listing:
+        rest = entry["path"][len(prefix) :]
+        if "/" in rest:
+            folders.add(prefix + rest.split("/", 1)[0] + "/")
+        else:
+            files.append(entry)
+    return [(f, f[len(prefix) :]) for f in sorted(folders)], files[:BROWSE_LIMIT]
+
+
+@require_GET
+def datastore_browse(request, name: str, datastore: str):
+    workspace, membership = workspace_get_for_user(user=request.user, name=name)
+    found = services.datastore_get(workspace=workspace, name=datastore)
+    prefix = request.GET.get("prefix", "").lstrip("/")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    listing = services.datastore_files(datastore=found, prefix=prefix)
+    folders, files = _folders_and_files(listing, prefix)
+    parent = prefix.rstrip("/").rsplit("/", 1)[0] + "/" if "/" in prefix.rstrip("/") else ""
+    return render(request, "data/datastore.html", {
+        "workspace": workspace, "membership": membership, "datastore": found,
+        "prefix": prefix, "parent": parent, "folders": folders, "files": files,
+        "total": len(listing), "api": f"/api/workspaces/{workspace.name}/datastores/{found.name}",
+    })  # fmt: skip
+
+
+@require_GET
+def dataset_detail(request, name: str, dataset: str, version: int | None = None):
+    workspace, membership = workspace_get_for_user(user=request.user, name=name)
+    found = datasets.dataset_version_get(workspace=workspace, name=dataset, version=version)
+    preview, problem = None, ""
+    if found.kind == "tabular":
+        try:
+            preview = datasets.tabular_preview(version=found)
+        except UserError as exc:
+            problem = exc.message
+    return render(request, "data/dataset.html", {
+        "workspace": workspace, "membership": membership, "version": found,
+        "versions": found.dataset.versions.all(), "files": found.manifest[:BROWSE_LIMIT],
+        "uses": found.uses.all()[:200], "preview": preview, "problem": problem,
+        "api": f"/api/workspaces/{workspace.name}/datasets/{found.dataset.name}"
+               f"/versions/{found.version}",
+    })  # fmt: skip
+
+
+@require_GET
+def run_datasets(request, name: str, run_id: str):
+    """The fragment the run page shows: the dataset versions this run read or wrote."""
+    workspace, _ = workspace_get_for_user(user=request.user, name=name)
+    uses = DatasetUse.objects.select_related("version__dataset").filter(
+        version__dataset__workspace=workspace, run_id=run_id
+    )
+    return render(request, "data/_run_datasets.html", {"uses": uses, "ws": name})
