@@ -18,6 +18,7 @@ from data import services
 from data.models import NAME_RULE, Dataset, DatasetVersion, Datastore
 from mlstudio.errors import Conflict, NotFound, UserError
 from mlstudio.paths import clean_relative_path
+from runs.blobs import blobs_purge
 from runs.submission import string_map
 from workspaces.models import Workspace
 
@@ -336,8 +337,6 @@ def dataset_version_update(*, version: DatasetVersion, description=None, tags=No
 def dataset_version_delete(*, version: DatasetVersion) -> None:
     """Delete one version (the name goes with its last one), then forget the blobs nothing
     else (snapshots, models, datastore paths, other versions) uses."""
-    from runs.services import blobs_purge
-
     shas = {e["sha256"] for e in version.manifest}
     workspace_id = version.dataset.workspace_id
     with transaction.atomic():
