@@ -193,9 +193,10 @@ class Supervisor:
 
     def stop_leftovers(self) -> None:
         """Stop what the process left running after it exited (a server, a forked worker)."""
-        if self.process is None or not self.family():
+        left = self.family() if self.process is not None else []
+        if not left:
             return
-        self.note(f"The script exited but {len(self.family())} process(es) it started still "
+        self.note(f"The script exited but {len(left)} process(es) it started still "
                   "run; stopping them")  # fmt: skip
         self.stop()
 
@@ -206,6 +207,8 @@ class Supervisor:
         with contextlib.suppress(psutil.NoSuchProcess):
             for child in psutil.Process(self.process.pid).children(recursive=True):
                 found[child.pid] = child
+        if getattr(self.process, "confines_descendants", False):
+            return [p for p in found.values() if _alive(p)]  # nothing can have left its tree
         for proc in psutil.process_iter():
             if proc.pid in found or proc.pid == self.process.pid:
                 continue
@@ -238,8 +241,9 @@ class _StreamLoop:
     def step(self) -> None:
         age = time.monotonic() - self.batch_started if self.batch_started else 0.0
         wait = max(0.0, self.how.flush_seconds - age) if self.lines.pending_output else 0.2
-        if not self.open_pipe:
-            time.sleep(wait)
+        if not self.open_pipe:  # only the exit is left to see: wake up as soon as it comes
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=wait)
         elif self.selector.select(timeout=wait):
             chunk = os.read(self.fd, READ_SIZE)
             self.open_pipe = bool(chunk)

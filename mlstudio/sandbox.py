@@ -74,7 +74,13 @@ def sandbox_argv(argv: list[str], sandbox: Sandbox) -> list[str]:
 
 class Popen(subprocess.Popen):
     """Popen for a command from sandbox_argv. bwrap reports a script killed by signal N as
-    exit code 128 + N; this reports -N, as for a script started directly."""
+    exit code 128 + N; this reports -N, as for a script started directly.
+
+    The script runs in its own PID namespace, which the kernel empties when bwrap's init
+    ends with the script, so no process of the run can outlive it: the supervisor need not
+    read every process's environment (~0.1 s on a busy machine) to look for orphans."""
+
+    confines_descendants = True
 
     def _handle_exitstatus(self, *args, **kwargs) -> None:
         super()._handle_exitstatus(*args, **kwargs)

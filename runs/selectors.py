@@ -86,14 +86,25 @@ def experiments_with_stats(*, workspace, view_type: str = "ActiveOnly", query: s
 
 def runs_table(*, experiment: Experiment) -> tuple[list[dict], dict, list[str]]:
     """The experiment page's table: its top-level runs newest first, as plain rows of what the
-    table shows and searches; their numeric metric summaries {run id: {name: {last_value, min_value,
-    max_value}}}; and the metric names. Two queries whatever the number of runs, reading
-    none of a run's larger columns (definition, history, properties)."""
-    runs = list(
-        experiment.runs.filter(parent__isnull=True)
-        .order_by("-number")
-        .values(
-            "id", "number", "status", "tags", name=F("display_name"),
+    table shows and searches, each with its number of child runs; their numeric metric
+    summaries {run id: {name: {last_value, min_value, max_value}}}; and the metric names.
+    Two queries whatever the number of runs, reading none of a run's larger columns
+    (definition, history, properties)."""
+    top = experiment.runs.filter(parent__isnull=True).annotate(child_runs=Count("children"))
+    return _table(top.order_by("-number"), ("child_runs",),
+                  run__experiment=experiment, run__parent__isnull=True)  # fmt: skip
+
+
+def runs_table_children(*, parent: Run) -> tuple[list[dict], dict, list[str]]:
+    """The same rows for one run's children, in their order, for the row that expands."""
+    children = parent.children.annotate(child_runs=Count("children")).order_by("number")
+    return _table(children, ("child_runs",), run__parent=parent)
+
+
+def _table(runs: QuerySet[Run], extra: tuple[str, ...], **metrics_of):
+    rows = list(
+        runs.values(
+            "id", "number", "status", "tags", *extra, name=F("display_name"),
             user=F("submitted_by__username"),
             target=KeyTextTransform("compute_target", "definition"),
             arguments=KeyTransform("arguments", "definition"), node=F("worker"),
@@ -102,12 +113,10 @@ def runs_table(*, experiment: Experiment) -> tuple[list[dict], dict, list[str]]:
     )  # fmt: skip
     summaries: dict[str, dict] = {}
     names: set[str] = set()
-    metrics = Metric.objects.filter(
-        run__experiment=experiment, run__parent__isnull=True, kind__in=NUMERIC_KINDS
-    )
+    metrics = Metric.objects.filter(kind__in=NUMERIC_KINDS, **metrics_of)
     for run_id, name, *values in metrics.values_list(
         "run_id", "name", "last_value", "min_value", "max_value"
     ):
         summaries.setdefault(run_id, {})[name] = dict(zip(SUMMARY_FIELDS, values, strict=True))
         names.add(name)
-    return runs, summaries, sorted(names)
+    return rows, summaries, sorted(names)

@@ -9,6 +9,11 @@ urlpatterns = [
         "w/<str:name>/experiments/<int:experiment_id>/", views.experiment_detail, name="experiment"
     ),
     path("w/<str:name>/runs/<str:run_id>/", views.run_detail, name="run"),
+    path(
+        "w/<str:name>/runs/<str:run_id>/children-table/",
+        views.run_children_table,
+        name="run_children_table",
+    ),
     path("w/<str:name>/submit/", views.submit_page, name="submit"),
     path("w/<str:name>/tensorboard/", tensorboard_views.tensorboard_open, name="tensorboard"),
     path(

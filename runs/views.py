@@ -1,6 +1,7 @@
 from datetime import datetime
 
 from django.conf import settings
+from django.http import JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
 from django.utils import timezone
@@ -49,6 +50,15 @@ def experiment_detail(request, name: str, experiment_id: int):
          "statuses": RunStatus.values,
          "can_delete": experiment.is_archived and membership.allows(Role.OWNER)},
     )  # fmt: skip
+
+
+@require_GET
+def run_children_table(request, name: str, run_id: str):
+    """A run's children as the experiment table shows rows: fetched when its row expands, so
+    a sweep of a thousand trials costs the table nothing until it is opened."""
+    parent = selectors.run_get_for_user(user=request.user, workspace_name=name, run_id=run_id)
+    runs, summaries, metric_names = selectors.runs_table_children(parent=parent)
+    return JsonResponse({"runs": runs, "metrics": summaries, "metric_names": metric_names})
 
 
 @require_GET

@@ -25,8 +25,14 @@ def render(state: dict) -> str:
     charts = [_chart(name, value) for name, value in sorted((state.get("metrics") or {}).items())]
     parts.append('<div style="display:flex;flex-wrap:wrap;gap:8px">' + "".join(charts) + "</div>")
     children = state.get("children") or []
+    best = state.get("best")
+    if best:
+        parts.append(
+            f'<div class="best">Best: {escape(best["run_id"])} · {escape(best["metric"])} '
+            f"{_format(best['value'])}</div>"
+        )
     if children:
-        parts.append(_trials(children))
+        parts.append(_trials(children, best["run_id"] if best else None))
         parts.append(_parallel(children))
     log = state.get("log") or ""
     parts.append(
@@ -66,16 +72,18 @@ def _last(value):
     return numbers[-1] if numbers else None
 
 
-def _trials(children: list[dict]) -> str:
+def _trials(children: list[dict], best_id: str | None = None) -> str:
     metric_names = sorted({name for child in children for name in child["metrics"]})
     tag_names = sorted({name for child in children for name in child["tags"]})
     head = "".join(f"<th>{escape(n)}</th>" for n in ["run", "status", *tag_names, *metric_names])
     rows = []
     for child in children:
-        cells = [child["id"], child["status"] or ""]
+        mark = " ★" if child["id"] == best_id else ""
+        cells = [child["id"] + mark, child["status"] or ""]
         cells += [child["tags"].get(n, "") for n in tag_names]
         cells += [_format(_last(child["metrics"].get(n))) for n in metric_names]
-        rows.append("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>")
+        opening = '<tr class="best">' if mark else "<tr>"
+        rows.append(opening + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>")
     return f'<table class="trials"><tr>{head}</tr>{"".join(rows)}</table>'
 
 

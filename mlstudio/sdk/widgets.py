@@ -55,29 +55,35 @@ class RunDetails(V1Surface):
         """Read what changed and redraw; True when something did."""
         details = self.run.get_details()
         text, self._offset, _ = self.run._read_log(USER_LOG, self._offset)
+        children, best = self._children()
         state = {
             "status": details["status"],
             "details": details,
             "log": (self.state["log"] + text)[-LOG_TAIL_CHARS:],
             "metrics": self.run.get_metrics(),
-            "children": self._children(),
+            "children": children,
+            "best": best,
         }
-        changed = {k: state[k] for k in ("status", "log", "metrics", "children")} != {
-            k: self.state[k] for k in ("status", "log", "metrics", "children")
-        }
+        keys = ("status", "log", "metrics", "children", "best")
+        changed = {k: state[k] for k in keys} != {k: self.state.get(k) for k in keys}
         self.state = state
         if changed or not self.updates:
             self.updates += 1
             self._draw(self)
         return changed
 
-    def _children(self) -> list[dict]:
+    def _children(self) -> tuple[list[dict], dict | None]:
+        """The child runs, and for a sweep its best child so far. A sweep's trials come in one
+        request (its summary: hyperparameters and best primary metric), not one per child."""
+        summary = getattr(self.run, "_sweep", None)
+        if summary is not None:
+            return _trials(summary())
         children = self.run.get_children()
         return [
             {"id": child.id, "status": (child._details or {}).get("status"),
              "tags": (child._details or {}).get("tags") or {}, "metrics": child.get_metrics()}
             for child in children
-        ]  # fmt: skip
+        ], None  # fmt: skip
 
     def _follow(self) -> None:
         while not self._stop.wait(POLL_SECONDS):
@@ -92,6 +98,20 @@ class RunDetails(V1Surface):
 
     def __repr__(self) -> str:
         return f"RunDetails(run={self.run.id!r}, status={self.state['status']!r})"
+
+
+def _trials(summary: dict) -> tuple[list[dict], dict | None]:
+    metric = summary["primary_metric_name"]
+    children = [
+        {"id": t["run_id"], "status": t["status"], "tags": t["hyperparameters"],
+         "metrics": {} if t["best_primary_metric"] is None else {metric: t["best_primary_metric"]}}
+        for t in summary["trials"]
+    ]  # fmt: skip
+    best_id = summary.get("best_run_id")
+    values = {t["run_id"]: t["best_primary_metric"] for t in summary["trials"]}
+    if best_id is None or values.get(best_id) is None:
+        return children, None
+    return children, {"run_id": best_id, "metric": metric, "value": values[best_id]}
 
 
 def _drawer():

@@ -3,6 +3,7 @@ import { chartsPanel } from "./charts_panel.js";
 import { columnChoices, columnLabel, columnText, columnValue, sortValue } from "./columns.js";
 import { showComparison } from "./compare.js";
 import { confirmDelete } from "./delete_experiment.js";
+import { childRuns } from "./run_children.js";
 
 // The runs arrive as data and are shown PAGE at a time: every sort or filter lays out only
 // the rows on show, so it stays quick with thousands of runs (1,000 rows take a browser
@@ -44,6 +45,24 @@ const panel = picker && chartsPanel({
 });
 picker?.addEventListener("change", () => show());
 const byId = new Map(runs.map((run) => [run.id, run]));
+const runUrl = (id) => table.dataset.runUrl.replace(/_\/$/, `${encodeURIComponent(id)}/`);
+const children = childRuns({
+  url: (id) => `${runUrl(id)}children-table/`,
+  adopt(data, parentId) {
+    Object.assign(summaries, data.metrics);
+    const known = new Set([...metricSelect.options].map((option) => option.value));
+    const added = data.metric_names.filter((name) => !known.has(name));
+    if (added.length) metricSelect.querySelector("option[value='']")?.remove();  // "no metrics"
+    for (const name of added) metricSelect.add(new Option(name, name));
+    return data.runs.map((child) => {
+      const run = byId.get(child.id);
+      const fresh = { ...tableRun(child), parent: parentId };
+      if (run) return Object.assign(run, fresh);  // kept: its row and selection stay
+      byId.set(fresh.id, fresh);
+      return fresh;
+    });
+  },
+});
 const rows = new Map();  // run id -> its <tr>, made when the run is first shown
 const selected = new Set();  // run ids, kept while sorting, filtering and paging
 let ordered = runs;  // every run, in the order of the table
@@ -83,12 +102,13 @@ function rowOf(run) {
   row.dataset.run = run.id;
   const box = element("input", { type: "checkbox", value: run.id, checked: selected.has(run.id) });
   box.setAttribute("aria-label", `Select run ${run.number}`);
-  const link = element("a", { href: table.dataset.runUrl.replace(/_\/$/, `${encodeURIComponent(run.id)}/`) }, run.name);
+  const link = element("a", { href: runUrl(run.id) }, run.name);
   const status = element("span", { className: `status status-${run.status}` }, run.status);
   status.dataset.status = "";
   const tags = run.tagList.flatMap((tag) => [element("span", { className: "tag" }, tag), " "]);
   const where = run.node ? `${run.target || "local"} · ${run.node}` : run.target || "local";
-  const cells = [[box], [String(run.number)], [link], [status], [], [where], [run.user || ""], [formatDate(run.created)], tags, []];
+  const name = run.child_runs ? [toggleOf(run), link] : [link];
+  const cells = [[box], [String(run.number)], name, [status], [], [where], [run.user || ""], [formatDate(run.created)], tags, []];
   for (const content of cells) row.insertCell().append(...content);
   for (const key of extraColumns) row.insertCell().dataset.column = key;
   row.cells[4].dataset.durationCell = "";
@@ -96,6 +116,28 @@ function rowOf(run) {
   rows.set(run.id, row);
   return row;
 }
+
+function toggleOf(run) {
+  const toggle = element("button", { type: "button", className: "expand", textContent: `▸ ${run.child_runs}` });
+  toggle.dataset.expand = run.id;
+  toggle.setAttribute("aria-expanded", "false");
+  toggle.setAttribute("aria-label", `Show the ${run.child_runs} child runs of ${run.name}`);
+  return toggle;
+}
+
+body.addEventListener("click", async (click) => {
+  const toggle = click.target.closest("button[data-expand]");
+  if (!toggle) return;
+  toggle.disabled = true;
+  try {
+    await children.toggle(toggle.dataset.expand);
+  } catch (problem) {
+    alert(problem.message);
+  } finally {
+    toggle.disabled = false;
+  }
+  show();
+});
 
 // Text is written only where it changed, so the 5-second refresh lays out nothing otherwise.
 function write(cell, text) {
@@ -155,7 +197,19 @@ function show() {
   const filtered = status || tag || text;
   const matching = filtered ? ordered.filter((run) => passes(run, status, tag, text)) : ordered;
   panel?.draw(matching);
-  const shown = matching.slice(0, limit).map(rowOf);
+  const page = matching.slice(0, limit);
+  const shown = children.expand(page).map(([run, depth]) => {
+    const row = rowOf(run);
+    row.classList.toggle("child-run", depth > 0);
+    row.style.setProperty("--depth", depth);
+    const toggle = row.querySelector("button[data-expand]");
+    if (toggle) {
+      const open = children.isOpen(run.id);
+      toggle.setAttribute("aria-expanded", String(open));
+      toggle.textContent = `${open ? "▾" : "▸"} ${run.child_runs}`;
+    }
+    return row;
+  });
   body.replaceChildren(...shown);
   for (const row of shown) fill(row);
   if (!shown.length) {
@@ -165,8 +219,8 @@ function show() {
   }
   remember();
   const of = filtered ? `the ${matching.length} runs that match (${runs.length} in all)` : `${runs.length} runs`;
-  shownNote.textContent = runs.length ? `Showing ${shown.length} of ${of}.` : "";
-  const rest = matching.length - shown.length;
+  shownNote.textContent = runs.length ? `Showing ${page.length} of ${of}.` : "";
+  const rest = matching.length - page.length;
   moreButton.hidden = allButton.hidden = rest <= 0;
   moreButton.textContent = `Show ${Math.min(PAGE, rest)} more`;
   allButton.textContent = `Show all ${matching.length}`;
@@ -281,7 +335,16 @@ async function addNew(runId) {
   if (asked.has(runId)) return;
   asked.add(runId);
   const details = await api("GET", `${table.dataset.series}${encodeURIComponent(runId)}`).catch(() => null);
-  if (!details || details.experimentId !== Number(table.dataset.experiment) || details.parentRunId || byId.has(runId)) return;
+  if (!details || details.experimentId !== Number(table.dataset.experiment) || byId.has(runId)) return;
+  if (details.parentRunId) {  // a new child: its parent counts it, and an open list shows it
+    const parent = byId.get(details.parentRunId);
+    if (!parent) return;
+    parent.child_runs = (parent.child_runs || 0) + 1;
+    rows.delete(parent.id);  // made again, with its toggle
+    await children.reload(parent.id);
+    show();
+    return;
+  }
   const run = tableRun({
     id: details.runId, number: details.number, status: details.status, tags: details.tags,
     name: details.displayName === details.runId ? "" : details.displayName, user: details.submittedBy,

@@ -141,3 +141,19 @@ def test_sigterm_reaches_the_script_and_its_exit_is_told_as_a_signal(tmp_path):
     assert process.stdout.read() == "got-term\n"
     killed = sandbox.Popen(sandbox_argv(["/bin/sh", "-c", "kill -9 $$"], plan))
     assert killed.wait(timeout=10) == -9
+
+
+@pytest.mark.skipif(not os.path.exists(sandbox.BWRAP), reason="bubblewrap is not installed")
+def test_nothing_a_sandboxed_script_starts_outlives_it(tmp_path):
+    """Why the supervisor skips its orphan scan for sandbox.Popen (confines_descendants): a
+    daemon that left the script's session is killed with the script."""
+    plan = Sandbox(workdir=tmp_path, system=sandbox.system_folders())
+    nap = f"sleep 37.{os.getpid()}{len(tmp_path.name)}"  # a command line no one else has
+    script = f"setsid {nap} & sleep 0.3; echo started"
+    process = sandbox.Popen(sandbox_argv(["/bin/sh", "-c", script], plan),
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert process.stdout.read() == "started\n"
+    assert process.wait(timeout=10) == 0
+    assert sandbox.Popen.confines_descendants
+    left = subprocess.run(["pgrep", "-f", nap], capture_output=True, text=True)
+    assert left.stdout == "", f"the daemon outlived the script: pid {left.stdout}"
