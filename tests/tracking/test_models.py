@@ -83,7 +83,7 @@ def test_it_registers_a_model_version_in_mlstudios_registry(tracking_uri):
 
 
 def test_models_uris_load_from_the_registered_versions_own_files(tracking_uri):
-    """models:/<name>/<n> and models:/<name>/latest load from the version's blobs, even once
+    """models:/<name>/<n>, /latest and @<alias> load from the version's blobs, even once
     the run's files are gone."""
     features, labels = _data()
     fitted = LogisticRegression(C=0.3).fit(features, labels)
@@ -95,7 +95,8 @@ def test_models_uris_load_from_the_registered_versions_own_files(tracking_uri):
         "mlflow-artifacts:/registered-models/clf/versions/1/artifacts"
     )
     shutil.rmtree(store.run_dir(run.info.run_id) / "outputs")
-    for uri in ("models:/clf/1", "models:/clf/latest"):
+    client.set_registered_model_alias("clf", "best", "1")
+    for uri in ("models:/clf/1", "models:/clf/latest", "models:/clf@best"):
         loaded = mlflow.sklearn.load_model(uri)
         assert (loaded.predict(features) == fitted.predict(features)).all()
     listed = {a.path for a in mlflow.artifacts.list_artifacts("models:/clf/1")}
