@@ -47,7 +47,8 @@ def test_an_owner_deletes_a_version_from_its_page_keeping_shared_blobs(
 ):
     first, second = two_versions
     page = logged_in(owner).get("/w/lab/models/clf/2/").content.decode()
-    assert "Delete version 2" in page and 'name="confirm"' in page
+    assert "Delete version 2" in page and page.count('name="confirm"') == 1
+    assert "<title>clf:2 · Models · MLStudio</title>" in page
     answer = logged_in(owner).post("/w/lab/models/clf/2/delete/", {"confirm": "clf:2"}, follow=True)
     assert answer.redirect_chain[-1][0] == "/w/lab/models/clf/"
     assert "Deleted model clf:2" in answer.content.decode()
