@@ -52,7 +52,7 @@ def experiments_search(*, workspace, view_type: str, max_results: int, offset: i
 
 def run_by_id(*, workspace, run_id) -> Run:
     found = (
-        Run.objects.select_related("experiment", "submitted_by")
+        Run.objects.select_related("experiment", "submitted_by", "mlflow")
         .filter(pk=str(run_id), experiment__workspace=workspace)
         .first()
         if run_id

@@ -13,7 +13,7 @@ from mlstudio import live
 from mlstudio.errors import Conflict
 from runs import services as runs_services
 from runs.metrics import NONFINITE, Ingestor
-from runs.models import Experiment, Metric, Run, RunStatus
+from runs.models import Experiment, Run, RunStatus
 from tracking import protocol
 from tracking.errors import MlflowError, invalid
 from tracking.models import MlflowRunData
@@ -106,8 +106,11 @@ def run_set_deleted(*, run: Run, deleted: bool) -> None:
 
 
 def writable(run: Run) -> None:
-    data = MlflowRunData.objects.filter(run=run, deleted_at__isnull=False).first()
-    if data is not None:
+    try:
+        data = run.mlflow  # selected with the run by selectors.run_by_id
+    except MlflowRunData.DoesNotExist:
+        return
+    if data.deleted_at is not None:
         raise invalid(f"The run {run.pk} must be in the 'active' state. Current state is deleted.")
 
 
@@ -119,31 +122,32 @@ def run_log(*, run: Run, metrics: list[dict], params: dict[str, str], tags: dict
     points last (their series only grow once everything else is in), then push the points to
     open pages."""
     writable(run)
-    series = _metric_series(run, metrics)
     with transaction.atomic():
         locked = Run.objects.select_for_update().get(pk=run.pk)
+        # Read under the lock: each metric's count decides where its next points go.
+        ingestor = Ingestor(locked) if metrics else None
+        series = _metric_series(run, metrics, ingestor.metrics) if metrics else {}
         if params:
             _params_add(locked, params)
         if tags:
             run_set_tags(run=locked, tags=tags)
-        report = Ingestor(locked).ingest_series(series) if series else None
+        report = ingestor.ingest_series(series) if series else None
     if report and report.live:
         live.publish(
             live.run_group(run.pk), {"kind": "metric", "run_id": run.pk, "metrics": report.live}
         )
 
 
-def _metric_series(run: Run, metrics: list[dict]) -> dict[str, np.ndarray]:
-    """The points of each key as (step, value, time in s) rows, refusing up front what the
-    store would leave out, so nothing of a refused batch is stored."""
+def _metric_series(run: Run, metrics: list[dict], known: dict) -> dict[str, np.ndarray]:
+    """The points of each key as (step, value, time in s) rows, refusing up front (before
+    anything of the batch is written) what the store would leave out."""
     from django.conf import settings
 
-    known = dict(Metric.objects.filter(run=run).values_list("name", "kind"))
     names = {m["key"] for m in metrics}
     for name in sorted(names & set(known)):
-        if known[name] not in ("scalar", "list"):
+        if known[name].kind not in ("scalar", "list"):
             raise invalid(
-                f"Metric {name!r} of run {run.pk} holds {known[name]} values, not numbers."
+                f"Metric {name!r} of run {run.pk} holds {known[name].kind} values, not numbers."
             )
     if len(names | set(known)) > settings.MLSTUDIO_METRICS_PER_RUN:
         raise invalid(
