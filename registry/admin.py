@@ -1,6 +1,21 @@
 from django.contrib import admin
 
+from registry import services
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
+
+
+class DeleteThroughServices:
+    """The admin's delete goes through the registry's service, like the API and the pages, so
+    a deleted version's blobs are purged only when nothing else uses them."""
+
+    def versions_of(self, objects) -> list[ModelVersion]:
+        raise NotImplementedError
+
+    def delete_model(self, request, obj):
+        services.model_versions_delete(versions=self.versions_of([obj]))
+
+    def delete_queryset(self, request, queryset):
+        services.model_versions_delete(versions=self.versions_of(queryset))
 
 
 class VersionInline(admin.TabularInline):
@@ -13,16 +28,19 @@ class VersionInline(admin.TabularInline):
 
 
 @admin.register(RegisteredModel)
-class RegisteredModelAdmin(admin.ModelAdmin):
+class RegisteredModelAdmin(DeleteThroughServices, admin.ModelAdmin):
     list_display = ["name", "workspace", "created_at"]
     list_filter = ["workspace"]
     search_fields = ["name", "workspace__name"]
     readonly_fields = ["created_at"]
     inlines = [VersionInline]
 
+    def versions_of(self, objects) -> list[ModelVersion]:
+        return list(ModelVersion.objects.filter(model__in=list(objects)).select_related("model"))
+
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(DeleteThroughServices, admin.ModelAdmin):
     list_display = [
         "__str__", "model", "version", "framework", "file_count", "total_size",
         "run_id_text", "experiment_name", "created_by", "created_at",
@@ -35,6 +53,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "run_id_text", "experiment_name", "source_path", "lineage", "properties",
         "created_by", "created_at",
     ]  # fmt: skip
+
+    def versions_of(self, objects) -> list[ModelVersion]:
+        return list(objects)
 
 
 @admin.register(ModelAlias)

@@ -331,17 +331,28 @@ def model_alias_delete(*, model: RegisteredModel, alias: str) -> None:
 def model_version_delete(*, version: ModelVersion) -> None:
     """Delete one version (its aliases go with it; the name goes with its last version), then
     forget the blobs nothing else uses. Access (owners only) is checked by the caller."""
-    shas = {e["sha256"] for e in version.manifest}
-    workspace_id = version.model.workspace_id
+    model_versions_delete(versions=[version])
+
+
+def model_versions_delete(*, versions: list[ModelVersion]) -> None:
+    """Delete versions, and each name left without one; then purge only the blobs no other
+    version, run or snapshot uses (blobs_purge asks every app through blobs_in_use). The API,
+    the pages and the admin all delete through here."""
+    if not versions:
+        return
+    shas = {e["sha256"] for v in versions for e in v.manifest}
+    workspace_ids = {v.model.workspace_id for v in versions}
     try:
         with transaction.atomic():
-            model = version.model
-            version.delete()
-            if not model.versions.exists():
-                model.delete()
+            models = {v.model_id: v.model for v in versions}
+            ModelVersion.objects.filter(pk__in=[v.pk for v in versions]).delete()
+            for model in models.values():
+                if not model.versions.exists():
+                    model.delete()
     except IntegrityError:
-        raise Conflict(f"Model {version.v1_id} changed meanwhile; try again.") from None
-    transaction.on_commit(lambda: blobs_purge(workspace_id=workspace_id, candidates=shas))
+        raise Conflict(f"Model {versions[0].v1_id} changed meanwhile; try again.") from None
+    for workspace_id in workspace_ids:
+        transaction.on_commit(lambda ws=workspace_id: blobs_purge(workspace_id=ws, candidates=shas))
 
 
 def blobs_used_by_models(sender, workspace_id: int, candidates: frozenset, **kwargs) -> set[str]:

@@ -10,6 +10,11 @@ urlpatterns = [
         views.model_detail,
         name="model-version",
     ),
+    path(
+        "w/<str:name>/models/<str:model>/<int:version>/delete/",
+        views.version_delete,
+        name="model-version-delete",
+    ),
     path("w/<str:name>/runs/<str:run_id>/models/", views.run_models, name="run-models"),
     path(
         "w/<str:name>/runs/<str:run_id>/register-model/",

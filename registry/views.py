@@ -39,6 +39,7 @@ def model_detail(request, name: str, model: str, version: int | None = None):
             "version": found,
             "versions": selectors.model_versions_of(model=found.model),
             "metrics": selectors.model_run_metrics(version=found),
+            "can_delete": membership.allows(Role.OWNER),
             "api": f"/api/workspaces/{workspace.name}/models/{found.model.name}"
             f"/versions/{found.version}",
         },
@@ -72,3 +73,18 @@ def register_from_run(request, name: str, run_id: str):
         return redirect(f"/w/{name}/runs/{run.pk}/#outputs")
     messages.success(request, f"Registered model {version.model.name} version {version.version}.")
     return redirect("model-version", name, version.model.name, version.version)
+
+
+@require_POST
+def version_delete(request, name: str, model: str, version: int):
+    """Delete of a model page: owners only, once the version's id is typed to confirm."""
+    workspace, _ = workspace_get_for_user(user=request.user, name=name, min_role=Role.OWNER)
+    found = selectors.model_version_get(workspace=workspace, name=model, version=version)
+    if request.POST.get("confirm", "").strip() != found.v1_id:
+        messages.error(request, f"Type {found.v1_id} to confirm the delete; nothing was deleted.")
+        return redirect("model-version", name, model, version)
+    services.model_version_delete(version=found)
+    messages.success(request, f"Deleted model {found.v1_id}; files other models or runs use stay.")
+    if selectors.models_list(workspace=workspace, name=model):
+        return redirect("model", name, model)
+    return redirect("models", name)

@@ -112,6 +112,26 @@ class Ingestor:
         signals.metrics_stored.send(sender=Run, run=self.run, names=list(batch.points))
         return report
 
+    def ingest_series(self, series: dict[str, np.ndarray]) -> IngestReport:
+        """Store (step, value, time) rows per scalar metric, checked by the caller (the MLflow
+        API sends whole columns: one array append per metric instead of a record each)."""
+        report = IngestReport()
+        batch = _Batch()
+        for name, rows in series.items():
+            metric = self._metric(name, MetricKind.SCALAR, "")
+            if isinstance(metric, str):
+                report.skipped.append(metric)
+            elif not metric.is_numeric:
+                report.skipped.append(
+                    f"metric {name!r} is a {metric.kind}; its numbers were left out"
+                )
+            elif len(rows):
+                batch.points[name] = _Rows(rows)
+        with transaction.atomic():
+            self._store(batch, report)
+        signals.metrics_stored.send(sender=Run, run=self.run, names=list(batch.points))
+        return report
+
     def _fast(self, record, numeric: set[str], points: dict[str, Points]) -> bool:
         """The SDK's fast path writes {"n", "v", "t"} for a finite number of a metric it has
         seen: that is nearly every record, so it skips every other check."""
@@ -127,7 +147,7 @@ class Ingestor:
 
     def _store(self, batch: _Batch, report: IngestReport) -> None:
         for name, points in batch.points.items():
-            if not points.values:  # log_list(name, []) adds nothing
+            if not len(points.values):  # log_list(name, []) adds nothing
                 continue
             report.stored += self._append_points(self.metrics[name], points, report)
         for name, items in batch.others.items():
@@ -315,6 +335,17 @@ class Points:
                 np.asarray(self.times, dtype=np.float64),
             )
         )
+
+
+class _Rows:
+    """Points already in rows, for _store, which reads .values and .array()."""
+
+    def __init__(self, rows: np.ndarray):
+        self.rows = rows
+        self.values = rows[:, 1]
+
+    def array(self) -> np.ndarray:
+        return self.rows
 
 
 def _live_slice(metric: Metric, triples: np.ndarray) -> dict:

@@ -1,5 +1,5 @@
-"""MLflow 3's logged-models routes, and the model registry's routes (registered-models,
-model-versions), which answer NOT_IMPLEMENTED until MLStudio's model registry exists."""
+"""MLflow 3's logged-models routes, and NOT_IMPLEMENTED for the model registry's routes
+(registered-models, model-versions) that tracking.api_registry does not answer."""
 
 from __future__ import annotations
 
@@ -126,7 +126,8 @@ def search(call) -> dict:
 def registry_not_implemented(call, *args) -> dict:
     raise MlflowError(
         "This model registry call is not implemented by MLStudio; it supports registered-models "
-        "create, get, search and alias, and model-versions create and get.",
+        "create, get, search, get-latest-versions and alias, and model-versions create, get, "
+        "search and get-download-uri.",
         "NOT_IMPLEMENTED",
     )
 

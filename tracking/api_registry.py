@@ -4,10 +4,12 @@ service as v1's run.register_model()."""
 
 from __future__ import annotations
 
+import re
+
 from registry import selectors as registry_selectors
 from registry import services as registry_services
 from registry.models import ModelVersion, RegisteredModel
-from tracking import protocol
+from tracking import model_files, protocol
 from tracking.errors import MlflowError, invalid
 from tracking.models import LoggedModel
 from tracking.presenters import millis
@@ -96,12 +98,67 @@ def get_version(call) -> dict:
     return {"model_version": _version_json(version)}
 
 
+def get_download_uri(call) -> dict:
+    """Where `models:/<name>/<version>` loads from: the version's own files (model_files)."""
+    version = registry_selectors.model_version_get(
+        workspace=call.workspace(), name=protocol.required(call.body, "name"),
+        version=protocol.required(call.body, "version"),
+    )  # fmt: skip
+    return {"artifact_uri": model_files.download_uri(version)}
+
+
+FILTER_TERM = re.compile(r"""\s*(name|run_id)\s*=\s*(?:'([^']*)'|"([^"]*)")\s*""")
+
+
+def _version_filter(text: str) -> dict:
+    """MLflow's model-version filters MLStudio answers: name and run_id equalities, joined
+    with AND."""
+    found = {}
+    for term in re.split(r"(?i)\s+and\s+", text.strip()) if text.strip() else []:
+        match = FILTER_TERM.fullmatch(term)
+        if match is None:
+            raise invalid(f"Unsupported model version filter {term!r}; MLStudio takes "
+                          "name='<model>' and run_id='<run>', joined with AND.")  # fmt: skip
+        found[match.group(1)] = match.group(2) if match.group(2) is not None else match.group(3)
+    return found
+
+
+def search_versions(call) -> dict:
+    wanted = _version_filter(call.body.get("filter") or "")
+    versions = ModelVersion.objects.filter(model__workspace=call.workspace())
+    if "name" in wanted:
+        versions = versions.filter(model__name=wanted["name"])
+    if "run_id" in wanted:
+        versions = versions.filter(run_id_text=wanted["run_id"])
+    versions = versions.select_related("model").order_by("model__name", "-version")
+    return {"model_versions": [_version_json(v) for v in versions]}
+
+
+def latest_versions(call) -> dict:
+    """MLStudio has aliases, not stages: the latest version, whatever stages are asked."""
+    version = registry_selectors.model_version_get(
+        workspace=call.workspace(), name=protocol.required(call.body, "name")
+    )
+    return {"model_versions": [_version_json(version)]}
+
+
 def set_alias(call) -> dict:
     version = registry_selectors.model_version_get(
         workspace=call.writer(), name=protocol.required(call.body, "name"),
         version=protocol.required(call.body, "version"),
     )  # fmt: skip
     registry_services.model_alias_set(version=version, alias=protocol.required(call.body, "alias"))
+    return {}
+
+
+def delete_alias(call) -> dict:
+    workspace = call.writer()
+    found = registry_selectors.model_version_get(
+        workspace=workspace, name=protocol.required(call.body, "name")
+    )
+    registry_services.model_alias_delete(
+        model=found.model, alias=protocol.required(call.body, "alias")
+    )
     return {}
 
 
@@ -119,6 +176,11 @@ ROUTES = {
     ("GET", "registered-models/search"): search_models,
     ("POST", "model-versions/create"): create_version,
     ("GET", "model-versions/get"): get_version,
+    ("GET", "model-versions/get-download-uri"): get_download_uri,
     ("POST", "registered-models/alias"): set_alias,
     ("GET", "registered-models/alias"): get_by_alias,
+    ("DELETE", "registered-models/alias"): delete_alias,
+    ("GET", "model-versions/search"): search_versions,
+    ("GET", "registered-models/get-latest-versions"): latest_versions,
+    ("POST", "registered-models/get-latest-versions"): latest_versions,
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from tracking import presenters, protocol, search, selectors, services
 from tracking.api_experiments import _experiment
 from tracking.errors import invalid
@@ -45,6 +47,26 @@ def _metric(item, index: int | None) -> dict:
         raise invalid(f"Missing value for required parameter '{path}timestamp'.")
     step = protocol.integer(item, "step", 0, path=path)
     return {"key": key, "value": value, "timestamp": timestamp, "step": step}
+
+
+def _metrics(items: list) -> list[dict]:
+    """The batch's metrics checked, each as _metric would: a finite number with integer step
+    and timestamp under a key already checked in this batch (nearly every point the client
+    sends) skips the full check, which costs twenty times more."""
+    checked_keys: set[str] = set()
+    found = []
+    for index, item in enumerate(items):
+        if type(item) is dict:
+            key, value = item.get("key"), item.get("value")
+            stamp, step = item.get("timestamp"), item.get("step", 0)
+            if (key in checked_keys and type(value) in (float, int) and math.isfinite(value)
+                    and type(stamp) is int and type(step) is int):  # fmt: skip
+                found.append({"key": key, "value": float(value), "timestamp": stamp, "step": step})
+                continue
+        metric = _metric(item, index)
+        checked_keys.add(metric["key"])
+        found.append(metric)
+    return found
 
 
 def create(call) -> dict:
@@ -106,7 +128,7 @@ def log_batch(call) -> dict:
     protocol.batch_limits(metrics, params, tags)
     services.run_log(
         run=run,
-        metrics=[_metric(item, i) for i, item in enumerate(metrics)],
+        metrics=_metrics(metrics),
         params=_pairs(params, "params", protocol.MAX_PARAM_VALUE),
         tags=_pairs(tags, "tags", protocol.MAX_TAG_VALUE),
     )

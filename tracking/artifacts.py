@@ -13,7 +13,7 @@ from django.http import FileResponse, JsonResponse
 
 from mlstudio.paths import clean_relative_path, confined
 from runs import store
-from tracking import selectors
+from tracking import model_files, selectors
 from tracking.errors import MlflowError, missing
 
 OUTPUTS = "outputs"
@@ -25,7 +25,14 @@ def model_dir(model_id: str) -> Path:
 
 def dispatch(call, path: str):
     request = call.request
-    if request.method == "GET" and not path:
+    listed = request.method == "GET" and not path
+    parts = _parts(request.GET.get("path", "") if listed else path)
+    if model_files.is_version_path(parts):
+        if request.method != "GET":
+            raise MlflowError("A registered model version's files never change; log to the run "
+                              "and register a new version.", "INVALID_PARAMETER_VALUE")  # fmt: skip
+        return (model_files.listing if listed else model_files.download)(call, parts)
+    if listed:
         return _list(call, request.GET.get("path", ""))
     if request.method == "GET":
         return _download(call, path)
@@ -41,7 +48,7 @@ def _where(call, path: str, *, write: bool) -> tuple[Path, str, str | None]:
     """(the folder that holds the artifacts of `path`, the path inside it, the run id) for a
     proxy path `<run id>/artifacts/<path>` or `models/<model id>/artifacts/<path>`."""
     workspace = call.writer() if write else call.workspace()
-    parts = clean_relative_path(path, what="artifact path").split("/") if path else []
+    parts = _parts(path)
     if len(parts) >= 3 and parts[0] == "models" and parts[2] == "artifacts":
         model = selectors.logged_model_by_id(workspace=workspace, model_id=parts[1])
         return model_dir(model.id), "/".join(parts[3:]), None
@@ -53,6 +60,10 @@ def _where(call, path: str, *, write: bool) -> tuple[Path, str, str | None]:
         f"No artifacts at {path!r}: artifact paths are <run id>/artifacts/<path> (the run's "
         "artifact_uri)."
     )
+
+
+def _parts(path: str) -> list[str]:
+    return clean_relative_path(path, what="artifact path").split("/") if path else []
 
 
 def _upload(call, path: str):

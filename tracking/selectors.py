@@ -52,7 +52,7 @@ def experiments_search(*, workspace, view_type: str, max_results: int, offset: i
 
 def run_by_id(*, workspace, run_id) -> Run:
     found = (
-        Run.objects.select_related("experiment", "submitted_by")
+        Run.objects.select_related("experiment", "submitted_by", "mlflow")
         .filter(pk=str(run_id), experiment__workspace=workspace)
         .first()
         if run_id
@@ -85,10 +85,11 @@ def metric_history(*, run: Run, key: str, max_results: int | None, offset: int) 
     page = points[offset : offset + size]
     steps = page[:, 0].astype(np.int64).tolist()
     stamps = np.rint(page[:, 2] * 1000).astype(np.int64).tolist()
-    values = [encode_number(v) for v in page[:, 1].tolist()]
+    values = page[:, 1]
+    values = values.tolist() if np.isfinite(values).all() else map(encode_number, values.tolist())
     found = [
         {"key": key, "value": v, "timestamp": t, "step": s}
-        for v, t, s in zip(values, stamps, steps, strict=True)
+        for v, t, s in zip(values, stamps, steps)  # noqa: B905 (a map has no len; same length)
     ]
     following = offset + size
     return found, following if following < len(points) else 0

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
 from mlstudio import live
 from mlstudio.errors import Conflict
 from runs import services as runs_services
-from runs.metrics import Ingestor
-from runs.models import Experiment, Metric, Run, RunStatus
+from runs.metrics import NONFINITE, Ingestor
+from runs.models import Experiment, Run, RunStatus
 from tracking import protocol
 from tracking.errors import MlflowError, invalid
 from tracking.models import MlflowRunData
@@ -105,8 +106,11 @@ def run_set_deleted(*, run: Run, deleted: bool) -> None:
 
 
 def writable(run: Run) -> None:
-    data = MlflowRunData.objects.filter(run=run, deleted_at__isnull=False).first()
-    if data is not None:
+    try:
+        data = run.mlflow  # selected with the run by selectors.run_by_id
+    except MlflowRunData.DoesNotExist:
+        return
+    if data.deleted_at is not None:
         raise invalid(f"The run {run.pk} must be in the 'active' state. Current state is deleted.")
 
 
@@ -118,31 +122,32 @@ def run_log(*, run: Run, metrics: list[dict], params: dict[str, str], tags: dict
     points last (their series only grow once everything else is in), then push the points to
     open pages."""
     writable(run)
-    records = _metric_records(run, metrics)
     with transaction.atomic():
         locked = Run.objects.select_for_update().get(pk=run.pk)
+        # Read under the lock: each metric's count decides where its next points go.
+        ingestor = Ingestor(locked) if metrics else None
+        series = _metric_series(run, metrics, ingestor.metrics) if metrics else {}
         if params:
             _params_add(locked, params)
         if tags:
             run_set_tags(run=locked, tags=tags)
-        report = Ingestor(locked).ingest(records) if records else None
+        report = ingestor.ingest_series(series) if series else None
     if report and report.live:
         live.publish(
             live.run_group(run.pk), {"kind": "metric", "run_id": run.pk, "metrics": report.live}
         )
 
 
-def _metric_records(run: Run, metrics: list[dict]) -> list[dict]:
-    """Ingestor records, refusing up front what the store would leave out, so nothing of a
-    refused batch is stored."""
+def _metric_series(run: Run, metrics: list[dict], known: dict) -> dict[str, np.ndarray]:
+    """The points of each key as (step, value, time in s) rows, refusing up front (before
+    anything of the batch is written) what the store would leave out."""
     from django.conf import settings
 
-    known = dict(Metric.objects.filter(run=run).values_list("name", "kind"))
     names = {m["key"] for m in metrics}
     for name in sorted(names & set(known)):
-        if known[name] not in ("scalar", "list"):
+        if known[name].kind not in ("scalar", "list"):
             raise invalid(
-                f"Metric {name!r} of run {run.pk} holds {known[name]} values, not numbers."
+                f"Metric {name!r} of run {run.pk} holds {known[name].kind} values, not numbers."
             )
     if len(names | set(known)) > settings.MLSTUDIO_METRICS_PER_RUN:
         raise invalid(
@@ -150,18 +155,25 @@ def _metric_records(run: Run, metrics: list[dict]) -> list[dict]:
             "(MLSTUDIO_METRICS_PER_RUN); log fewer distinct keys."
         )
     limit = min(protocol.MAX_KEY, settings.MLSTUDIO_METRIC_NAME_MAX)
-    records = []
+    for name in names:
+        if len(name) > limit:
+            raise invalid(f"Metric key {name[:40]!r}… is longer than {limit} characters.")
+    grouped: dict[str, list[dict]] = {}
     for metric in metrics:
-        if len(metric["key"]) > limit:
-            raise invalid(f"Metric key {metric['key'][:40]!r}… is longer than {limit} characters.")
-        record = {"n": metric["key"], "s": metric["step"], "t": metric["timestamp"] / 1000}
-        value = metric["value"]
-        if isinstance(value, str):
-            record["x"] = value
-        else:
-            record["v"] = value
-        records.append(record)
-    return records
+        grouped.setdefault(metric["key"], []).append(metric)
+    return {name: _rows(points) for name, points in grouped.items()}
+
+
+def _rows(points: list[dict]) -> np.ndarray:
+    values = [m["value"] for m in points]
+    if any(type(v) is str for v in values):  # "NaN", "Infinity", "-Infinity"
+        values = [NONFINITE[v] if type(v) is str else v for v in values]
+    rows = np.empty((len(points), 3), dtype=np.float64)
+    rows[:, 0] = [m["step"] for m in points]
+    rows[:, 1] = values
+    rows[:, 2] = [m["timestamp"] for m in points]
+    rows[:, 2] /= 1000
+    return rows
 
 
 def _params_add(run: Run, params: dict[str, str]) -> None:

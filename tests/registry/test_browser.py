@@ -65,3 +65,12 @@ def test_it_registers_a_run_output_from_its_button_and_lists_it(
     rows = page.locator("#models tbody tr")
     assert rows.count() == 1 and rows.first.get_attribute("data-name") == "mnist-clf"
     page.screenshot(path=str(ARTIFACTS / "registry-models-page.png"), full_page=True)
+
+    page.goto(f"{server}/w/lab/models/net/1/")
+    page.click("#delete-version summary")
+    page.fill("#delete-confirm", "net:1")
+    page.screenshot(path=str(ARTIFACTS / "registry-delete.png"), full_page=True)
+    page.click("#delete-version button[type=submit]")
+    page.wait_for_url(f"{server}/w/lab/models/")
+    assert "Deleted model net:1" in page.locator(".messages").inner_text()
+    assert page.locator("#models tbody tr").count() == 1

@@ -28,6 +28,9 @@ TRAIN = """
     run.log("accuracy", 0.93)
     model = run.register_model("in-script", "outputs/model.pkl", tags={"where": "script"})
     print("REGISTERED", model.id, model.run_id == run.id)
+    from mlstudio.sdk import Model
+    path = Model.get_model_path("in-script")  # inside a run: the run's own workspace
+    print("SCORING", path, open(path, "rb").read()[:8])
 """
 
 
@@ -64,6 +67,7 @@ def test_a_v1_notebook_registers_finds_and_downloads(ws, finished, tmp_path, cap
     log = tmp_path / "log.txt"
     finished.download_file("user_logs/std_log.txt", str(log))
     assert "REGISTERED in-script:1 True" in log.read_text()
+    assert "SCORING azureml-models/in-script/1/model.pkl b'pickled-'" in log.read_text()
 
     model = finished.register_model(
         model_name="sk-mnist", model_path="outputs/model.pkl", tags={"area": "mnist"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -94,6 +95,25 @@ def test_it_pages_through_a_long_metric_history(tracking_uri):
     assert (history[-1].step, history[-1].timestamp, history[-1].value) == (
         29_999, 1_700_000_029_999, 29.999,
     )  # fmt: skip
+
+
+def test_non_finite_values_and_two_keys_in_one_batch_come_back_as_logged(tracking_uri):
+    from mlflow.entities import Metric
+
+    client = MlflowClient()
+    run_id = client.create_run(client.create_experiment("odd")).info.run_id
+    values = [0.5, math.nan, math.inf, -math.inf, 2]
+    client.log_batch(run_id, metrics=[
+        *(Metric("loss", v, 1_000 + i, 10 * i) for i, v in enumerate(values)),
+        Metric("acc", 0.9, 5_000, 3),
+    ])  # fmt: skip
+    history = client.get_metric_history(run_id, "loss")
+    assert [m.step for m in history] == [0, 10, 20, 30, 40]
+    assert [m.timestamp for m in history] == [1_000, 1_001, 1_002, 1_003, 1_004]
+    got = [m.value for m in history]
+    assert got[0] == 0.5 and math.isnan(got[1]) and got[2:] == [math.inf, -math.inf, 2.0]
+    (acc,) = client.get_metric_history(run_id, "acc")
+    assert (acc.value, acc.step, acc.timestamp) == (0.9, 3, 5_000)
 
 
 def test_it_makes_a_nested_run_a_child_run(tracking_uri):

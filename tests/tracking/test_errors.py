@@ -182,3 +182,15 @@ def test_it_shows_params_in_their_own_table_on_the_run_page(alice, run, owner):
     page.force_login(owner)
     html = page.get(f"/w/lab/runs/{run.pk}/").content.decode()
     assert 'id="params"' in html and '<th scope="row">lr</th><td>0.1</td>' in html
+
+
+def test_a_deleted_run_takes_no_logging_until_restored(alice, run):
+    assert post(alice, "runs/delete", {"run_id": run.pk}).status_code == 200
+    status, code, message = error_of(post(alice, "runs/log-batch", {
+        "run_id": run.pk, "metrics": [metric(0)], "params": [{"key": "lr", "value": "0.1"}],
+    }))  # fmt: skip
+    assert (status, code) == (400, "INVALID_PARAMETER_VALUE") and "deleted" in message
+    assert not Metric.objects.exists() and not MlflowRunData.objects.get(run=run).params
+    assert post(alice, "runs/restore", {"run_id": run.pk}).status_code == 200
+    assert post(alice, "runs/log-metric", {"run_id": run.pk, **metric(1)}).status_code == 200
+    assert Metric.objects.get(run=run, name="loss").count == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import mlflow
 import mlflow.sklearn
 import numpy as np
@@ -73,3 +75,31 @@ def test_it_registers_a_model_version_in_mlstudios_registry(tracking_uri):
     client = mlflow.MlflowClient()
     client.set_registered_model_alias("iris", "champion", "1")
     assert client.get_model_version_by_alias("iris", "champion").version == "1"
+    found = client.search_model_versions(f"name='iris' and run_id='{run.info.run_id}'")
+    assert [v.version for v in found] == ["1"]
+    client.delete_registered_model_alias("iris", "champion")
+    with pytest.raises(mlflow.exceptions.MlflowException, match="no alias 'champion'"):
+        client.get_model_version_by_alias("iris", "champion")
+
+
+def test_models_uris_load_from_the_registered_versions_own_files(tracking_uri):
+    """models:/<name>/<n>, /latest and @<alias> load from the version's blobs, even once
+    the run's files are gone."""
+    features, labels = _data()
+    fitted = LogisticRegression(C=0.3).fit(features, labels)
+    mlflow.set_experiment("download-uri")
+    with mlflow.start_run() as run:
+        mlflow.sklearn.log_model(fitted, name="m", registered_model_name="clf", **CHEAP)
+    client = mlflow.MlflowClient()
+    assert client.get_model_version_download_uri("clf", "1") == (
+        "mlflow-artifacts:/registered-models/clf/versions/1/artifacts"
+    )
+    shutil.rmtree(store.run_dir(run.info.run_id) / "outputs")
+    client.set_registered_model_alias("clf", "best", "1")
+    for uri in ("models:/clf/1", "models:/clf/latest", "models:/clf@best"):
+        loaded = mlflow.sklearn.load_model(uri)
+        assert (loaded.predict(features) == fitted.predict(features)).all()
+    listed = {a.path for a in mlflow.artifacts.list_artifacts("models:/clf/1")}
+    assert "MLmodel" in listed and "model.pkl" in listed
+    with pytest.raises(mlflow.exceptions.MlflowException, match="no version 7"):
+        client.get_model_version_download_uri("clf", "7")
