@@ -111,3 +111,34 @@ def runs_table(*, experiment: Experiment) -> tuple[list[dict], dict, list[str]]:
         summaries.setdefault(run_id, {})[name] = dict(zip(SUMMARY_FIELDS, values, strict=True))
         names.add(name)
     return runs, summaries, sorted(names)
+
+
+SERIES_MAX = 2000  # runs x metric names in one request for series
+
+
+def metrics_of_runs(*, workspace, run_ids: list[str], names: list[str]) -> list[Metric]:
+    """The numeric metrics named `names` of the runs `run_ids`, all of the workspace: what a
+    comparison of those runs draws. A run the workspace does not have is named in a NotFound;
+    a run without one of the names simply has no series for it."""
+    run_ids, names = list(dict.fromkeys(run_ids)), list(dict.fromkeys(names))
+    if not run_ids or not names:
+        raise UserError("Name at least one run (run=<id>) and one metric (name=<metric>).")
+    if len(run_ids) * len(names) > SERIES_MAX:
+        raise UserError(
+            f"{len(run_ids)} runs x {len(names)} metrics is over {SERIES_MAX} series in one "
+            "request; ask for fewer runs or metrics at a time."
+        )
+    known = set(
+        Run.objects.filter(pk__in=run_ids, experiment__workspace=workspace).values_list(
+            "pk", flat=True
+        )
+    )
+    missing = [run_id for run_id in run_ids if run_id not in known]
+    if missing:
+        shown = ", ".join(repr(m) for m in missing[:5])
+        raise NotFound(f"No run {shown} in workspace {workspace.name!r}.")
+    return list(
+        Metric.objects.filter(run_id__in=run_ids, name__in=names, kind__in=NUMERIC_KINDS).only(
+            "pk", "run_id", "name", "count"
+        )
+    )

@@ -40,7 +40,7 @@ const runs = data.runs.map(tableRun);
 const loadPlotly = () => loadScript(table.dataset.plotly).then(() => window.Plotly);
 const picker = document.getElementById("chart-picker");
 const panel = picker && chartsPanel({
-  box: document.getElementById("charts-panel"), picker, seriesUrl: table.dataset.series, plotly: loadPlotly,
+  box: document.getElementById("charts-panel"), picker, seriesUrl: table.dataset.seriesMany, plotly: loadPlotly,
 });
 picker?.addEventListener("change", () => show());
 const byId = new Map(runs.map((run) => [run.id, run]));
@@ -264,7 +264,7 @@ compareButton.addEventListener("click", () => {
     scatterX: document.getElementById("scatter-x"), scatterY: document.getElementById("scatter-y"),
   };
   const runs = [...selected].map((id) => byId.get(id));
-  showComparison({ runs, summaries, seriesUrl: table.dataset.series, plotly: loadPlotly, boxes, describe: DESCRIBE })
+  showComparison({ runs, summaries, seriesUrl: table.dataset.seriesMany, plotly: loadPlotly, boxes, describe: DESCRIBE })
     .catch((problem) => alert(problem.message));
 });
 
