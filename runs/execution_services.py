@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from compute.selectors import nodes_online
-from runs.models import Run, RunNode, RunStatus
+from runs.models import IMAGE_PROPERTY, Run, RunNode, RunStatus
 
 
 def run_claim(*, run_id: str, worker: str) -> bool:
@@ -38,6 +38,15 @@ def run_heartbeat(*, run_id: str) -> bool:
 def run_status_of(*, run_id: str) -> tuple[str, str] | None:
     """The run's status and its detail, read now."""
     return Run.objects.filter(pk=run_id).values_list("status", "status_detail").first()
+
+
+def run_image_record(*, run_id: str, image: str) -> None:
+    """The Docker image the run executes in, shown beside its node as where it ran."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(pk=run_id)
+        if run.properties.get(IMAGE_PROPERTY) != image:
+            run.properties[IMAGE_PROPERTY] = image
+            run.save(update_fields=["properties"])
 
 
 def run_token_attach(*, run_id: str, token) -> None:

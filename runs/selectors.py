@@ -84,33 +84,43 @@ def experiments_with_stats(*, workspace, view_type: str = "ActiveOnly", query: s
     )
 
 
-def runs_table(*, experiment: Experiment) -> tuple[list[dict], dict, list[str]]:
-    """The experiment page's table: its top-level runs newest first, as plain rows of what the
-    table shows and searches; their numeric metric summaries {run id: {name: {last_value, min_value,
+# What a row of the runs table holds besides id, number, status, tags and description.
+TABLE_FIELDS = {
+    "name": F("display_name"), "user": F("submitted_by__username"),
+    "target": KeyTextTransform("compute_target", "definition"),
+    "arguments": KeyTransform("arguments", "definition"),
+    "environment": KeyTransform("environment", "definition"), "node": F("worker"),
+    "created": F("created_at"), "started": F("started_at"), "ended": F("ended_at"),
+}  # fmt: skip
+
+
+def runs_table(
+    *, experiment: Experiment, run_ids: list[str] | None = None
+) -> tuple[list[dict], dict, list[str]]:
+    """The experiment page's table: its top-level runs newest first (or the runs `run_ids`,
+    which the open table asks for again as they change), as plain rows of what the table shows
+    and searches; their numeric metric summaries {run id: {name: {last_value, min_value,
     max_value}}}; and the metric names. Two queries whatever the number of runs, reading
-    none of a run's larger columns (definition, history, properties)."""
-    runs = list(
-        experiment.runs.filter(parent__isnull=True)
-        .order_by("-number")
-        .values(
-            "id", "number", "status", "tags", name=F("display_name"),
-            user=F("submitted_by__username"),
-            target=KeyTextTransform("compute_target", "definition"),
-            arguments=KeyTransform("arguments", "definition"), node=F("worker"),
-            created=F("created_at"), started=F("started_at"), ended=F("ended_at"),
+    none of a run's larger columns (definition, history)."""
+    runs = experiment.runs.all()
+    metrics = Metric.objects.filter(run__experiment=experiment, kind__in=NUMERIC_KINDS)
+    if run_ids is None:
+        runs, metrics = runs.filter(parent__isnull=True), metrics.filter(run__parent__isnull=True)
+    else:
+        runs, metrics = runs.filter(pk__in=run_ids), metrics.filter(run_id__in=run_ids)
+    rows = list(
+        runs.order_by("-number").values(
+            "id", "number", "status", "tags", "description", "properties", **TABLE_FIELDS
         )
-    )  # fmt: skip
+    )
     summaries: dict[str, dict] = {}
     names: set[str] = set()
-    metrics = Metric.objects.filter(
-        run__experiment=experiment, run__parent__isnull=True, kind__in=NUMERIC_KINDS
-    )
     for run_id, name, *values in metrics.values_list(
         "run_id", "name", "last_value", "min_value", "max_value"
     ):
         summaries.setdefault(run_id, {})[name] = dict(zip(SUMMARY_FIELDS, values, strict=True))
         names.add(name)
-    return runs, summaries, sorted(names)
+    return rows, summaries, sorted(names)
 
 
 SERIES_MAX = 2000  # runs x metric names in one request for series

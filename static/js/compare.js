@@ -1,5 +1,6 @@
 // The comparison of selected runs, side by side: a table of what differs (highlighted), every
 // metric overlaid, parallel coordinates and a scatter of a parameter against a metric.
+import { themed } from "./chart_theme.js";
 import { api } from "./common.js";
 
 // A run's parameters: its tags and its `--name value` arguments (a bare `--flag` is "true").
@@ -83,7 +84,7 @@ export async function overlay(Plotly, box, runs, metricNames, seriesUrl) {
     div.dataset.metric = name;
     div.setAttribute("aria-label", `Chart of ${name} for the compared runs`);
     box.append(div);
-    await Plotly.newPlot(div, traces, { title: { text: name }, margin: { t: 40 }, height: 320, xaxis: { title: { text: "step" } } }, { responsive: true });
+    await Plotly.newPlot(div, traces, themed({ title: { text: name }, margin: { t: 40 }, height: 320, xaxis: { title: { text: "step" } } }), { responsive: true });
   }
 }
 
@@ -95,7 +96,7 @@ function parallel(Plotly, box, runs, params, numeric, metricNames, summaries) {
   box.hidden = dimensions.length < 2;
   if (box.hidden) return;
   Plotly.newPlot(box, [{ type: "parcoords", dimensions, line: { color: dimensions[dimensions.length - 1].values, colorscale: "Viridis" } }],
-    { title: { text: "Parameters and metrics (last values)" }, margin: { t: 60, l: 60, r: 60 } }, { responsive: true });
+    themed({ title: { text: "Parameters and metrics (last values)" }, margin: { t: 60, l: 60, r: 60 } }), { responsive: true });
 }
 
 function scatter(Plotly, boxes, runs, params, paramNames, metricNames, summaries) {
@@ -106,7 +107,7 @@ function scatter(Plotly, boxes, runs, params, paramNames, metricNames, summaries
     const x = params.map((p) => p[scatterX.value] ?? null);
     const y = runs.map((run) => summaries[run.id]?.[scatterY.value]?.last_value ?? null);
     Plotly.newPlot(box, [{ x, y, text: runs.map((run) => `#${run.number} ${run.name}`), mode: "markers", type: "scatter", marker: { size: 10 } }],
-      { title: { text: `${scatterY.value} (last) against ${scatterX.value}` }, margin: { t: 40 }, xaxis: { title: { text: scatterX.value } }, yaxis: { title: { text: scatterY.value } } },
+      themed({ title: { text: `${scatterY.value} (last) against ${scatterX.value}` }, margin: { t: 40 }, xaxis: { title: { text: scatterX.value } }, yaxis: { title: { text: scatterY.value } } }),
       { responsive: true });
   };
   boxes.scatterBox.hidden = !paramNames.length || !metricNames.length;

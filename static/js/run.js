@@ -1,3 +1,4 @@
+import { themed } from "./chart_theme.js";
 import { api, FINAL, liveSocket, loadScript, setStatus } from "./common.js";
 
 const page = JSON.parse(document.getElementById("page-data").textContent);
@@ -111,7 +112,7 @@ function showLive(event) {
 // --- metrics: one chart per numeric series, extended live; zoom re-queries ---------------
 const chartsBox = document.getElementById("charts");
 const charts = new Map();
-const layout = (name) => ({ title: { text: name }, margin: { t: 40, r: 20 }, xaxis: { title: { text: "step" } }, height: 320 });
+const layout = (name) => themed({ title: { text: name }, margin: { t: 40, r: 20 }, xaxis: { title: { text: "step" } }, height: 320 });
 
 const plotly = () => loadScript(page.plotly).then(() => window.Plotly);
 
