@@ -110,7 +110,14 @@ def runs_table(
         runs, metrics = runs.filter(pk__in=run_ids), metrics.filter(run_id__in=run_ids)
     rows = list(
         runs.order_by("-number").values(
-            "id", "number", "status", "tags", "description", "properties", **TABLE_FIELDS
+            "id",
+            "number",
+            "status",
+            "tags",
+            "description",
+            "properties",
+            "parent_id",
+            **TABLE_FIELDS,
         )
     )
     summaries: dict[str, dict] = {}

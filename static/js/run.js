@@ -253,6 +253,8 @@ function showDetails(details) {
   document.getElementById("ended").textContent = when(details.endTimeUtc);
   document.getElementById("ov-exit").textContent = details.exitCode ?? "–";
   document.getElementById("ov-node").textContent = details.node || "–";
+  document.getElementById("ov-image").textContent = details.image || "";
+  document.getElementById("ov-image-row").hidden = !details.image;
   showPairs("ov-tags", details.tags, "Tag ");
   showPairs("ov-properties", Object.fromEntries(Object.entries(details.properties).filter(([key]) => !GIT_KEY.test(key))), "");
   if (FINAL.has(details.status) && details.error) showError(details);
