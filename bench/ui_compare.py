@@ -46,12 +46,26 @@ for i in range({RUNS}):
 print(experiment.pk)
 """
 
-DRAWN = f"""() => document.querySelectorAll('#compare-charts .main-svg').length >= {METRICS}
-  && document.querySelector('#compare-parallel .main-svg')
-  && document.querySelector('#compare-scatter .main-svg') && performance.now()"""
+# Milliseconds from the click until the table, the overlaid charts and the scatter are on
+# show ("charts"), and until the parallel coordinates are too ("all").
+TIMED = f"""async () => {{
+  const started = performance.now();
+  const found = {{}};
+  document.getElementById('compare').click();
+  while (!found.all) {{
+    await new Promise((done) => requestAnimationFrame(done));
+    const charts = document.querySelectorAll('#compare-charts .main-svg').length >= {METRICS}
+      && document.querySelector('#compare-scatter .main-svg');
+    if (charts && !found.charts) found.charts = performance.now() - started;
+    if (found.charts && document.querySelector('#compare-parallel .main-svg')) {{
+      found.all = performance.now() - started;
+    }}
+  }}
+  return found;
+}}"""
 
 
-def compare_once(browser, studio: BenchStudio, url: str) -> float:
+def compare_once(browser, studio: BenchStudio, url: str) -> dict:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     _login(page, studio)
@@ -61,11 +75,9 @@ def compare_once(browser, studio: BenchStudio, url: str) -> float:
     page.wait_for_selector("#charts-panel .main-svg", timeout=120_000)
     for box in page.query_selector_all("#runs tbody tr[data-run] input[type=checkbox]"):
         box.check()
-    started = page.evaluate("performance.now()")
-    page.click("#compare")
-    drawn = page.wait_for_function(DRAWN, polling="raf", timeout=120_000).json_value()
+    drawn = page.evaluate(TIMED)
     context.close()
-    return drawn - started
+    return drawn
 
 
 def new_row(browser, studio: BenchStudio, url: str) -> float:
@@ -162,8 +174,12 @@ def run(quick: bool) -> list[Figure]:
         peer = mlflow_compare(browser, repeats)
         browser.close()
     return [
-        Figure(f"compare {RUNS} runs x {METRICS} metrics: click to everything drawn (median)",
-               statistics.median(compares) / 1000, "s", 5,
+        Figure(f"compare {RUNS} runs x {METRICS} metrics: click to table, every metric overlaid "
+               "and the scatter drawn (median)",
+               statistics.median(c["charts"] for c in compares) / 1000, "s"),
+        Figure(f"compare {RUNS} runs x {METRICS} metrics: click to everything drawn, parallel "
+               "coordinates too (median)",
+               statistics.median(c["all"] for c in compares) / 1000, "s", 5,
                peer_name=None if peer is None else "MLflow compare page",
                peer_value=None if peer is None else peer / 1000),
         Figure("runs table: SDK submit to its row on the open page (median)",

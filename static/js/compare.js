@@ -50,8 +50,11 @@ export async function showComparison({ runs, summaries, seriesUrl, plotly, boxes
   const Plotly = await plotly();
   await overlay(Plotly, boxes.charts, runs, metricNames, seriesUrl);
   const numeric = paramNames.filter((name) => params.every((p) => p[name] === undefined || Number.isFinite(Number(p[name]))));
-  parallel(Plotly, boxes.parallel, runs, params, numeric, metricNames, summaries);
   scatter(Plotly, boxes, runs, params, paramNames, metricNames, summaries);
+  // Last: parallel coordinates draw with WebGL, which takes seconds where the browser has no
+  // graphics card to hand it to (software rendering); everything else is on show before.
+  await frame();
+  parallel(Plotly, boxes.parallel, runs, params, numeric, metricNames, summaries);
 }
 
 // Every series of `names` for `runs`, in one request to the studio: a comparison of 20 runs
@@ -72,6 +75,9 @@ export async function seriesOf(seriesUrl, runs, names) {
   return Object.assign({}, ...answers.map((answer) => answer.series));
 }
 
+// Lets the browser paint what is drawn so far: each chart shows as soon as it is ready.
+const frame = () => new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)));
+
 export async function overlay(Plotly, box, runs, metricNames, seriesUrl) {
   const series = metricNames.length && runs.length ? await seriesOf(seriesUrl, runs, metricNames) : {};
   box.replaceChildren();
@@ -84,6 +90,7 @@ export async function overlay(Plotly, box, runs, metricNames, seriesUrl) {
     div.dataset.metric = name;
     div.setAttribute("aria-label", `Chart of ${name} for the compared runs`);
     box.append(div);
+    await frame();
     await Plotly.newPlot(div, traces, themed({ title: { text: name }, margin: { t: 40 }, height: 320, xaxis: { title: { text: "step" } } }), { responsive: true });
   }
 }
