@@ -127,3 +127,21 @@ def test_it_shows_the_image_a_docker_run_ran_in(
     where = cell(page, run_id, "[data-where-cell]")
     assert where.startswith("local · ") and where.endswith(image)
     wait_for_status(run_id, "Completed")
+
+
+def test_it_draws_charts_in_the_pages_colours_dark_or_light(signed_in, server, owner, experiment):
+    from tests.runs.test_runs_table import add_runs
+
+    page = signed_in
+    add_runs(experiment, owner, range(1, 4))
+    page.emulate_media(color_scheme="dark")
+    page.goto(f"{server}/w/lab/experiments/{experiment.pk}/")
+    chart = "#charts-panel [data-metric=loss]"
+    page.wait_for_selector(f"{chart} .main-svg")
+    background = f"document.querySelector('{chart}').layout.paper_bgcolor"
+    card = "getComputedStyle(document.documentElement).getPropertyValue('--card').trim()"
+    assert page.evaluate(background) == page.evaluate(card) == "#1d2129"
+    assert page.evaluate(f"document.querySelector('{chart}').layout.font.color") == "#e3e7ee"
+    page.screenshot(path=f"{SHOTS}/runs-table-dark.png")
+    page.emulate_media(color_scheme="light")  # the system switches while the page is open
+    page.wait_for_function(f"{background} === '#fff'")
