@@ -80,7 +80,7 @@ def compare_once(browser, studio: BenchStudio, url: str) -> dict:
     return drawn
 
 
-def new_row(browser, studio: BenchStudio, url: str) -> float:
+def new_row(browser, studio: BenchStudio, url: str, experiment: str = "bench_compare") -> float:
     """Seconds from the start of an SDK submit to its row on an open runs table."""
     context = browser.new_context()
     page = context.new_page()
@@ -88,7 +88,7 @@ def new_row(browser, studio: BenchStudio, url: str) -> float:
     page.goto(url)
     page.wait_for_selector("#runs tbody tr[data-run]")
     started = time.perf_counter()
-    run = _submit(studio, "print('hi')\n", "bench_compare")
+    run = _submit(studio, "print('hi')\n", experiment)
     page.wait_for_selector(f"#runs tr[data-run='{run.id}']", timeout=60_000)
     elapsed = time.perf_counter() - started
     context.close()
