@@ -145,3 +145,30 @@ def test_it_draws_charts_in_the_pages_colours_dark_or_light(signed_in, server, o
     page.screenshot(path=f"{SHOTS}/runs-table-dark.png")
     page.emulate_media(color_scheme="light")  # the system switches while the page is open
     page.wait_for_function(f"{background} === '#fff'")
+
+
+def test_it_compares_environment_image_and_git_commit(signed_in, server, owner, experiment):
+    from tests.runs.test_runs_table import add_runs
+
+    page = signed_in
+    runs = add_runs(experiment, owner, range(1, 3))
+    for run, version, dirty in ((runs[0], "1", "false"), (runs[1], "2", "true")):
+        Run.objects.filter(pk=run.pk).update(
+            definition={"compute_target": "docker", "script": "train.py",
+                        "environment": {"id": 1, "name": "torch", "version": version}},
+            properties={"azureml.git.commit": "0123456789abcdef", "azureml.git.dirty": dirty,
+                        "mlstudio.image": "mlstudio/env:abc"},
+        )  # fmt: skip
+    page.goto(f"{server}/w/lab/experiments/{experiment.pk}/")
+    for run in runs:
+        page.check(f"tr[data-run='{run.pk}'] input[type=checkbox]")
+    page.click("#compare")
+    page.wait_for_selector("#compare-table")
+
+    def row(label: str) -> tuple[list[str], str | None]:
+        selector = f"#compare-table tr:has(th:text-is('{label}'))"
+        return page.inner_text(selector).split("\t")[1:], page.get_attribute(selector, "class")
+
+    assert row("environment") == (["torch:1", "torch:2"], "diff")
+    assert row("git commit") == (["0123456789ab", "0123456789ab (dirty)"], "diff")
+    assert row("image") == (["mlstudio/env:abc", "mlstudio/env:abc"], None)
