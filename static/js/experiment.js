@@ -380,11 +380,13 @@ function learnMetricNames() {
 
 const going = () => runs.filter((run) => !FINAL.has(run.status)).map((run) => run.id);
 let soon = null;
+// A new run is asked for at once; a known one's events are gathered for 300 ms, so a burst of
+// them (Queued, Preparing, Running in a second) makes one request, not one each.
 function refreshSoon(id) {
   if (elsewhere.has(id)) return;
   due.add(id);
-  clearTimeout(soon);
-  soon = setTimeout(() => refreshRows([]), 300);  // a burst of events makes one request
+  if (!byId.has(id)) { clearTimeout(soon); soon = null; refreshRows([]); return; }
+  soon ??= setTimeout(() => { soon = null; refreshRows([]); }, 300);
 }
 
 liveSocket(table.dataset.live, {
