@@ -9,6 +9,7 @@ import sys
 
 from bench.figures import Figure
 from bench.ui import CHROMIUM_ARGS, _login
+from bench.ui_compare import new_row
 from bench.util import REPO, BenchStudio
 
 # Runs made through the services, in the studio's own process context: interactive runs
@@ -122,6 +123,7 @@ def run(quick: bool) -> list[Figure]:
         )
         samples = [load_page(browser, studio, url, count) for _ in range(loads - 1)]
         samples.append(load_page(browser, studio, url, count, then=interact))
+        rows = [new_row(browser, studio, url, "bench_table") for _ in range(3)]
         browser.close()
     sorts, filters, show_all = samples[-1]["then"]
     server = statistics.median(s["server"] for s in samples)
@@ -139,6 +141,8 @@ def run(quick: bool) -> list[Figure]:
         Figure(f"filter {count:,} runs by status (worst of {len(filters)})",
                max(filters), "ms", 200),
     ]  # fmt: skip
+    figures.append(Figure(f"experiment page, {count:,} runs, open: SDK submit to its row "
+                          "(median of 3)", statistics.median(rows), "s", 2))  # fmt: skip
     if show_all is not None:
         figures.append(Figure(f"show all {count:,} runs after a page of them", show_all, "ms"))
     return figures

@@ -152,6 +152,26 @@ def run_list(
     return [run_details(run, brief=True) for run in runs[start : start + max(1, min(limit, 1000))]]
 
 
+class TableQuery(Schema):
+    run: list[str]
+
+
+TABLE_RUNS_MAX = 500
+
+
+@router.get("/workspaces/{ws}/experiments/{experiment_id}/table")
+def runs_table(request, ws: str, experiment_id: int, query: Query[TableQuery]):
+    """Rows of the experiment page's runs table for the runs named (repeat `run`), as the page
+    got them: an open table asks again for the runs that are going, and for a new one."""
+    if len(query.run) > TABLE_RUNS_MAX:
+        raise UserError(
+            f"Ask for at most {TABLE_RUNS_MAX} runs at a time ({len(query.run)} given)."
+        )
+    experiment = _experiment(request, ws, experiment_id)
+    runs, summaries, _ = selectors.runs_table(experiment=experiment, run_ids=query.run)
+    return {"runs": runs, "metrics": summaries}
+
+
 @router.post("/workspaces/{ws}/experiments/{experiment_id}/runs", response={201: dict})
 def run_submit(request, ws: str, experiment_id: int, payload: SubmitIn):
     experiment = _experiment(request, ws, experiment_id, Role.CONTRIBUTOR)

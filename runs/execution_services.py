@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from compute.selectors import nodes_online
-from runs.models import Run, RunNode, RunStatus
+from runs.models import IMAGE_PROPERTY, Run, RunNode, RunStatus
 from runs.statuses import EXECUTING
 from workspaces.services import api_token_create
 
@@ -54,6 +54,15 @@ def run_token_issue(*, run: Run) -> tuple[object | None, dict[str, str]]:
     )
     Run.objects.filter(pk=run.pk).update(api_token=token)
     return token, {"MLSTUDIO_URL": settings.MLSTUDIO_PUBLIC_URL, "MLSTUDIO_TOKEN": raw}
+
+
+def run_image_record(*, run_id: str, image: str) -> None:
+    """The Docker image the run executes in, shown beside its node as where it ran."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(pk=run_id)
+        if run.properties.get(IMAGE_PROPERTY) != image:
+            run.properties[IMAGE_PROPERTY] = image
+            run.save(update_fields=["properties"])
 
 
 def run_nodes_dispatch(*, run: Run, leader: str, address: str, others: list[str]) -> None:

@@ -81,6 +81,11 @@ class Snapshot(models.Model):
         return f"snapshot {self.id} ({self.file_count} files)"
 
 
+# The Docker image a run executed in: a fact the executor records among the run's properties,
+# as v1 kept its own `azureml.*` facts there.
+IMAGE_PROPERTY = "mlstudio.image"
+
+
 class RunStatus(models.TextChoices):
     NOT_STARTED = "NotStarted"
     QUEUED = "Queued"

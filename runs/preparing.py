@@ -22,6 +22,7 @@ from mlstudio.errors import UserError
 from mlstudio.sandbox import isolation, workdir_hand_over
 from runs import launch
 from runs.definition import RunDefinition
+from runs.execution_services import run_image_record
 from runs.launch import PreparationError
 from runs.models import Run, RunStatus
 from runs.placement import REPO_ROOT
@@ -73,6 +74,8 @@ def environment_prepare(run: Run, definition: RunDefinition, logs: RunLogs) -> t
         build_log.close()
     how = "cached" if built.cached else f"built in {time.monotonic() - started:.1f} s"
     where = f"image {built.image}" if built.image else f"interpreter {built.python}"
+    if built.image:
+        run_image_record(run_id=run.pk, image=built.image)
     logs.say(f"Environment {version.label}: {built.kind}, {how}; {where}")
     for note in built.notes:
         logs.say(note)

@@ -11,7 +11,7 @@ from pathlib import Path
 from django.http import FileResponse
 
 from runs import store
-from runs.models import Run
+from runs.models import IMAGE_PROPERTY, Run
 
 
 def _utc(value) -> str | None:
@@ -40,6 +40,7 @@ def run_details(run: Run, *, brief: bool = False) -> dict:
         "properties": run.properties,
         "exitCode": run.exit_code,
         "node": run.worker,
+        "image": run.properties.get(IMAGE_PROPERTY),  # for a run in a Docker container
     }
     if run.error:
         details["error"] = {

@@ -84,31 +84,42 @@ def experiments_with_stats(*, workspace, view_type: str = "ActiveOnly", query: s
     )
 
 
-def runs_table(*, experiment: Experiment) -> tuple[list[dict], dict, list[str]]:
-    """The experiment page's table: its top-level runs newest first, as plain rows of what the
-    table shows and searches, each with its number of child runs; their numeric metric
-    summaries {run id: {name: {last_value, min_value, max_value}}}; and the metric names.
-    Two queries whatever the number of runs, reading none of a run's larger columns
-    (definition, history, properties)."""
-    top = experiment.runs.filter(parent__isnull=True).annotate(child_runs=Count("children"))
-    return _table(top.order_by("-number"), ("child_runs",),
-                  run__experiment=experiment, run__parent__isnull=True)  # fmt: skip
+# What a row of the runs table holds besides id, number, status, tags and description.
+TABLE_FIELDS = {
+    "name": F("display_name"), "user": F("submitted_by__username"),
+    "target": KeyTextTransform("compute_target", "definition"),
+    "arguments": KeyTransform("arguments", "definition"),
+    "environment": KeyTransform("environment", "definition"), "node": F("worker"),
+    "created": F("created_at"), "started": F("started_at"), "ended": F("ended_at"),
+}  # fmt: skip
+
+
+def runs_table(
+    *, experiment: Experiment, run_ids: list[str] | None = None
+) -> tuple[list[dict], dict, list[str]]:
+    """The experiment page's table: its top-level runs newest first (or the runs `run_ids`,
+    which the open table asks for again as they change), as plain rows of what the table shows
+    and searches, each with its number of child runs; their numeric metric summaries
+    {run id: {name: {last_value, min_value, max_value}}}; and the metric names. Two queries
+    whatever the number of runs, reading none of a run's larger columns (definition, history)."""
+    runs = experiment.runs.annotate(child_runs=Count("children")).order_by("-number")
+    if run_ids is None:
+        return _table(runs.filter(parent__isnull=True),
+                      run__experiment=experiment, run__parent__isnull=True)  # fmt: skip
+    return _table(runs.filter(pk__in=run_ids), run__experiment=experiment, run_id__in=run_ids)
 
 
 def runs_table_children(*, parent: Run) -> tuple[list[dict], dict, list[str]]:
     """The same rows for one run's children, in their order, for the row that expands."""
     children = parent.children.annotate(child_runs=Count("children")).order_by("number")
-    return _table(children, ("child_runs",), run__parent=parent)
+    return _table(children, run__parent=parent)
 
 
-def _table(runs: QuerySet[Run], extra: tuple[str, ...], **metrics_of):
+def _table(runs: QuerySet[Run], **metrics_of) -> tuple[list[dict], dict, list[str]]:
     rows = list(
         runs.values(
-            "id", "number", "status", "tags", *extra, name=F("display_name"),
-            user=F("submitted_by__username"),
-            target=KeyTextTransform("compute_target", "definition"),
-            arguments=KeyTransform("arguments", "definition"), node=F("worker"),
-            created=F("created_at"), started=F("started_at"), ended=F("ended_at"),
+            "id", "number", "status", "tags", "description", "properties", "parent_id",
+            "child_runs", **TABLE_FIELDS,
         )
     )  # fmt: skip
     summaries: dict[str, dict] = {}
@@ -120,3 +131,34 @@ def _table(runs: QuerySet[Run], extra: tuple[str, ...], **metrics_of):
         summaries.setdefault(run_id, {})[name] = dict(zip(SUMMARY_FIELDS, values, strict=True))
         names.add(name)
     return rows, summaries, sorted(names)
+
+
+SERIES_MAX = 2000  # runs x metric names in one request for series
+
+
+def metrics_of_runs(*, workspace, run_ids: list[str], names: list[str]) -> list[Metric]:
+    """The numeric metrics named `names` of the runs `run_ids`, all of the workspace: what a
+    comparison of those runs draws. A run the workspace does not have is named in a NotFound;
+    a run without one of the names simply has no series for it."""
+    run_ids, names = list(dict.fromkeys(run_ids)), list(dict.fromkeys(names))
+    if not run_ids or not names:
+        raise UserError("Name at least one run (run=<id>) and one metric (name=<metric>).")
+    if len(run_ids) * len(names) > SERIES_MAX:
+        raise UserError(
+            f"{len(run_ids)} runs x {len(names)} metrics is over {SERIES_MAX} series in one "
+            "request; ask for fewer runs or metrics at a time."
+        )
+    known = set(
+        Run.objects.filter(pk__in=run_ids, experiment__workspace=workspace).values_list(
+            "pk", flat=True
+        )
+    )
+    missing = [run_id for run_id in run_ids if run_id not in known]
+    if missing:
+        shown = ", ".join(repr(m) for m in missing[:5])
+        raise NotFound(f"No run {shown} in workspace {workspace.name!r}.")
+    return list(
+        Metric.objects.filter(run_id__in=run_ids, name__in=names, kind__in=NUMERIC_KINDS).only(
+            "pk", "run_id", "name", "count"
+        )
+    )

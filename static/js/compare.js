@@ -1,5 +1,6 @@
 // The comparison of selected runs, side by side: a table of what differs (highlighted), every
 // metric overlaid, parallel coordinates and a scatter of a parameter against a metric.
+import { themed } from "./chart_theme.js";
 import { api } from "./common.js";
 
 // A run's parameters: its tags and its `--name value` arguments (a bare `--flag` is "true").
@@ -49,23 +50,48 @@ export async function showComparison({ runs, summaries, seriesUrl, plotly, boxes
   const Plotly = await plotly();
   await overlay(Plotly, boxes.charts, runs, metricNames, seriesUrl);
   const numeric = paramNames.filter((name) => params.every((p) => p[name] === undefined || Number.isFinite(Number(p[name]))));
-  parallel(Plotly, boxes.parallel, runs, params, numeric, metricNames, summaries);
   scatter(Plotly, boxes, runs, params, paramNames, metricNames, summaries);
+  // Last: parallel coordinates draw with WebGL, which takes seconds where the browser has no
+  // graphics card to hand it to (software rendering); everything else is on show before.
+  await frame();
+  parallel(Plotly, boxes.parallel, runs, params, numeric, metricNames, summaries);
 }
 
+// Every series of `names` for `runs`, in one request to the studio: a comparison of 20 runs
+// with 10 metrics each once took 200 requests, 20 at a time. Only long run ids split it, so
+// that no address grows past what web servers take (uvicorn refuses a request line of 16 KB).
+const ADDRESS_BUDGET = 6000;
+export async function seriesOf(seriesUrl, runs, names) {
+  const nameQuery = names.map((name) => `name=${encodeURIComponent(name)}`).join("&");
+  const groups = [[]];
+  let length = 0;
+  for (const run of runs) {
+    const part = `run=${encodeURIComponent(run.id)}&`;
+    if (length + part.length > ADDRESS_BUDGET && groups.at(-1).length) { groups.push([]); length = 0; }
+    groups.at(-1).push(part);
+    length += part.length;
+  }
+  const answers = await Promise.all(groups.map((group) => api("GET", `${seriesUrl}?${group.join("")}${nameQuery}`)));
+  return Object.assign({}, ...answers.map((answer) => answer.series));
+}
+
+// Lets the browser paint what is drawn so far: each chart shows as soon as it is ready.
+const frame = () => new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)));
+
 export async function overlay(Plotly, box, runs, metricNames, seriesUrl) {
+  const series = metricNames.length && runs.length ? await seriesOf(seriesUrl, runs, metricNames) : {};
   box.replaceChildren();
   for (const name of metricNames) {
-    const traces = await Promise.all(runs.map(async (run) => {
-      const series = await api("GET", `${seriesUrl}${encodeURIComponent(run.id)}/series?name=${encodeURIComponent(name)}`)
-        .catch(() => ({ steps: [], values: [] }));
-      return { x: series.steps, y: series.values.map(Number), mode: "lines", name: `#${run.number} ${run.name}` };
-    }));
+    const traces = runs.map((run) => {
+      const one = series[run.id]?.[name] ?? { steps: [], values: [] };
+      return { x: one.steps, y: one.values.map(Number), mode: "lines", name: `#${run.number} ${run.name}` };
+    });
     const div = Object.assign(document.createElement("div"), { className: "chart" });
     div.dataset.metric = name;
     div.setAttribute("aria-label", `Chart of ${name} for the compared runs`);
     box.append(div);
-    await Plotly.newPlot(div, traces, { title: { text: name }, margin: { t: 40 }, height: 320, xaxis: { title: { text: "step" } } }, { responsive: true });
+    await frame();
+    await Plotly.newPlot(div, traces, themed({ title: { text: name }, margin: { t: 40 }, height: 320, xaxis: { title: { text: "step" } } }), { responsive: true });
   }
 }
 
@@ -77,7 +103,7 @@ function parallel(Plotly, box, runs, params, numeric, metricNames, summaries) {
   box.hidden = dimensions.length < 2;
   if (box.hidden) return;
   Plotly.newPlot(box, [{ type: "parcoords", dimensions, line: { color: dimensions[dimensions.length - 1].values, colorscale: "Viridis" } }],
-    { title: { text: "Parameters and metrics (last values)" }, margin: { t: 60, l: 60, r: 60 } }, { responsive: true });
+    themed({ title: { text: "Parameters and metrics (last values)" }, margin: { t: 60, l: 60, r: 60 } }), { responsive: true });
 }
 
 function scatter(Plotly, boxes, runs, params, paramNames, metricNames, summaries) {
@@ -88,7 +114,7 @@ function scatter(Plotly, boxes, runs, params, paramNames, metricNames, summaries
     const x = params.map((p) => p[scatterX.value] ?? null);
     const y = runs.map((run) => summaries[run.id]?.[scatterY.value]?.last_value ?? null);
     Plotly.newPlot(box, [{ x, y, text: runs.map((run) => `#${run.number} ${run.name}`), mode: "markers", type: "scatter", marker: { size: 10 } }],
-      { title: { text: `${scatterY.value} (last) against ${scatterX.value}` }, margin: { t: 40 }, xaxis: { title: { text: scatterX.value } }, yaxis: { title: { text: scatterY.value } } },
+      themed({ title: { text: `${scatterY.value} (last) against ${scatterX.value}` }, margin: { t: 40 }, xaxis: { title: { text: scatterX.value } }, yaxis: { title: { text: scatterY.value } } }),
       { responsive: true });
   };
   boxes.scatterBox.hidden = !paramNames.length || !metricNames.length;

@@ -1,9 +1,10 @@
 import { api, FINAL, liveSocket, loadScript, setStatus } from "./common.js";
 import { chartsPanel } from "./charts_panel.js";
-import { columnChoices, columnLabel, columnText, columnValue, sortValue } from "./columns.js";
+import { columnChoices, columnLabel, columnText, columnValue, environmentLabel, gitCommit, IMAGE_PROPERTY, sortValue } from "./columns.js";
 import { showComparison } from "./compare.js";
 import { confirmDelete } from "./delete_experiment.js";
 import { childRuns } from "./run_children.js";
+import { editInPlace, pencil } from "./inline_edit.js";
 
 // The runs arrive as data and are shown PAGE at a time: every sort or filter lays out only
 // the rows on show, so it stays quick with thousands of runs (1,000 rows take a browser
@@ -26,22 +27,25 @@ const moreButton = document.getElementById("show-more");
 const allButton = document.getElementById("show-all");
 
 const seconds = (iso) => (iso ? Date.parse(iso) / 1000 : null);
-// One run as the table keeps it; `text` is what the search box looks in.
+const canEdit = table.dataset.canEdit === "true";
+// One run as the table keeps it (a row of the page's data or of .../table); `name` is what
+// it shows, `displayName` what its owner named it; `text` is what the search box looks in.
 function tableRun(run) {
   const tagList = Object.entries(run.tags || {}).map(([key, value]) => `${key}=${value}`);
   const name = run.name || run.id;
   return {
-    ...run, name, tagList,
+    ...run, name, displayName: run.name || "", tagList,
     created: seconds(run.created), started: seconds(run.started), ended: seconds(run.ended),
-    text: [name, run.id, ...tagList, ...(run.arguments || [])].join(" ").toLowerCase(),
+    text: [name, run.id, run.description || "", ...tagList, ...(run.arguments || [])].join(" ").toLowerCase(),
   };
 }
+const where = (run) => (run.node ? `${run.target || "local"} · ${run.node}` : run.target || "local");
 const runs = data.runs.map(tableRun);
 // Plotly weighs 4.8 MB: it loads only when the charts panel or Compare draws.
 const loadPlotly = () => loadScript(table.dataset.plotly).then(() => window.Plotly);
 const picker = document.getElementById("chart-picker");
 const panel = picker && chartsPanel({
-  box: document.getElementById("charts-panel"), picker, seriesUrl: table.dataset.series, plotly: loadPlotly,
+  box: document.getElementById("charts-panel"), picker, seriesUrl: table.dataset.seriesMany, plotly: loadPlotly,
 });
 picker?.addEventListener("change", () => show());
 const byId = new Map(runs.map((run) => [run.id, run]));
@@ -103,15 +107,17 @@ function rowOf(run) {
   const box = element("input", { type: "checkbox", value: run.id, checked: selected.has(run.id) });
   box.setAttribute("aria-label", `Select run ${run.number}`);
   const link = element("a", { href: runUrl(run.id) }, run.name);
+  link.dataset.name = "";
   const status = element("span", { className: `status status-${run.status}` }, run.status);
   status.dataset.status = "";
-  const tags = run.tagList.flatMap((tag) => [element("span", { className: "tag" }, tag), " "]);
-  const where = run.node ? `${run.target || "local"} · ${run.node}` : run.target || "local";
-  const name = run.child_runs ? [toggleOf(run), link] : [link];
-  const cells = [[box], [String(run.number)], name, [status], [], [where], [run.user || ""], [formatDate(run.created)], tags, []];
+  const name = canEdit ? [link, " ", pencil("name", run)] : [link];
+  if (run.child_runs) name.unshift(toggleOf(run));
+  const cells = [[box], [String(run.number)], name, [status], [], [], [run.user || ""], [formatDate(run.created)], [], []];
   for (const content of cells) row.insertCell().append(...content);
   for (const key of extraColumns) row.insertCell().dataset.column = key;
   row.cells[4].dataset.durationCell = "";
+  row.cells[5].dataset.whereCell = "";
+  row.cells[8].dataset.tagsCell = "";
   row.cells[9].dataset.metricCell = "";
   rows.set(run.id, row);
   return row;
@@ -144,12 +150,30 @@ function write(cell, text) {
   if (cell.textContent !== text) cell.textContent = text;
 }
 
+// Cells made of parts (where it ran with its image, the tags, an editable description) are
+// made again only when what they show changed.
+function compose(cell, key, parts) {
+  if (cell.dataset.shows === key) return;
+  cell.dataset.shows = key;
+  cell.replaceChildren(...parts());
+}
+
 function fill(row) {
   const run = byId.get(row.dataset.run);
+  write(row.cells[2].querySelector("[data-name]"), run.name);
+  const badge = row.cells[3].firstChild;
+  if (badge.textContent !== run.status) setStatus(badge, run.status);
   write(row.cells[4], formatDuration(duration(run)));
+  const image = run.properties?.[IMAGE_PROPERTY];
+  compose(row.cells[5], `${where(run)}\n${image || ""}`, () => [where(run), ...(image ? [element("br"), element("small", { className: "hint" }, image)] : [])]);
+  compose(row.cells[8], run.tagList.join("\n"), () => run.tagList.flatMap((tag) => [element("span", { className: "tag" }, tag), " "]));
   const value = metricValue(run);
   write(row.cells[9], value === null || value === undefined ? "–" : Number(value).toPrecision(5));
-  extraColumns.forEach((key, i) => write(row.cells[10 + i], columnText(columnValue(key, run, summaries))));
+  extraColumns.forEach((key, i) => {
+    const text = columnText(columnValue(key, run, summaries));
+    if (key !== "f|description" || !canEdit) write(row.cells[10 + i], text);
+    else compose(row.cells[10 + i], text, () => [element("span", {}, text), " ", pencil("description", run)]);
+  });
 }
 
 // --- added columns: chosen from a list, each with its own sort button and a remove button --
@@ -285,6 +309,23 @@ moreButton.addEventListener("click", () => { limit += PAGE; show(); });
 allButton.addEventListener("click", () => { limit = Infinity; show(); });
 for (const control of [statusFilter, tagFilter, search]) control.addEventListener("input", show);
 
+// --- the name and the description, edited in the table (PATCH, as on the run page) ------
+body.addEventListener("click", (click) => {
+  const button = click.target.closest("button[data-edit]");
+  if (!button) return;
+  const run = byId.get(button.closest("tr").dataset.run);
+  editInPlace({
+    cell: button.closest("td"), run, field: button.dataset.edit,
+    url: `${table.dataset.series}${encodeURIComponent(run.id)}`,
+    saved(details) {
+      const name = details.displayName === details.runId ? "" : details.displayName;
+      update({ ...run, name, description: details.description, created: details.createdUtc,
+        started: details.startTimeUtc, ended: details.endTimeUtc });
+      refresh();
+    },
+  });
+});
+
 function selectionChanged() {
   compareButton.disabled = selected.size < 2;
   tensorboardForm.querySelector("button").disabled = selected.size < 1;
@@ -306,7 +347,8 @@ tensorboardForm.addEventListener("submit", () => {
 const comparison = document.getElementById("comparison");
 const DESCRIBE = [
   ["status", (run) => run.status], ["duration", (run) => formatDuration(duration(run))],
-  ["where", (run) => (run.node ? `${run.target || "local"} · ${run.node}` : run.target || "local")],
+  ["where", where], ["image", (run) => run.properties?.[IMAGE_PROPERTY]],
+  ["environment", environmentLabel], ["git commit", gitCommit],
   ["submitted by", (run) => run.user || ""],
 ];
 compareButton.addEventListener("click", () => {
@@ -318,7 +360,7 @@ compareButton.addEventListener("click", () => {
     scatterX: document.getElementById("scatter-x"), scatterY: document.getElementById("scatter-y"),
   };
   const runs = [...selected].map((id) => byId.get(id));
-  showComparison({ runs, summaries, seriesUrl: table.dataset.series, plotly: loadPlotly, boxes, describe: DESCRIBE })
+  showComparison({ runs, summaries, seriesUrl: table.dataset.seriesMany, plotly: loadPlotly, boxes, describe: DESCRIBE })
     .catch((problem) => alert(problem.message));
 });
 
@@ -329,40 +371,101 @@ function refresh() {
 metricSelect.addEventListener("change", () => { refresh(); selectionChanged(); remember(); });
 statSelect.addEventListener("change", () => { refresh(); remember(); });
 
-// A run this page has not seen may be a new one of this experiment: it joins the table.
-const asked = new Set();
-async function addNew(runId) {
-  if (asked.has(runId)) return;
-  asked.add(runId);
-  const details = await api("GET", `${table.dataset.series}${encodeURIComponent(runId)}`).catch(() => null);
-  if (!details || details.experimentId !== Number(table.dataset.experiment) || byId.has(runId)) return;
-  if (details.parentRunId) {  // a new child: its parent counts it, and an open list shows it
-    const parent = byId.get(details.parentRunId);
-    if (!parent) return;
-    parent.child_runs = (parent.child_runs || 0) + 1;
-    rows.delete(parent.id);  // made again, with its toggle
-    await children.reload(parent.id);
-    show();
-    return;
+// --- live rows: a run that is going has its cells (metrics, tags, times) asked for again
+// every few seconds, in one request for all of them, and at once when its status changes;
+// a run this page has not seen may be a new one of this experiment, and joins the table.
+const tableApi = table.dataset.tableApi;
+const due = new Set();  // run ids to ask for with the next request
+const elsewhere = new Set();  // runs of the workspace's other experiments: not asked again
+let asking = null;
+
+function update(row) {
+  const run = byId.get(row.id);
+  if (!run) return;
+  if (Boolean(run.child_runs) !== Boolean(row.child_runs)) rows.delete(run.id);  // its toggle comes or goes
+  for (const key of Object.keys(run)) delete run[key];  // cached parameters go with the old tags
+  Object.assign(run, tableRun(row));
+}
+
+// A new child of a run on show: the parent's row (and its count) is asked for again, and its
+// list of children, when it was fetched, is fetched again.
+const reloading = new Set();
+async function childArrived(parentId) {
+  if (!byId.has(parentId) || reloading.has(parentId)) return;
+  reloading.add(parentId);
+  try {
+    await children.reload(parentId);
+  } finally {
+    reloading.delete(parentId);
   }
-  const run = tableRun({
-    id: details.runId, number: details.number, status: details.status, tags: details.tags,
-    name: details.displayName === details.runId ? "" : details.displayName, user: details.submittedBy,
-    target: details.target, node: details.node, arguments: details.runDefinition?.arguments,
-    created: details.createdUtc, started: details.startTimeUtc, ended: details.endTimeUtc,
-  });
-  runs.unshift(run);
-  byId.set(run.id, run);
-  sortBy(sorted.key, sorted.descending);
-  show();
+  refreshRows([parentId]);
+}
+
+async function refreshRows(ids) {
+  for (const id of ids) due.add(id);
+  if (asking || !due.size) return;
+  // As many as an address holds (web servers refuse a request line of 16 KB); the rest next.
+  const parts = [];
+  for (const id of due) {
+    if (parts.join("&").length > 6000) break;
+    parts.push(`run=${encodeURIComponent(id)}`);
+    due.delete(id);
+  }
+  const query = parts.join("&");
+  asking = api("GET", `${tableApi}?${query}`).catch(() => ({ runs: [], metrics: {} }));
+  const answer = await asking;
+  asking = null;
+  let added = false;
+  const answered = new Set(answer.runs.map((row) => row.id));
+  for (const part of parts) {
+    const id = decodeURIComponent(part.slice(4));
+    if (!answered.has(id) && !byId.has(id)) elsewhere.add(id);
+  }
+  for (const row of answer.runs) {
+    summaries[row.id] = answer.metrics[row.id] || {};
+    if (byId.has(row.id)) { update(row); continue; }
+    if (row.parent_id) { elsewhere.add(row.id); childArrived(row.parent_id); continue; }
+    const run = tableRun(row);
+    runs.unshift(run);
+    byId.set(run.id, run);
+    added = true;
+  }
+  learnMetricNames();
+  if (added) sortBy(sorted.key, sorted.descending);
+  if (added) show(); else refresh();
+  if (due.size) refreshRows([]);
+}
+
+// A metric first logged after the page opened becomes a choice of the metric column and of
+// the column chooser.
+function learnMetricNames() {
+  const known = new Set([...metricSelect.options].map((option) => option.value));
+  const fresh = [...new Set(Object.values(summaries).flatMap(Object.keys))].filter((name) => !known.has(name)).sort();
+  if (!fresh.length) return;
+  if (known.has("")) metricSelect.replaceChildren();
+  metricSelect.append(...fresh.map((name) => new Option(name, name)));
+  addColumn.append(...columnChoices([], fresh).filter(([key]) => key.startsWith("m|")).map(([key, label]) => new Option(label, key)));
+  showHeader();
+}
+
+const going = () => runs.filter((run) => !FINAL.has(run.status)).map((run) => run.id);
+let soon = null;
+// A new run is asked for at once; a known one's events are gathered for 300 ms, so a burst of
+// them (Queued, Preparing, Running in a second) makes one request, not one each.
+function refreshSoon(id) {
+  if (elsewhere.has(id) && !byId.has(id)) return;  // (a child is in byId once its list is open)
+  due.add(id);
+  if (!byId.has(id)) { clearTimeout(soon); soon = null; refreshRows([]); return; }
+  soon ??= setTimeout(() => { soon = null; refreshRows([]); }, 300);
 }
 
 liveSocket(table.dataset.live, {
   onEvent(event) {
     if (event.kind !== "status") return;
     const run = byId.get(event.run_id);
-    if (!run) { addNew(event.run_id); return; }
-    // Close enough for the duration column until the next load brings the recorded times.
+    refreshSoon(event.run_id);
+    if (!run) return;
+    // Close enough for the duration column until the refresh brings the recorded times.
     run.status = event.status;
     if (event.status === "Running" && !run.started) run.started = Date.now() / 1000;
     if (FINAL.has(event.status) && run.started && !run.ended) run.ended = Date.now() / 1000;
@@ -374,7 +477,7 @@ table.tHead.querySelector("[data-sort=number]").closest("th").setAttribute("aria
 restore();
 show();
 showHeader();
-setInterval(refresh, 5000);
+setInterval(() => { refresh(); refreshRows(going()); }, 5000);
 
 const deleteButton = document.getElementById("delete-experiment-button");
 deleteButton?.addEventListener("click", async () => {

@@ -1,4 +1,6 @@
+import { themed } from "./chart_theme.js";
 import { api, FINAL, liveSocket, loadScript, setStatus } from "./common.js";
+import { fileTree } from "./file_tree.js";
 
 const page = JSON.parse(document.getElementById("page-data").textContent);
 const TAIL = 256 * 1024;
@@ -111,7 +113,7 @@ function showLive(event) {
 // --- metrics: one chart per numeric series, extended live; zoom re-queries ---------------
 const chartsBox = document.getElementById("charts");
 const charts = new Map();
-const layout = (name) => ({ title: { text: name }, margin: { t: 40, r: 20 }, xaxis: { title: { text: "step" } }, height: 320 });
+const layout = (name) => themed({ title: { text: name }, margin: { t: 40, r: 20 }, xaxis: { title: { text: "step" } }, height: 320 });
 
 const plotly = () => loadScript(page.plotly).then(() => window.Plotly);
 
@@ -252,6 +254,8 @@ function showDetails(details) {
   document.getElementById("ended").textContent = when(details.endTimeUtc);
   document.getElementById("ov-exit").textContent = details.exitCode ?? "–";
   document.getElementById("ov-node").textContent = details.node || "–";
+  document.getElementById("ov-image").textContent = details.image || "";
+  document.getElementById("ov-image-row").hidden = !details.image;
   showPairs("ov-tags", details.tags, "Tag ");
   showPairs("ov-properties", Object.fromEntries(Object.entries(details.properties).filter(([key]) => !GIT_KEY.test(key))), "");
   if (FINAL.has(details.status) && details.error) showError(details);
@@ -317,70 +321,7 @@ if (cancel) {
   });
 }
 
-// --- files: a tree of folders, each a <details> that Enter, Space or the arrow keys open and
-// close; a log opens in the viewer above, any other file downloads --------------------------
-const fileTree = document.getElementById("files");
-const folders = new Map([["", fileTree]]);  // folder path -> the list of what it holds
-const fileSizes = new Map();  // file name -> the element that shows its size
-const LOG_FILE = /^(user_logs|system_logs)\/[\w.-]+\.txt$/;
-
-function sizeText(bytes) {
-  const units = ["bytes", "KB", "MB", "GB", "TB"];
-  let value = bytes;
-  let unit = 0;
-  for (; value >= 1024 && unit < units.length - 1; unit++) value /= 1024;
-  return unit ? `${value.toFixed(1)} ${units[unit]}` : `${value} bytes`;
-}
-
-// Folders before files, each in name order. The search starts from the end: the server lists
-// files in path order, so most of them go last and a large tree builds in linear time.
-function placeSorted(list, item) {
-  let next = null;
-  for (let other = list.lastElementChild; other && other.dataset.order > item.dataset.order; other = other.previousElementSibling) next = other;
-  list.insertBefore(item, next);
-}
-
-function folderList(path) {
-  if (folders.has(path)) return folders.get(path);
-  const cut = path.lastIndexOf("/");
-  const parent = folderList(cut < 0 ? "" : path.slice(0, cut));
-  const details = document.createElement("details");
-  details.dataset.folder = path;
-  details.open = cut < 0;  // top-level folders start open, deeper ones closed
-  const summary = document.createElement("summary");
-  summary.textContent = path.slice(cut + 1);
-  const list = document.createElement("ul");
-  details.append(summary, list);
-  const item = document.createElement("li");
-  item.dataset.order = `0${summary.textContent}`;
-  item.append(details);
-  placeSorted(parent, item);
-  folders.set(path, list);
-  return list;
-}
-
-function addFile({ name, size }) {
-  if (fileSizes.has(name)) {
-    fileSizes.get(name).textContent = sizeText(size);
-    fileSizes.get(name).previousElementSibling.dataset.size = size;
-    return;
-  }
-  fileTree.querySelector(":scope > li[data-empty]")?.remove();
-  const cut = name.lastIndexOf("/");
-  const link = document.createElement("a");
-  link.href = `${page.api}/files/${name.split("/").map(encodeURIComponent).join("/")}`;
-  link.textContent = name.slice(cut + 1);
-  Object.assign(link.dataset, { file: name, size });
-  if (LOG_FILE.test(name)) link.dataset.log = "";
-  const sizeNote = document.createElement("small");
-  sizeNote.textContent = sizeText(size);
-  fileSizes.set(name, sizeNote);
-  const item = document.createElement("li");
-  item.dataset.order = `1${link.textContent}`;
-  item.append(link, " ", sizeNote);
-  placeSorted(folderList(cut < 0 ? "" : name.slice(0, cut)), item);
-}
-
+// --- files: a tree (file_tree.js); a log opens in the viewer above -----------------------
 function openLog(name, size) {
   if (![...logChoice.options].some((option) => option.value === name)) logChoice.add(new Option(name, name));
   ends[name] = Math.max(ends[name] || 0, size);
@@ -388,25 +329,8 @@ function openLog(name, size) {
   showLog();
   logView.focus();
 }
+const addFile = fileTree({ root: document.getElementById("files"), api: page.api, openLog });
 
-fileTree.addEventListener("click", (click) => {
-  const link = click.target.closest("a[data-log]");
-  if (!link || click.ctrlKey || click.metaKey || click.shiftKey) return;  // those download it
-  click.preventDefault();
-  openLog(link.dataset.file, Number(link.dataset.size));
-});
-fileTree.addEventListener("keydown", (key) => {
-  const folder = key.target.closest("summary")?.parentElement;
-  const open = { ArrowRight: true, ArrowLeft: false }[key.key];
-  if (folder && open !== undefined) { folder.open = open; key.preventDefault(); }
-});
-
-// The server lists the files flat (what a page without scripts shows); the tree replaces it.
-const listed = [...fileTree.querySelectorAll("a[data-file]")];
-if (listed.length) {
-  fileTree.replaceChildren();
-  for (const link of listed) addFile({ name: link.dataset.file, size: Number(link.dataset.size) });
-}
 
 // --- the snapshot viewer ----------------------------------------------------------------
 // A file opens from the tree, or from an address #snapshot:<path>[:<line>] (a failed run's

@@ -1,3 +1,4 @@
+import { themed } from "./chart_theme.js";
 import { api, FINAL, liveSocket, loadScript } from "./common.js";
 
 // plotly.js loads on first need (the run page does not load it up front).
@@ -113,7 +114,7 @@ function renderSummary() {
   if (cancelButton) cancelButton.hidden = FINAL.has(state.status) || state.status === "CancelRequested";
 }
 
-const layout = (title, extra = {}) => ({ title: { text: title, font: { size: 14 } }, margin: { t: 40, r: 20, b: 40, l: 50 }, ...extra });
+const layout = (title, extra = {}) => themed({ title: { text: title, font: { size: 14 } }, margin: { t: 40, r: 20, b: 40, l: 50 }, ...extra });
 
 function renderProgress() {
   const done = state.trials.filter((t) => t.best_primary_metric !== null).sort((a, b) => a.number - b.number);

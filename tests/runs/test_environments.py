@@ -105,6 +105,10 @@ def test_it_runs_a_docker_environment_in_a_container(
     assert run.status == "Completed", system + log_of(run_id, store.USER_LOG)
     assert "in a box True" in log_of(run_id, store.USER_LOG)
     assert "image mlstudio/env:" in system
+    # where it ran, as the API (and so the run page and the runs table) tell it
+    details = api_as(owner).get(f"/api/workspaces/lab/runs/{run_id}").json()
+    assert details["image"].startswith("mlstudio/env:") and details["image"] in system
+    assert details["node"]
     assert run.metrics.get(name="acc").last_value == 0.9
     assert "outputs/result.txt" in [f["name"] for f in store.list_files(run_id)]
     left = subprocess.run(

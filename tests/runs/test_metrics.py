@@ -178,3 +178,37 @@ def test_it_keeps_series_out_of_the_run_files(run):
     ingest(run, {"n": "loss", "v": 1, "t": 1})
     assert store.list_files(run.pk) == []
     assert metrics.series_path(run.metrics.get()).exists()
+
+
+def test_it_answers_every_series_of_many_runs_in_one_request(
+    owner, stranger, run, api_as, django_assert_max_num_queries
+):
+    other = services.run_start_interactive(experiment=run.experiment, user=owner)
+    ingest(run, *({"n": "loss", "v": 1 / (i + 1), "t": i} for i in range(5000)))
+    ingest(run, {"n": "acc", "v": 0.5, "t": 1}, {"n": "acc", "x": "NaN", "t": 2})
+    ingest(other, {"n": "loss", "v": 3, "t": 1}, {"n": "note", "v": "text", "t": 1})
+    client = api_as(owner)
+    query = {"run": [run.pk, other.pk], "name": ["loss", "acc", "note"], "max_points": 100}
+    with django_assert_max_num_queries(6):
+        series = client.get("/api/workspaces/lab/series", query).json()["series"]
+    assert set(series) == {run.pk, other.pk}
+    loss = series[run.pk]["loss"]
+    assert loss["count"] == 5000 and loss["downsampled"] and len(loss["steps"]) <= 100
+    assert loss["values"][0] == 1.0 and loss["steps"][-1] == 4999
+    assert series[run.pk]["acc"]["values"] == [0.5, "NaN"]
+    # a run without a metric, and a metric that is text, have no series
+    assert series[other.pk] == {"loss": {"steps": [0.0], "values": [3.0], "count": 1,
+                                         "downsampled": False}}  # fmt: skip
+    assert api_as(stranger).get("/api/workspaces/lab/series", query).status_code == 404
+
+
+def test_it_names_a_foreign_run_and_bounds_a_series_request(owner, run, api_as):
+    client = api_as(owner)
+    unknown = client.get("/api/workspaces/lab/series", {"run": [run.pk, "elsewhere_1"],
+                                                        "name": "loss"})  # fmt: skip
+    assert unknown.status_code == 404 and "'elsewhere_1'" in unknown.json()["detail"]
+    many = {"run": [f"r{i}" for i in range(101)], "name": [f"m{i}" for i in range(20)]}
+    too_many = client.get("/api/workspaces/lab/series", many)
+    assert too_many.status_code == 400 and "fewer runs or metrics" in too_many.json()["detail"]
+    points = client.get("/api/workspaces/lab/series", {"run": run.pk, "name": "l", "max_points": 5})
+    assert points.status_code == 400 and "max_points" in points.json()["detail"]

@@ -91,3 +91,28 @@ def test_it_reads_the_table_in_two_queries(owner, experiment, django_assert_num_
     assert [run["number"] for run in runs[:2]] == [1000, 999]
     assert {run["user"] for run in runs} == {"alice"}
     assert names == ["loss"] and summaries["exp_1000"]["loss"]["last_value"] == 0.001
+
+
+def test_it_answers_the_rows_of_named_runs_again_for_an_open_table(
+    owner, stranger, experiment, api_as
+):
+    first, _ = add_runs(experiment, owner, range(1, 3))
+    Run.objects.filter(pk=first.pk).update(
+        description="warm-up off", properties={"mlstudio.image": "mlstudio/env:abc"},
+        definition={"compute_target": "docker", "environment": {"id": 1, "name": "torch",
+                                                                "version": "2"}},
+    )  # fmt: skip
+    Metric.objects.filter(run=first).update(last_value=0.25)
+    other = services.experiment_create(workspace=experiment.workspace, name="other", user=owner)
+    (foreign,) = add_runs(other, owner, range(3, 4))
+    url = f"/api/workspaces/lab/experiments/{experiment.pk}/table"
+    table = api_as(owner).get(url, {"run": [first.pk, foreign.pk]}).json()
+    (row,) = table["runs"]
+    assert row["id"] == first.pk and row["description"] == "warm-up off"
+    assert row["environment"]["name"] == "torch" and row["target"] == "docker"
+    assert row["properties"] == {"mlstudio.image": "mlstudio/env:abc"}
+    assert table["metrics"] == {first.pk: {"loss": {"last_value": 0.25, "min_value": 0.0,
+                                                    "max_value": 1.0}}}  # fmt: skip
+    assert api_as(stranger).get(url, {"run": first.pk}).status_code == 404
+    many = api_as(owner).get(url, {"run": [f"r{i}" for i in range(501)]})
+    assert many.status_code == 400 and "at most 500" in many.json()["detail"]
