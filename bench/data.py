@@ -17,7 +17,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from bench.figures import Figure
+from bench.figures import Figure, upload_figures
 from bench.util import BenchStudio
 
 MB = 1024**2
@@ -58,23 +58,8 @@ def upload(studio: BenchStudio, files: int, total: int) -> list[Figure]:
             lambda: datastore.upload(str(folder), "bench", overwrite=True, show_progress=False)
         )
     label = f"{files:,} files, {total // MB:,} MB"
-    return [
-        Figure(
-            f"datastore.upload of a folder ({label})",
-            total / MB / seconds,
-            "MB/s",
-            below=False,
-            peer_name="cp -r",
-            peer_value=total / MB / peer,
-        ),
-        Figure(
-            "datastore.upload after one file changed: bytes sent",
-            100 * second.uploaded["uploaded_bytes"] / total,
-            "% of the folder",
-            target=1.0,
-        ),
-        Figure("datastore.upload after one file changed: time", again, "s"),
-    ]
+    return upload_figures(f"datastore.upload ({label})", total=total, seconds=seconds, peer=peer,
+                          sent_bytes=second.uploaded["uploaded_bytes"], again=again)  # fmt: skip
 
 
 def _preparing_to_running(run) -> float:

@@ -45,3 +45,28 @@ class Figure:
 
     def as_dict(self) -> dict:
         return {**asdict(self), "met": self.met, "ratio": self.ratio}
+
+
+def upload_figures(
+    what: str, *, total: int, seconds: float, peer: float, sent_bytes: int, again: float
+) -> list[Figure]:
+    """An upload of a folder of `total` bytes beside `cp -r` of it, then the bytes sent and the
+    time of uploading it again after one file changed (content addressing sends only that)."""
+    mb = 1024 * 1024
+    return [
+        Figure(
+            f"{what} of a folder",
+            total / mb / seconds,
+            "MB/s",
+            below=False,
+            peer_name="cp -r",
+            peer_value=total / mb / peer,
+        ),
+        Figure(
+            f"{what} after one file changed: bytes sent",
+            100 * sent_bytes / total,
+            "% of the folder",
+            target=1.0,
+        ),
+        Figure(f"{what} after one file changed: time", again, "s"),
+    ]

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.figures import Figure
+from bench.figures import Figure, upload_figures
 from bench.util import BenchStudio
 
 GB = 1024**3
@@ -108,21 +108,14 @@ def register_folder(studio: BenchStudio, files: int, each: int) -> list[Figure]:
         again, second = _timed(lambda: Model.register(ws, str(folder), "folder"))
     label = f"{files:,} files, {total // MB} MB"
     return [
-        Figure(
-            f"Model.register of a folder ({label})",
-            total / MB / seconds,
-            "MB/s",
-            below=False,
-            peer_name="cp -r",
-            peer_value=total / MB / peer,
+        *upload_figures(
+            f"Model.register ({label})",
+            total=total,
+            seconds=seconds,
+            peer=peer,
+            sent_bytes=second._uploaded["uploaded_bytes"],
+            again=again,
         ),
-        Figure(
-            "Model.register after one file changed: bytes sent",
-            100 * second._uploaded["uploaded_bytes"] / total,
-            "% of the folder",
-            target=1.0,
-        ),
-        Figure("Model.register after one file changed: time", again, "s"),
         Figure(
             "Model.register first upload: bytes sent",
             100 * first._uploaded["uploaded_bytes"] / total,

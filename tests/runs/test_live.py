@@ -35,6 +35,17 @@ def connect(token: str, run_id: str, offsets: dict | None = None) -> WebsocketCo
     )
 
 
+def submit_true(client, workspace, owner) -> str:
+    """A run of `true` in a new experiment, queued with no worker to take it."""
+    experiment = services.experiment_create(workspace=workspace, name="exp", user=owner)
+    response = client.post(
+        f"/api/workspaces/lab/experiments/{experiment.pk}/runs",
+        {"config": {"command": ["true"]}},
+        content_type="application/json",
+    )
+    return response.json()["runId"]
+
+
 async def receive_log(communicator, received: bytearray, *, until_bytes=None, until_final=False):
     while True:
         if until_bytes is not None and len(received) >= until_bytes:
@@ -79,16 +90,8 @@ async def test_it_resumes_from_an_offset_without_gap_or_duplicate(
 
 
 async def test_it_refuses_a_stranger(owner, stranger, workspace, api_as):
-    experiment = await database_sync_to_async(services.experiment_create)(
-        workspace=workspace, name="exp", user=owner
-    )
     owner_client = await database_sync_to_async(api_as)(owner)
-    response = await database_sync_to_async(owner_client.post)(
-        f"/api/workspaces/lab/experiments/{experiment.pk}/runs",
-        {"config": {"command": ["true"]}},
-        content_type="application/json",
-    )
-    run_id = response.json()["runId"]
+    run_id = await database_sync_to_async(submit_true)(owner_client, workspace, owner)
     stranger_client = await database_sync_to_async(api_as)(stranger)
     communicator = connect(stranger_client.raw_token, run_id)
     connected, code = await communicator.connect()
@@ -102,15 +105,7 @@ async def test_it_sends_the_status_as_it_is_once_the_client_is_listening(
     run's group: the claim's own event is lost to this client, so the first status it gets
     must already say Preparing, numbered so later events can be told from older ones."""
     client = await database_sync_to_async(api_as)(owner)
-    experiment = await database_sync_to_async(services.experiment_create)(
-        workspace=workspace, name="exp", user=owner
-    )
-    response = await database_sync_to_async(client.post)(
-        f"/api/workspaces/lab/experiments/{experiment.pk}/runs",
-        {"config": {"command": ["true"]}},
-        content_type="application/json",
-    )
-    run_id = response.json()["runId"]
+    run_id = await database_sync_to_async(submit_true)(client, workspace, owner)
     authorise = RunConsumer.authorise
 
     def authorise_then_claim(self):  # the race, made certain
@@ -137,15 +132,7 @@ async def test_it_keeps_a_watcher_connected_through_a_quiet_spell(owner, workspa
     """Nothing happens for longer than the channel layer's blocking read (5 s): the watcher
     keeps its websocket and gets the next event."""
     client = await database_sync_to_async(api_as)(owner)
-    experiment = await database_sync_to_async(services.experiment_create)(
-        workspace=workspace, name="exp", user=owner
-    )
-    response = await database_sync_to_async(client.post)(
-        f"/api/workspaces/lab/experiments/{experiment.pk}/runs",
-        {"config": {"command": ["true"]}},
-        content_type="application/json",
-    )
-    run_id = response.json()["runId"]
+    run_id = await database_sync_to_async(submit_true)(client, workspace, owner)
     communicator = connect(client.raw_token, run_id)
     assert (await communicator.connect())[0]
     assert (await communicator.receive_json_from(timeout=10))["status"] == "Queued"

@@ -36,7 +36,7 @@ def test_children_open_and_close_under_their_sweep(signed_in, server, owner, wor
     assert ids == [sweep.run_id] + [f"{sweep.run_id}_{n}" for n in range(1, 7)]
     child = page.locator(f"#runs tr[data-run='{sweep.run_id}_3']")
     cells = child.locator("td")
-    assert cells.nth(2).inner_text() == f"{sweep.run_id}_3"
+    assert cells.nth(2).locator("a").inner_text() == f"{sweep.run_id}_3"  # beside its ✎
     assert cells.nth(3).inner_text() == "Completed"
     acc = sweep.run.children.get(pk=f"{sweep.run_id}_3").metrics.get(name="acc")
     assert float(cells.nth(9).inner_text()) == pytest.approx(acc.last_value, rel=1e-4)
