@@ -1,111 +1,30 @@
-import hashlib
+"""The snapshot API: hash negotiation, blobs, manifests, zips with ignore rules,
+downloads, materializing."""
+
 import io
 import json
 import os
-import shutil
 import stat
-import subprocess
 import zipfile
-from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from runs.models import Blob, Snapshot
 from runs.snapshots import BlobCorrupt, blob_name, snapshot_materialize
+from tests.runs.snapshots.support import (
+    API,
+    entry,
+    make_zip,
+    post_json,
+    post_zip,
+    put_blob,
+    sha,
+    stored_files,
+    upload,
+    zip_with_entry,
+)
 from workspaces import services
-
-API = "/api/workspaces/lab"
-
-
-@pytest.fixture(autouse=True)
-def store(settings, tmp_path) -> Path:
-    """A file store of the test's own, so 'nothing was stored' can be checked on disk."""
-    root = tmp_path / "files"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": root},
-        },
-    }
-    return root
-
-
-@pytest.fixture
-def alice(owner, workspace, api_as):
-    return api_as(owner)
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def entry(path: str, data: bytes, mode: int = 0o644) -> dict:
-    return {"path": path, "size": len(data), "sha256": sha(data), "mode": mode}
-
-
-def stored_files(store: Path) -> list[str]:
-    return sorted(str(p.relative_to(store)) for p in store.rglob("*") if p.is_file())
-
-
-def post_json(client, url: str, body: dict):
-    return client.post(url, json.dumps(body), content_type="application/json")
-
-
-def put_blob(client, data: bytes, sha256: str | None = None, ws: str = "lab"):
-    url = f"/api/workspaces/{ws}/blobs/{sha256 or sha(data)}"
-    return client.put(url, data, content_type="application/octet-stream")
-
-
-def upload(client, files: dict[str, bytes], modes: dict[str, int] | None = None) -> dict:
-    """What the SDK does: negotiate, upload what is missing, create the snapshot."""
-    manifest = [entry(p, d, (modes or {}).get(p, 0o644)) for p, d in files.items()]
-    missing = post_json(client, f"{API}/snapshots/negotiate", {"files": manifest}).json()
-    by_sha = {sha(d): d for d in files.values()}
-    for sha256 in missing["missing"]:
-        assert put_blob(client, by_sha[sha256]).status_code == 201
-    response = post_json(client, f"{API}/snapshots", {"files": manifest})
-    assert response.status_code == 201, response.json()
-    return response.json()
-
-
-def make_zip(files: dict[str, bytes], modes: dict[str, int] | None = None) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path, data in files.items():
-            info = zipfile.ZipInfo(path)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = (stat.S_IFREG | (modes or {}).get(path, 0o644)) << 16
-            archive.writestr(info, data)
-    return buffer.getvalue()
-
-
-def zip_with_entry(name: str, kind: int, data: bytes = b"x") -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("train.py", b"print('hi')\n")
-        info = zipfile.ZipInfo(name)
-        info.create_system = 3
-        info.external_attr = (kind | 0o644) << 16
-        archive.writestr(info, data)
-    return buffer.getvalue()
-
-
-def post_zip(client, data: bytes):
-    return client.post(f"{API}/snapshots/zip", data, content_type="application/zip")
-
-
-def zip_folder(folder: Path) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                archive.write(path, path.relative_to(folder).as_posix())
-    return buffer.getvalue()
-
-
-# --- negotiation and blobs -----------------------------------------------------------------
 
 
 def test_it_answers_only_the_missing_blobs_and_none_after_upload(alice):
@@ -446,98 +365,6 @@ def test_it_takes_a_zip_whose_large_files_are_ignored(alice, settings):
 
 
 # --- git facts from a zip ------------------------------------------------------------------
-
-
-def git(folder: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
-    command = ["git", "-c", "user.name=T", "-c", "user.email=t@example.com", *args]
-    return subprocess.run(
-        command, cwd=folder, env=env, check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
-@pytest.fixture
-def repo(tmp_path) -> Path:
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
-    folder = tmp_path / "repo"
-    folder.mkdir()
-    git(folder, "init", "-q", "-b", "main")
-    git(folder, "remote", "add", "origin", "https://bob:ghp_token@github.com/org/repo.git")
-    (folder / "train.py").write_text("print('train')\n")
-    (folder / "data").mkdir()
-    (folder / "data" / "big.csv").write_text("1,2,3\n")
-    (folder / ".amlignore").write_text("data/\n")
-    git(folder, "add", ".")
-    git(folder, "commit", "-q", "-m", "first")
-    return folder
-
-
-def test_it_reads_branch_commit_and_origin_from_git_in_a_zip(alice, repo):
-    response = post_zip(alice, zip_folder(repo))
-    assert response.status_code == 201, response.json()
-    detail = alice.get(f"{API}/snapshots/{response.json()['id']}").json()
-    assert detail["git"] == {
-        "repository_uri": "https://github.com/org/repo.git",
-        "branch": "main",
-        "commit": git(repo, "rev-parse", "HEAD"),
-        "dirty": False,
-    }
-    assert [f["path"] for f in detail["files"]] == [".amlignore", "train.py"]
-    assert response.json()["ignored"] == 1
-
-
-def test_it_sees_a_changed_or_new_file_as_dirty(alice, repo):
-    (repo / "train.py").write_text("print('changed')\n")
-    changed = post_zip(alice, zip_folder(repo)).json()
-    assert alice.get(f"{API}/snapshots/{changed['id']}").json()["git"]["dirty"] is True
-
-    git(repo, "checkout", "--", "train.py")
-    (repo / "new.py").write_text("new\n")
-    added = post_zip(alice, zip_folder(repo)).json()
-    assert alice.get(f"{API}/snapshots/{added['id']}").json()["git"]["dirty"] is True
-
-
-def test_it_never_runs_commands_from_the_zips_git_config(alice, repo, tmp_path):
-    marker = tmp_path / "pwned"
-    with (repo / ".git" / "config").open("a") as config:
-        config.write(f"[core]\n\tfsmonitor = touch {marker}\n")
-        config.write(f'[filter "evil"]\n\tclean = touch {marker}\n')
-    (repo / ".gitattributes").write_text("*.py filter=evil\n")
-    (repo / "train.py").write_text("print('changed')\n")
-    response = post_zip(alice, zip_folder(repo))
-    assert response.status_code == 201
-    assert not marker.exists()
-
-
-def test_it_reads_packed_refs_and_detached_heads_without_a_git_binary(alice, monkeypatch, tmp_path):
-    monkeypatch.setenv("PATH", str(tmp_path))
-    commit = "1234567890abcdef1234567890abcdef12345678"
-    refs = f"# pack-refs with: peeled\n{commit} refs/heads/feature/x\n"
-    packed = make_zip(
-        {
-            "train.py": b"t",
-            ".git/HEAD": b"ref: refs/heads/feature/x\n",
-            ".git/packed-refs": refs.encode(),
-            ".git/config": b'[remote "origin"]\n\turl = git@github.com:org/repo.git\n',
-        }
-    )
-    body = post_zip(alice, packed).json()
-    assert body["file_count"] == 1
-    assert alice.get(f"{API}/snapshots/{body['id']}").json()["git"] == {
-        "repository_uri": "git@github.com:org/repo.git",
-        "branch": "feature/x",
-        "commit": commit,
-        "dirty": None,
-    }
-
-    detached = make_zip({"train.py": b"t", ".git/HEAD": f"{commit}\n".encode()})
-    body = post_zip(alice, detached).json()
-    git_facts = alice.get(f"{API}/snapshots/{body['id']}").json()["git"]
-    assert (git_facts["branch"], git_facts["commit"]) == (None, commit)
-
-
-# --- downloads -----------------------------------------------------------------------------
 
 
 def test_it_downloads_one_file_as_an_attachment(alice):
