@@ -13,9 +13,10 @@ from urllib.parse import unquote
 import pytest
 from django.conf import settings
 
+from registry import services as registry
 from runs import services as runs
 from runs import store
-from runs.models import Blob, Snapshot
+from runs.models import Blob, Run, Snapshot
 from tests.security.matrix import world_make
 from tests.security.test_static import get as static_get
 from workspaces import services
@@ -43,6 +44,7 @@ CORPUS = [
     "outputs/../../{other}/outputs/secret.txt",
     "%2e%2e/%2e%2e/{other}/outputs/secret.txt",
     "outputs/link-out/secret.txt",
+    "link-out/secret.txt",  # the MLflow artifact path of the same link
 ]
 
 
@@ -61,9 +63,6 @@ def world(transactional_db):
     response = owner.post("/api/workspaces/lab/snapshots", {"files": files},
                           content_type="application/json")  # fmt: skip
     assert response.status_code == 201, response.content
-    from registry import services as registry
-    from runs.models import Run
-
     run = Run.objects.get(pk=run_id)
     registry.model_register_from_run(run=run, user=run.submitted_by, name="m",
                                      model_path="outputs/a.txt")  # fmt: skip
