@@ -14,6 +14,7 @@ from django.test import Client
 from mlstudio.asgi import application
 from mlstudio.routing import websocket_urlpatterns
 from tests.security.matrix import ROLES, world_make
+from workspaces import services
 
 PATHS = {
     "ws/workspaces/<str:name>/": "/ws/workspaces/lab/",
@@ -61,6 +62,25 @@ async def test_every_websocket_route_answers_every_caller_as_its_role_allows():
                              f"expected {want or 'accepted'}")  # fmt: skip
     print(f"websocket matrix: {len(PATHS)} routes x {len(ROLES)} callers, {len(wrong)} wrong")
     assert not wrong, "\n".join(wrong)
+
+
+def scoped_elsewhere(world) -> str:
+    """The owner's token scoped to another workspace the owner also owns."""
+    owner = world.users["owner"]
+    services.workspace_create(name="elsewhere", owner=owner)
+    return services.api_token_create(user=owner, name="scoped", workspace_name="elsewhere")[1]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_token_scoped_to_another_workspace_is_refused_as_a_stranger():
+    world = await database_sync_to_async(world_make)()
+    raw = await database_sync_to_async(scoped_elsewhere)(world)
+    bearer = [(b"authorization", f"Bearer {raw}".encode())]
+    answers = {
+        path: await handshake(path.format(**world.values), bearer) for path in PATHS.values()
+    }
+    assert answers == dict.fromkeys(PATHS.values(), (False, 4404))
+    assert await handshake("/ws/workspaces/elsewhere/", bearer) == (True, None)
 
 
 @pytest.mark.django_db(transaction=True)
