@@ -114,6 +114,20 @@ def test_no_path_of_the_corpus_reads_a_file_outside_its_folder(world):
     assert not wrong, "\n".join(wrong)
 
 
+def test_no_path_of_the_corpus_lists_a_folder_outside_its_own(world):
+    """MLflow's artifact listing takes its path in the query: `{}` for what is no folder, a
+    refusal for a way out, and never the other workspace's file names or /etc's."""
+    owner, wrong = world.clients["owner"], []
+    for raw in [*CORPUS, "link-out", "../../{other}/outputs", "../../../../../../etc"]:
+        path = ("{run_id}/artifacts/" + unquote(raw)).format(**world.values)
+        response = owner.get("/mlflow/w/lab/api/2.0/mlflow-artifacts/artifacts", {"path": path})
+        listed = response.json().get("files", []) if response.status_code == 200 else []
+        names = {f["path"] for f in listed}
+        if response.status_code not in (200, 400, 404) or {"secret.txt", "passwd"} & names:
+            wrong.append(f"list {raw[:60]} -> {response.status_code} {sorted(names)[:5]}")
+    assert not wrong, "\n".join(wrong)
+
+
 def test_no_path_of_the_corpus_writes_outside_its_folder(world):
     owner, run_id, wrong = world.clients["owner"], world.values["run_id"], []
     before = files_outside(run_id)
