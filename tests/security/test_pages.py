@@ -22,6 +22,8 @@ from workspaces.models import Role
 
 SIGNED_IN, PUBLIC = "signed-in", "public"
 MEMBERS = ("reader", "contributor", "owner")
+# Bearer tokens are for the API and the SDK: none opens a page, not even the owner's.
+TOKENS = ("wrong token", "revoked token", "owner's token")
 RANK = {Role.READER: 0, Role.CONTRIBUTOR: 1, Role.OWNER: 2}
 # Covered elsewhere: the REST API by test_authorization.py; the admin is Django's own, behind
 # its staff check, tried once below.
@@ -150,6 +152,9 @@ def url_of(route: str, values: dict[str, str]) -> str:
 
 
 def session(world, role: str) -> Client:
+    """A signed-in browser for a person; for a token caller, the API matrix's client."""
+    if role in TOKENS:
+        return world.clients[role.removesuffix("'s token")]
     client = Client()
     if role in world.users:
         client.force_login(world.users[role])
@@ -160,7 +165,7 @@ def expected(role: str, route: str, rule: Rule) -> str:
     """`login`, `404`, `refused` or `allowed` for this caller of the route."""
     if rule.role == PUBLIC:
         return "allowed"
-    if role == "anonymous":
+    if role == "anonymous" or role in TOKENS:
         return "admin login" if route == "admin/" else "login"
     if rule.role == SIGNED_IN:
         return _signed_in(role, route)
@@ -200,7 +205,7 @@ def judge(response, want: str, rule: Rule) -> bool:
 def test_every_page_answers_every_caller_as_its_role_allows(settings):
     settings.MLSTUDIO_WORKSPACE_CREATORS = "STAFF"
     world = page_world()
-    callers = ("anonymous", "stranger", *MEMBERS)
+    callers = ("anonymous", *TOKENS, "stranger", *MEMBERS)
     cases = [(role, route, rule) for role in callers for route, rules in RULES.items()
              for rule in rules]  # fmt: skip
     cases.sort(key=lambda case: (callers.index(case[0]), "delete" in case[1]))
