@@ -13,6 +13,9 @@ from pathlib import Path, PurePosixPath
 from mlstudio.errors import UserError
 
 MAX_PATH_LENGTH = 1024
+# Under Linux's NAME_MAX (255), a longer file or folder name makes open() fail with
+# ENAMETOOLONG; the rest leaves room for the `.<name>.partial` of a file being written.
+MAX_NAME_BYTES = 240
 
 
 def clean_relative_path(raw: str, *, what: str = "path") -> str:
@@ -42,6 +45,10 @@ def _problem(text: str) -> str | None:
         return "it is absolute; give a path relative to the folder"
     if ".." in PurePosixPath(text).parts:
         return "it contains '..'"
+    if any(
+        len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for part in text.split("/")
+    ):
+        return f"one of its names is longer than {MAX_NAME_BYTES} bytes"
     if not [p for p in PurePosixPath(text).parts if p != "."]:
         return "it names no file"
     return None

@@ -98,7 +98,24 @@ def _entry_clean(raw: object, index: int) -> dict:
             f"{path!r}: mode {mode!r} is not an integer; send the file's permission bits, "
             "such as 420 (0o644)."
         )
+    _kind_check(path, mode)
     return {"path": path, "size": size, "sha256": sha256, "mode": mode & 0o777}
+
+
+def _kind_check(path: str, mode: int) -> None:
+    """A snapshot holds regular files only: a mode that says link, folder or device is refused
+    (the bits are never masked away into a regular file the sender did not mean)."""
+    kind = stat.S_IFMT(mode)
+    if kind == stat.S_IFLNK:
+        raise UserError(
+            f"{path!r} is a symbolic link (mode {mode:#o}); a snapshot holds files only. Send "
+            "the file it points to under its own path, or leave it out."
+        )
+    if kind not in (0, stat.S_IFREG):
+        raise UserError(
+            f"{path!r} is not a regular file (mode {mode:#o}); send only the permission bits "
+            "of regular files, such as 420 (0o644)."
+        )
 
 
 def _is_int(value: object) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
@@ -23,6 +23,7 @@ OUR_APPS = ("workspaces", "runs", "environments", "compute", "data", "registry",
 class World:
     clients: dict[str, Client]
     values: dict[str, str]
+    users: dict = field(default_factory=dict)  # role -> user, for session (page) callers
 
 
 def world_make() -> World:
@@ -50,7 +51,7 @@ def world_make() -> World:
               "path": "outputs/a.txt", "version": "1", "alias": "latest",
               "sha256": "0" * 64, "snapshot_id": "00000000-0000-0000-0000-000000000000",
               "board_id": "1"}  # fmt: skip
-    return World(clients, values)
+    return World(clients, values, people)
 
 
 def _bearer(raw: str) -> Client:
