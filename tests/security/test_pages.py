@@ -7,6 +7,7 @@ member at or above it gets the page. The API has its own matrix (test_authorizat
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -15,10 +16,12 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from data import datasets
+from data import services as data_services
 from registry import services as registry
 from runs.models import Run
 from tests.security.matrix import ROLES, fingerprint, world_make
-from workspaces.models import Role
+from workspaces.models import Role, Workspace
 
 SIGNED_IN, PUBLIC = "signed-in", "public"
 MEMBERS = ("reader", "contributor", "owner")
@@ -70,6 +73,15 @@ RULES: dict[str, list[Rule]] = {
     WS + "models/<str:model>/": [Rule("GET", Role.READER)],
     WS + "models/<str:model>/<int:version>/": [Rule("GET", Role.READER)],
     RUN + "models/": [Rule("GET", Role.READER)],
+    RUN + "children-table/": [Rule("GET", Role.READER)],
+    RUN + "datasets/": [Rule("GET", Role.READER)],
+    WS + "models/<str:model>/<int:version>/delete/": [
+        Rule("POST", Role.OWNER, data=(("confirm", "{model}:{version}"),))
+    ],
+    WS + "data/": [Rule("GET", Role.READER)],
+    WS + "data/datastores/<str:datastore>/": [Rule("GET", Role.READER)],
+    WS + "data/datasets/<str:dataset>/": [Rule("GET", Role.READER)],
+    WS + "data/datasets/<str:dataset>/<int:version>/": [Rule("GET", Role.READER)],
     RUN + "register-model/": [
         Rule("POST", Role.CONTRIBUTOR, data=(("model_name", "m2"), ("model_path", "outputs")))
     ],
@@ -142,9 +154,29 @@ def page_world():
     response = owner.post("/api/workspaces/lab/compute", {"name": "gpu", "type": "cluster"},
                           content_type="application/json")  # fmt: skip
     assert response.status_code < 300, response.content
+    _dataset(world)
     world.values.update(model="m", version="1", target="gpu", env="MLStudio-Minimal",
+                        dataset="iris", datastore="workspaceblobstore",
                         key="0" * 16, path="data/plugins_listing", token="not-a-link")  # fmt: skip
     return world
+
+
+def _dataset(world) -> None:
+    """A tabular dataset of one file in the default datastore, uploaded as the SDK does."""
+    owner, body = world.clients["owner"], b"x,y\n1,2\n"
+    sha = hashlib.sha256(body).hexdigest()
+    put = owner.put(
+        f"/api/workspaces/lab/blobs/{sha}", body, content_type="application/octet-stream"
+    )
+    assert put.status_code < 300, put.content
+    datastore = data_services.datastore_default(workspace=Workspace.objects.get(name="lab"))
+    data_services.datastore_files_commit(datastore=datastore, target_path="", overwrite=True,
+                                         files=[{"path": "iris.csv", "size": len(body),
+                                                 "sha256": sha, "mode": 0o644}])  # fmt: skip
+    definition = {"kind": "tabular", "format": "delimited", "options": {"header": True},
+                  "paths": [{"datastore": "workspaceblobstore", "path": "iris.csv"}]}  # fmt: skip
+    datasets.dataset_register(workspace=datastore.workspace, user=world.users["owner"],
+                              name="iris", definition=definition)  # fmt: skip
 
 
 def url_of(route: str, values: dict[str, str]) -> str:
