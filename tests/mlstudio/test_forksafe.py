@@ -47,6 +47,8 @@ if pid == 0:  # the child: its first write, as a pool process's first task does
         connections.close_all()  # what Celery's Django fixup does: the forking thread's only
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA busy_timeout = 3000")  # the parent commits within 0.5 s
+            cursor.execute("SELECT n FROM beat")
+            print(f"child saw {[n for n, in cursor.fetchall()]}", flush=True)
             cursor.execute("INSERT INTO beat VALUES (2)")
     except Exception as exc:
         print(f"child: {exc}", flush=True)
@@ -73,4 +75,13 @@ def _fork_during_transaction(tmp_path, mode: str) -> str:
 
 def test_it_lets_a_child_forked_during_a_heartbeat_transaction_write(tmp_path):
     out = _fork_during_transaction(tmp_path, "guarded")
-    assert out.splitlines()[-1] == "child exit 0; rows [1, 2]", out
+    # The fork waited for the heartbeat's turn: the child saw its row committed at once. (An
+    # unguarded fork happens inside the transaction, and the child sees no row.)
+    assert out.splitlines() == ["child saw [1]", "child exit 0; rows [1, 2]"], out
+
+
+def test_without_the_guard_the_fork_lands_inside_the_transaction(tmp_path):
+    # The control: the same scenario unguarded forks while the heartbeat's row is uncommitted,
+    # so the guarded test's "child saw [1]" is the guard's doing, not the timing's.
+    out = _fork_during_transaction(tmp_path, "unguarded")
+    assert out.splitlines()[0] == "child saw []", out

@@ -12,7 +12,7 @@ from mlstudio.sdk import (
     Workspace,
 )
 from mlstudio.sdk.compute import LocalCompute
-from tests.compute.conftest import start_node  # noqa: F401 - a fixture
+from tests.cluster_fixtures import start_node  # noqa: F401 - a fixture
 from tests.processes import wait_until
 from workspaces import services
 

@@ -21,7 +21,7 @@ from tests.conftest import local_worker_process
 from tests.runs.helpers import submit_script, wait_for_status
 from workspaces import services as workspaces
 
-pytest_plugins = ["tests.docker_fixtures", "tests.compute.conftest"]
+pytest_plugins = ["tests.docker_fixtures", "tests.cluster_fixtures"]
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 SCRIPT = (Path(__file__).parent / "escape_script.py").read_text()
