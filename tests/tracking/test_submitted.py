@@ -4,6 +4,7 @@ and what it logs reaches the run, live."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 
 import pytest
 from channels.db import database_sync_to_async
@@ -68,9 +69,12 @@ async def test_it_pushes_mlflow_metrics_and_params_to_open_pages(tracking_uri, o
     """What a run page's websocket receives when a client logs: persisted, then pushed."""
     import mlflow
 
+    # MLflow keeps the active run per thread: every fluent call goes through one thread, or
+    # log_param lands in a pool thread with no active run and starts a run nobody watches.
     loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, mlflow.set_experiment, "live")
-    run = await loop.run_in_executor(None, mlflow.start_run)
+    client_thread = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    await loop.run_in_executor(client_thread, mlflow.set_experiment, "live")
+    run = await loop.run_in_executor(client_thread, mlflow.start_run)
     token = await database_sync_to_async(token_for)(owner)
     socket = WebsocketCommunicator(
         application, f"/ws/runs/{run.info.run_id}/",
@@ -83,14 +87,15 @@ async def test_it_pushes_mlflow_metrics_and_params_to_open_pages(tracking_uri, o
         mlflow.log_param("lr", "0.1")
         mlflow.log_metric("loss", 0.25, step=7)
 
-    await loop.run_in_executor(None, log_some)
+    await loop.run_in_executor(client_thread, log_some)
     events = {}
     while len(events) < 2:
         event = await socket.receive_json_from(timeout=30)
         if event["kind"] in ("params", "metric"):
             events[event["kind"]] = event
     await socket.disconnect()
-    await loop.run_in_executor(None, mlflow.end_run)
+    await loop.run_in_executor(client_thread, mlflow.end_run)
+    client_thread.shutdown()
     assert events["params"]["params"] == {"lr": "0.1"}
     assert events["metric"]["metrics"]["loss"]["steps"] == [7.0]
     assert events["metric"]["metrics"]["loss"]["values"] == [0.25]
