@@ -90,6 +90,8 @@ TABLE_FIELDS = {
     "target": KeyTextTransform("compute_target", "definition"),
     "arguments": KeyTransform("arguments", "definition"),
     "environment": KeyTransform("environment", "definition"), "node": F("worker"),
+    # MLflow params, where an MLflow client logged some (the tracking app's row, by its name).
+    "mlflow_params": F("mlflow__params"),
     "created": F("created_at"), "started": F("started_at"), "ended": F("ended_at"),
 }  # fmt: skip
 

@@ -10,6 +10,9 @@ from tests import processes
 from workspaces import services
 from workspaces.models import Membership, Role
 
+# Fixture modules that tests import as well as register: rewrite their asserts either way.
+pytest.register_assert_rewrite("tests.cluster_fixtures", "tests.docker_fixtures")
+
 
 @pytest.fixture
 def owner(db):

@@ -3,10 +3,12 @@
 import { themed } from "./chart_theme.js";
 import { api } from "./common.js";
 
-// A run's parameters: its tags and its `--name value` arguments (a bare `--flag` is "true").
+// A run's parameters: its tags, the params an MLflow client logged, and its `--name value`
+// arguments (a bare `--flag` is "true").
 export function parameters(run) {
   const found = {};
   for (const [key, value] of Object.entries(run.tags || {})) found[`tag ${key}`] = value;
+  for (const [key, value] of Object.entries(run.mlflow_params || {})) found[`param ${key}`] = value;
   const args = run.arguments || [];
   for (let i = 0; i < args.length; i++) {
     if (!String(args[i]).startsWith("--")) continue;

@@ -36,7 +36,7 @@ function tableRun(run) {
   return {
     ...run, name, displayName: run.name || "", tagList,
     created: seconds(run.created), started: seconds(run.started), ended: seconds(run.ended),
-    text: [name, run.id, run.description || "", ...tagList, ...(run.arguments || [])].join(" ").toLowerCase(),
+    text: [name, run.id, run.description || "", ...tagList, ...(run.arguments || []), ...Object.entries(run.mlflow_params || {}).flat()].join(" ").toLowerCase(),
   };
 }
 const where = (run) => (run.node ? `${run.target || "local"} · ${run.node}` : run.target || "local");

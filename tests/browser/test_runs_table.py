@@ -162,3 +162,30 @@ def test_it_adds_sorts_remembers_and_removes_chosen_columns(signed_in, server, o
     page.click("#runs th[data-column='m|loss|max_value'] .remove-column")
     assert page.locator("#runs th[data-column]").count() == 1
     assert "cols=p%7Ctag+seed" in page.url
+
+
+def test_mlflow_params_are_columns_search_terms_and_compare_rows(
+    signed_in, server, owner, experiment
+):
+    from tracking import services as tracking_services
+
+    page = signed_in
+    runs = add_runs(experiment, owner, range(1, 4))
+    for run, batch in zip(runs, ("16", "32", "64"), strict=True):
+        params = {"batch_size": batch, "optimizer": "adamw" if run.number < 3 else "sgd"}
+        tracking_services.run_log(run=run, metrics=[], params=params, tags={})
+    page.goto(f"{server}/w/lab/experiments/{experiment.pk}/")
+    page.select_option("#add-column", label="param batch_size")
+    assert page.inner_text("tr[data-run='exp_2'] td[data-column='p|param batch_size']") == "32"
+    page.fill("#search", "sgd")
+    page.wait_for_function("document.querySelectorAll('#runs tbody tr[data-run]').length === 1")
+    assert shown(page) == ["exp_3"]
+    page.fill("#search", "")
+    for run in runs:
+        page.check(f"tr[data-run='{run.pk}'] input[type=checkbox]")
+    page.click("#compare")
+    page.wait_for_selector("#compare-table")
+    batch = "#compare-table tr:has(th:text-is('param batch_size'))"
+    assert page.inner_text(batch).split("\t")[1:] == ["16", "32", "64"]
+    assert page.get_attribute(batch, "class") == "diff"
+    page.screenshot(path="/tmp/dailyui_shots/compare-params.png", full_page=True)

@@ -188,3 +188,16 @@ def test_it_accepts_basic_auth_with_the_token_as_password(mlflow_env, tracking_u
     mlflow_env.setenv("MLFLOW_TRACKING_PASSWORD", "mls_wrong")
     with pytest.raises(mlflow.exceptions.MlflowException, match=r"UNAUTHENTICATED|refused"):
         MlflowClient().create_experiment("refused")
+
+
+def test_its_params_reach_the_runs_table_beside_the_arguments(tracking_uri, owner, logged_in):
+    mlflow.set_experiment("table")
+    with mlflow.start_run() as active:
+        mlflow.log_params({"batch_size": 32, "optimizer": "adamw"})
+    run = Run.objects.get(pk=active.info.run_id)
+    client = logged_in(owner)
+    url = f"/api/workspaces/lab/experiments/{run.experiment_id}/table?run={run.pk}"
+    (row,) = client.get(url).json()["runs"]
+    assert row["mlflow_params"] == {"batch_size": "32", "optimizer": "adamw"}
+    page = client.get(f"/w/lab/experiments/{run.experiment_id}/").content.decode()
+    assert '"mlflow_params": {"batch_size": "32", "optimizer": "adamw"}' in page
