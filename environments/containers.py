@@ -40,8 +40,10 @@ _WHY_REFUSED = {
     "--uts": "it shares the host's hostname namespace",
     "--cgroupns": "it shares the host's cgroup namespace",
     "--volumes-from": "it mounts another container's volumes",
-    "--network": "runs use the host network, which MLStudio sets itself",
-    "--net": "runs use the host network, which MLStudio sets itself",
+    "--network": "MLStudio sets the network itself: the host's, or none with "
+    "MLSTUDIO_RUN_NETWORK=false",
+    "--net": "MLStudio sets the network itself: the host's, or none with "
+    "MLSTUDIO_RUN_NETWORK=false",
     "--env-file": "it reads a file on the host",
     "--entrypoint": "MLStudio starts the script itself",
     "--name": "MLStudio names the container",
@@ -119,7 +121,9 @@ def _names_host_path(volume: str) -> bool:
 @dataclass(frozen=True)
 class ContainerRun:
     """A run's script in a container: its image and command, the host folder it works in
-    (`workdir`), its variables, and the folder holding the studio's `mlstudio` package."""
+    (`workdir`), its variables, and the folder holding the studio's `mlstudio` package.
+    `user` is who the script runs as (user[:group], None for the image's own); `network`
+    False gives it no network at all (`--network none`), True the host's."""
 
     name: str
     image: str
@@ -130,6 +134,7 @@ class ContainerRun:
     shm_size: str | None = None
     arguments: Sequence[str] = ()
     user: str | None = None
+    network: bool = True
 
 
 def container_argv(run: ContainerRun) -> list[str]:
@@ -151,8 +156,9 @@ def container_argv(run: ContainerRun) -> list[str]:
 def container_create(run: ContainerRun) -> list[str]:
     """For an engine that can't see this host's folders (engine_is_remote()): create the
     container, copy `workdir` and the SDK into it, and return the `docker start` command
-    line to Popen exactly like container_argv's. Afterwards copy_out(name, workdir) brings
-    outputs and logs back, then container_remove(name)."""
+    line to Popen exactly like container_argv's. The copied `workdir` belongs to `user` when
+    it is a uid:gid (so the script can write it), the SDK to root (so it cannot). Afterwards
+    copy_out(name, workdir) brings outputs and logs back, then container_remove(name)."""
     workdir = _absolute(run.workdir, "workdir")
     created = subprocess.run(
         ["docker", "create", *_run_options(run, workdir), run.image, *run.argv],
@@ -163,8 +169,9 @@ def container_create(run: ContainerRun) -> list[str]:
     )
     if created.returncode != 0:
         raise UserError(f"Docker could not create container {run.name}: {created.stderr.strip()}")
-    copy_in(run.name, workdir)
-    copy_in(run.name, str(Path(run.sdk_path) / "mlstudio"), dest=f"{SDK_DIR}/mlstudio")
+    copy_in(run.name, workdir, owner=_numeric_user(run.user))
+    copy_in(run.name, str(Path(run.sdk_path) / "mlstudio"), dest=f"{SDK_DIR}/mlstudio",
+            owner=(0, 0))  # fmt: skip
     return ["docker", "start", "--attach", run.name]
 
 
@@ -177,7 +184,7 @@ def container_env(env: dict[str, str]) -> dict[str, str]:
 def _run_options(run: ContainerRun, workdir: str) -> list[str]:
     env = run.env
     options = ["--name", run.name, "--label", "mlstudio.run-container=1", "--init"]
-    options += ["--network", "host", "--workdir", workdir]
+    options += ["--network", "host" if run.network else "none", "--workdir", workdir]
     for key in env:
         if key == "PYTHONPATH":
             continue
@@ -193,6 +200,12 @@ def _run_options(run: ContainerRun, workdir: str) -> list[str]:
             raise UserError(f"Container user {run.user!r} is not a user[:group] name or id.")
         options += ["--user", run.user]
     return options + validate_arguments(list(run.arguments))
+
+
+def _numeric_user(user: str | None) -> tuple[int, int] | None:
+    """(uid, gid) of a "uid:gid" user; None for a name, which only the image can resolve."""
+    match = re.fullmatch(r"(\d+):(\d+)", user or "")
+    return (int(match[1]), int(match[2])) if match else None
 
 
 def _absolute(path: str, what: str) -> str:
@@ -243,19 +256,32 @@ def container_exit_code(name: str) -> int | None:
     return None if not state or state.get("Running") else state.get("ExitCode")
 
 
-def copy_in(name: str, folder: str, *, dest: str | None = None) -> None:
+def copy_in(
+    name: str, folder: str, *, dest: str | None = None, owner: tuple[int, int] | None = None
+) -> None:
     """Copy a host folder into a (created or running) container at `dest`, by default the
-    same path; missing parent folders are created."""
+    same path; missing parent folders are created (root's). Every copied file and folder
+    belongs to `owner` (uid, gid) in the container, or keeps its owner on this host."""
     dest = _absolute(dest or folder, "dest")
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
-        archive.add(folder, arcname=dest.lstrip("/"))
+        archive.add(folder, arcname=dest.lstrip("/"), filter=_owned_by(owner))
     buffer.seek(0)
     engine = client(timeout=600)
     try:
         engine.api.put_archive(name, "/", buffer)
     finally:
         engine.close()
+
+
+def _owned_by(owner: tuple[int, int] | None):
+    def own(member: tarfile.TarInfo) -> tarfile.TarInfo:
+        if owner is not None:
+            member.uid, member.gid = owner
+            member.uname = member.gname = ""  # the engine would prefer a name it knows
+        return member
+
+    return own
 
 
 def copy_out(name: str, folder: str) -> None:

@@ -8,6 +8,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+from django.conf import settings
+
 from environments import containers
 from environments import docker as envdocker
 from mlstudio import sandbox
@@ -32,9 +34,11 @@ def on_host(plan: LaunchPlan, *, python: str, workdir: Path,
 
 
 def in_container(plan: LaunchPlan, container: RunContainer) -> tuple[list[str], dict[str, str]]:
-    """The docker CLI command that runs the plan in its image: the working folder mounted at
-    the same path, the SDK mounted read-only, host networking so the SDK reaches the studio;
-    or, for an engine on another machine, a container the files are copied into."""
+    """The docker CLI command that runs the plan in its image as the run user: the working
+    folder mounted at the same path, the SDK mounted read-only; or, for an engine on another
+    machine, a container the files are copied into (the working folder the run user's, the SDK
+    root's). The host's network so the SDK reaches the studio, or none when
+    MLSTUDIO_RUN_NETWORK is off."""
     spec = plan.container
     containers.container_remove(spec.name)  # a redelivery's leftover
     start_container = (
@@ -43,22 +47,31 @@ def in_container(plan: LaunchPlan, container: RunContainer) -> tuple[list[str], 
     if container.copies_files:
         container.say(f"Docker engine {envdocker.engine_address()}: copying files in and out")
     env = plan.env
-    user = None if container.copies_files else _container_user(spec.image, container.workdir)
+    user = _container_user(spec.image)
+    if user and not container.copies_files:  # a copy is made the run user's as it goes in
+        sandbox.workdir_hand_over(container.workdir, user)
     if user:  # a user the image does not know has no home of its own
         env = {**env, "HOME": "/tmp"}  # noqa: S108 - the container's own /tmp
+    network = settings.MLSTUDIO_RUN_NETWORK
+    if not network:
+        how = "copy" if container.copies_files else "mount"
+        container.say(f"Network: none (MLSTUDIO_RUN_NETWORK is off); the run reaches no host, "
+                      f"the studio's files come by {how}. Metrics still arrive (files in the "
+                      "working folder); MLflow logging and SDK calls to the studio's API do "
+                      "not.")  # fmt: skip
     run = containers.ContainerRun(name=spec.name, image=spec.image, argv=plan.argv,
                                   workdir=spec.workdir, env=env, sdk_path=spec.sdk_path,
                                   shm_size=spec.shm_size, arguments=list(spec.arguments),
-                                  user=user)  # fmt: skip
+                                  user=f"{user[0]}:{user[1]}" if user else None,
+                                  network=network)  # fmt: skip
     argv = start_container(run)
     return argv, containers.container_env(env)
 
 
-def _container_user(image: str, workdir: Path) -> str | None:
-    """The run user (uid:gid) unless the image names its own USER; the working folder
-    becomes theirs, so the script can write it."""
+def _container_user(image: str) -> tuple[int, int] | None:
+    """The (uid, gid) a run's container runs as: the run user (or, without one, the studio's
+    own); None when the image names its own USER, or when that would be root."""
     if envdocker.image_user(image):
         return None
     found = sandbox.isolation().user or (os.getuid(), os.getgid())
-    sandbox.workdir_hand_over(workdir, found)
-    return None if found[0] == 0 else f"{found[0]}:{found[1]}"
+    return None if found[0] == 0 else found

@@ -68,6 +68,16 @@ def container_name(docker_engine):
         docker_engine.api.remove_container(name, force=True)
 
 
+@pytest.fixture
+def tcp_listener():
+    """A TCP port on the host's loopback that accepts connections while the test runs: a
+    container on the host's network reaches it, one without a network does not."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        yield server.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
 def private_registry(tmp_path_factory, docker_engine):
     """Debian's docker-registry on a free loopback port, with htpasswd auth: a dict like the

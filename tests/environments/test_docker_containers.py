@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import selectors
 import subprocess
 import time
@@ -12,6 +14,7 @@ from django.conf import settings
 
 from environments import containers, docker
 from mlstudio.errors import UserError
+from tests.network import SERVICE_PORTS, host_reaches
 
 pytest_plugins = ["tests.docker_fixtures"]
 BASE_IMAGE = settings.MLSTUDIO_DEFAULT_BASE_IMAGE
@@ -193,6 +196,109 @@ def test_it_copies_files_in_and_out_when_the_engine_cannot_mount(container_name,
     containers.copy_out(container_name, str(tmp_path))
     assert (tmp_path / "outputs" / "answer.txt").read_text() == "42"
     assert not (tmp_path / "outputs" / "python").exists(), "a link out of the folder is skipped"
+
+
+CONNECT = """
+import json, socket, sys
+reached = []
+for port in json.loads(sys.argv[1]):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=3).close()
+        reached.append(port)
+    except OSError as error:
+        print("port", port, type(error).__name__)
+print("REACHED", json.dumps(reached))
+"""
+
+
+def reached_from_container(name: str, tmp_path, ports: list[int], **options) -> set[int]:
+    argv = containers.container_argv(
+        containers.ContainerRun(
+            name=name,
+            image=BASE_IMAGE,
+            argv=["python3", "-c", CONNECT, json.dumps(ports)],
+            workdir=str(tmp_path),
+            env={},
+            sdk_path=str(REPO_ROOT),
+            **options,
+        )
+    )
+    process = start(argv, {})
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    line = next(x for x in stdout.splitlines() if x.startswith("REACHED "))
+    return set(json.loads(line.removeprefix("REACHED ")))
+
+
+def test_with_the_network_on_a_container_reaches_what_the_host_reaches(
+    container_name, tmp_path, tcp_listener
+):
+    ports = [tcp_listener, *SERVICE_PORTS]
+    expected = host_reaches(ports)
+    print("the host reaches", sorted(expected), "of", ports)
+
+    assert tcp_listener in expected
+    assert reached_from_container(container_name, tmp_path, ports, network=True) == expected
+
+
+def test_without_network_a_container_reaches_no_port_of_the_host(
+    container_name, tmp_path, tcp_listener
+):
+    ports = [tcp_listener, *SERVICE_PORTS]
+    print("the host reaches", sorted(host_reaches(ports)), "of", ports)
+
+    assert reached_from_container(container_name, tmp_path, ports, network=False) == set()
+    inspected = subprocess.run(
+        ["docker", "inspect", "-f", "{{.HostConfig.NetworkMode}}", container_name],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert inspected.strip() == "none"
+
+
+OWNERSHIP = f"""
+import os, pathlib
+print("uid", os.getuid(), os.getgid())
+print("workdir owner", os.stat(".").st_uid, os.stat("input.txt").st_uid)
+print("sdk owner", os.stat("{docker.SDK_DIR}/mlstudio").st_uid,
+      os.stat("{docker.SDK_DIR}/mlstudio/sdk/__init__.py").st_uid)
+try:
+    open("{docker.SDK_DIR}/mlstudio/intruder.py", "w")
+    print("sdk written")
+except PermissionError:
+    print("sdk refused")
+pathlib.Path("outputs").mkdir(exist_ok=True)
+pathlib.Path("outputs/answer.txt").write_text("written by " + str(os.getuid()))
+"""
+
+
+def test_copied_files_belong_to_the_run_user_and_the_sdk_to_root(container_name, tmp_path):
+    (tmp_path / "input.txt").write_text("21")
+    (tmp_path / "outputs").mkdir()
+    start_argv = containers.container_create(
+        containers.ContainerRun(
+            name=container_name,
+            image=BASE_IMAGE,
+            argv=["python3", "-c", OWNERSHIP],
+            workdir=str(tmp_path),
+            env={"HOME": "/tmp"},
+            sdk_path=str(REPO_ROOT),
+            user="4321:4322",
+        )
+    )
+
+    process = start(start_argv, {})
+    stdout, stderr = process.communicate(timeout=30)
+
+    assert process.returncode == 0, stderr
+    lines = stdout.splitlines()
+    assert "uid 4321 4322" in lines
+    assert "workdir owner 4321 4321" in lines
+    assert "sdk owner 0 0" in lines
+    assert "sdk refused" in lines
+    containers.copy_out(container_name, str(tmp_path / "outputs"))
+    answer = tmp_path / "outputs" / "answer.txt"
+    assert answer.read_text() == "written by 4321"
+    assert answer.stat().st_uid == os.getuid(), "what comes back is the studio's"
 
 
 @pytest.mark.parametrize(

@@ -1,15 +1,20 @@
 """Runs in registered environments, executed by a real worker: a virtualenv built once and
 cached, a Docker image with the script in a container, and a build that fails."""
 
+import json
+import os
+import pwd
 import subprocess
 
 import pytest
+from django.conf import settings
 
 from environments.models import EnvironmentVersion
 from runs import services, store
 from tests import processes
 from tests.conftest import local_worker_process
 from tests.environments.helpers import make_wheel, offline_packages
+from tests.network import SERVICE_PORTS, host_reaches
 from tests.runs.helpers import submit_script, wait_for_status
 
 pytest_plugins = ["tests.docker_fixtures"]
@@ -147,29 +152,63 @@ def copying_worker(transactional_db, tmp_path):
         yield process
 
 
+REMOTE_SPEC = {
+    "name": "boxed-remote",
+    "python": {"user_managed_dependencies": True, "interpreter_path": "python3"},
+    "docker": {"enabled": True},
+}
+# Who the script is, who owns its folder and the SDK, which host ports it reaches.
+REPORT = """
+    import json, os, socket, subprocess, sys
+    import mlstudio
+    print("id -u:", subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip())
+    print("owners:", os.stat(".").st_uid, os.stat("outputs").st_uid,
+          os.stat(os.path.dirname(mlstudio.__file__)).st_uid)
+    reached = []
+    for port in json.loads(sys.argv[1]):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=3).close()
+            reached.append(port)
+        except OSError:
+            pass
+    print("reached:", json.dumps(reached), flush=True)
+"""
+
+
+def run_user_uid() -> int:
+    return pwd.getpwnam(settings.MLSTUDIO_RUN_USER).pw_uid
+
+
+def report_of(log: str) -> tuple[int, list[int], list[int]]:
+    """(the uid `id -u` printed, the owners of cwd/outputs/SDK, the host ports reached)."""
+    said = dict(line.split(": ", 1) for line in log.splitlines() if ": " in line)
+    owners = [int(x) for x in said["owners"].split()]
+    return int(said["id -u"]), owners, json.loads(said["reached"])
+
+
 def test_a_remote_engine_gets_the_files_by_copy_and_gives_them_back(
-    owner, experiment, api_as, copying_worker, docker_engine
+    owner, experiment, api_as, copying_worker, docker_engine, tcp_listener
 ):
-    spec = {
-        "name": "boxed-remote",
-        "python": {"user_managed_dependencies": True, "interpreter_path": "python3"},
-        "docker": {"enabled": True},
-    }
-    script = """
-        import os, time
-        from mlstudio.sdk import Run
-        run = Run.get_context()
-        print("reading", open("data.txt").read(), flush=True)
-        for i in range(3):
-            run.log("loss", 1.0 / (i + 1))
-        run.flush()
-        os.makedirs("logs", exist_ok=True)
-        open("logs/progress.txt", "w").write("half way")
-        time.sleep(4)  # the metrics arrive while it runs
-        open("outputs/result.txt", "w").write("made remotely")
+    script = (
+        REPORT
+        + """
+    import time
+    from mlstudio.sdk import Run
+    run = Run.get_context()
+    print("reading", open("data.txt").read(), flush=True)
+    for i in range(3):
+        run.log("loss", 1.0 / (i + 1))
+    run.flush()
+    os.makedirs("logs", exist_ok=True)
+    open("logs/progress.txt", "w").write("half way")
+    time.sleep(4)  # the metrics arrive while it runs
+    open("outputs/result.txt", "w").write("made remotely")
     """
+    )
+    ports = [tcp_listener, *SERVICE_PORTS]
     files = {"train.py": script, "data.txt": "copied in"}
-    run_id = submit_script(api_as(owner), experiment, files, environment=spec)
+    run_id = submit_script(api_as(owner), experiment, files, environment=REMOTE_SPEC,
+                           arguments=[json.dumps(ports)])  # fmt: skip
     processes.wait_until(
         lambda: store.read_log(run_id, store.USER_LOG, 0, 10_000)[0], 120, "the container"
     )
@@ -179,11 +218,51 @@ def test_a_remote_engine_gets_the_files_by_copy_and_gives_them_back(
         "the metrics, copied out while the run goes on",
     )
     run = wait_for_status(run_id, "Completed", "Failed", timeout=120)
-    system = log_of(run_id, store.SYSTEM_LOG)
-    assert run.status == "Completed", system + log_of(run_id, store.USER_LOG)
+    system, log = log_of(run_id, store.SYSTEM_LOG), log_of(run_id, store.USER_LOG)
+    assert run.status == "Completed", system + log
     assert "copying files in and out" in system
-    assert "reading copied in" in log_of(run_id, store.USER_LOG)
+    assert "Network: none" not in system
+    assert "reading copied in" in log
+    uid, owners, reached = report_of(log)
+    assert uid == run_user_uid() != 0, "the script runs as the run user, not root"
+    assert owners == [uid, uid, 0], "its folder is the run user's, the SDK root's"
+    assert set(reached) == host_reaches(ports) and tcp_listener in reached
     names = [f["name"] for f in store.list_files(run_id)]
     assert "outputs/result.txt" in names and "logs/progress.txt" in names
-    assert store.run_file(run_id, "outputs/result.txt").read_text() == "made remotely"
+    result = store.run_file(run_id, "outputs/result.txt")
+    assert result.read_text() == "made remotely"
+    assert result.stat().st_uid == os.getuid(), "the run's files are the studio's"
     assert not docker_engine.containers.list(all=True, filters={"label": "mlstudio.run-container"})
+
+
+def test_a_copied_run_without_network_reaches_no_host_and_still_reports(
+    owner, experiment, api_as, transactional_db, tmp_path, docker_engine, tcp_listener
+):
+    script = (
+        REPORT
+        + """
+    from mlstudio.sdk import Run
+    run = Run.get_context()
+    run.log("acc", 0.75)
+    print("metrics read back:", run.get_metrics()["acc"], flush=True)
+    open("outputs/result.txt", "w").write("made offline")
+    """
+    )
+    ports = [tcp_listener, *SERVICE_PORTS]
+    print("the host reaches", sorted(host_reaches(ports)), "of", ports)
+    with local_worker_process(tmp_path / "worker.log", MLSTUDIO_DOCKER_COPY_FILES="1",
+                              MLSTUDIO_RUN_NETWORK="false"):  # fmt: skip
+        run_id = submit_script(api_as(owner), experiment, {"train.py": script},
+                               environment=REMOTE_SPEC, arguments=[json.dumps(ports)])  # fmt: skip
+        run = wait_for_status(run_id, "Completed", "Failed", timeout=180)
+    system, log = log_of(run_id, store.SYSTEM_LOG), log_of(run_id, store.USER_LOG)
+    assert run.status == "Completed", system + log
+    assert "Network: none (MLSTUDIO_RUN_NETWORK is off)" in system
+    assert "the studio's files come by copy" in system
+    uid, owners, reached = report_of(log)
+    assert uid == run_user_uid() != 0
+    assert owners == [uid, uid, 0]
+    assert reached == [], "without network the run reaches no port of the host"
+    assert "metrics read back: 0.75" in log
+    assert run.metrics.get(name="acc").last_value == 0.75, "metrics come by file, not network"
+    assert store.run_file(run_id, "outputs/result.txt").read_text() == "made offline"

@@ -18,6 +18,7 @@ from compute import services as compute
 from runs import services as runs
 from runs import store
 from tests.conftest import local_worker_process
+from tests.network import SERVICE_PORTS, host_reaches
 from tests.runs.helpers import submit_script, wait_for_status
 from workspaces import services as workspaces
 
@@ -142,3 +143,14 @@ def test_a_run_in_a_docker_container_cannot_escape(
     with local_worker_process(tmp_path / "worker.log") as worker:
         seen = escape(api_as(owner), experiment, targets, worker.pid, environment=BOXED)
     assert_all_refused(seen, ATTEMPTS)
+
+
+def test_a_run_in_a_docker_container_without_network_cannot_reach_redis_or_the_database(
+    owner, experiment, api_as, targets, tmp_path, docker_engine, tcp_listener
+):
+    ports = [*SERVICE_PORTS, tcp_listener]
+    print("the host itself reaches", sorted(host_reaches(ports)), "of", ports)
+    found = {**targets, "tcp_ports": ports}
+    with local_worker_process(tmp_path / "worker.log", MLSTUDIO_RUN_NETWORK="false") as worker:
+        seen = escape(api_as(owner), experiment, found, worker.pid, environment=BOXED)
+    assert_all_refused(seen, ATTEMPTS | {f"tcp {port}" for port in ports})
