@@ -21,6 +21,7 @@ from django.core.files.storage import default_storage
 
 from mlstudio.errors import UserError
 from mlstudio.sdk._snapshot import human_size as _sdk_human_size
+from runs import store
 from runs.models import Blob, Snapshot
 from runs.signals import blobs_in_use
 from workspaces.models import Workspace
@@ -83,22 +84,33 @@ def blob_store(
 def blob_link(*, workspace: Workspace, path: Path) -> Blob:
     """Make the file at `path` a blob of the workspace without a second copy of its bytes.
 
-    The file is hashed, then hard linked into the store when the store is a folder on the same
-    file system, so the blob and the file share one inode; elsewhere it is copied. The caller
-    vouches that nobody rewrites the file in place afterwards (run files are only ever
-    replaced by a rename, see store.replace_file), so the blob keeps the bytes it was hashed
-    with even when the file is later replaced or deleted.
+    The sha256 is the one the store recorded when it wrote the file (store.file_digest), so a
+    file is not read again; then it is hard linked into the store when the store is a folder
+    on the same file system, so the blob and the file share one inode; elsewhere it is
+    copied. The caller vouches that nobody rewrites the file in place afterwards (run files
+    are only ever replaced by a rename, see store.replace_file), so the blob keeps the bytes
+    it was hashed with even when the file is later replaced or deleted.
     """
-    with path.open("rb") as handle:
-        sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
-        size = os.fstat(handle.fileno()).st_size
-    name = blob_name(sha256=sha256)
-    if not (default_storage.exists(name) and default_storage.size(name) == size):
+    sha256, size = store.file_digest(path)
+    if not _blob_intact(blob_name(sha256=sha256), path=path, size=size):
         _blob_put_linked(sha256=sha256, path=path, size=size)
     blob, _ = Blob.objects.get_or_create(
         workspace=workspace, sha256=sha256, defaults={"size": size}
     )
     return blob
+
+
+def _blob_intact(name: str, *, path: Path, size: int) -> bool:
+    """Whether the store holds the blob `name` whole: the same inode as `path` (linked
+    before), or a file of its size."""
+    try:
+        if os.path.samefile(default_storage.path(name), path):
+            return True
+    except NotImplementedError:  # a store without local paths
+        pass
+    except FileNotFoundError:
+        return False
+    return default_storage.exists(name) and default_storage.size(name) == size
 
 
 def _blob_put_linked(*, sha256: str, path: Path, size: int) -> None:

@@ -8,12 +8,14 @@ offset never sees a gap or a duplicate.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import os
 import re
-import shutil
 from pathlib import Path
 
 from django.conf import settings
+from django.utils.crypto import salted_hmac
 
 from mlstudio.errors import NotFound, UserError
 from mlstudio.lines import utf8_boundary
@@ -23,6 +25,10 @@ USER_LOG = "user_logs/std_log.txt"
 SYSTEM_LOG = "system_logs/executor.txt"
 READ_CHUNK = 256 * 1024
 LOG_NAME = re.compile(r"(user_logs|system_logs)/[\w.-]+\.txt")
+COPY_CHUNK = 1024 * 1024
+# The sha256 the store computed while writing a file, kept on the file (its inode) so that
+# registering it as a model does not read it again; see file_digest.
+DIGEST_XATTR = "user.mlstudio.sha256"
 
 
 def run_dir(run_id: str) -> Path:
@@ -115,18 +121,14 @@ def write_file(
 ) -> int:
     """Write a run file from a readable stream, atomically: a reader sees the old file or
     the whole new one. Returns its size. Past `limit` bytes it stops, keeps nothing and
-    raises too_big(size so far)."""
+    raises too_big(size so far). The sha256 is computed on the way and recorded on the file
+    (file_digest)."""
     target = user_file(run_id, relative)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
-    size = 0
     try:
         with open(partial, "wb") as out:
-            while chunk := source.read(1024 * 1024):
-                out.write(chunk)
-                size += len(chunk)
-                if limit is not None and size > limit:
-                    raise too_big(size)
+            size = _copy_recorded(source, out, limit=limit, too_big=too_big)
         partial.replace(target)
     except OSError as exc:
         partial.unlink(missing_ok=True)
@@ -134,6 +136,22 @@ def write_file(
     except UserError:
         partial.unlink(missing_ok=True)
         raise
+    return size
+
+
+def _copy_recorded(source, out, *, limit: int | None = None, too_big=None) -> int:
+    """Copy `source` into the open file `out`, hashing on the way, and record the digest on
+    it; the bytes it holds. Past `limit` bytes it raises too_big(size so far)."""
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := source.read(COPY_CHUNK):
+        size += len(chunk)
+        if limit is not None and size > limit:
+            raise too_big(size)
+        digest.update(chunk)
+        out.write(chunk)
+    out.flush()
+    _record(out.fileno(), digest.hexdigest())
     return size
 
 
@@ -150,10 +168,63 @@ def folder_size(folder: Path) -> int:
 def replace_file(target: Path, source: Path) -> None:
     """Copy `source` over `target` by a rename, never by rewriting `target` in place: readers
     see the old file or the whole new one, and a model version whose blob is a hard link to
-    the old file keeps its bytes."""
+    the old file keeps its bytes. The sha256 is computed on the way (file_digest)."""
     partial = target.with_name(f".{target.name}.partial")
     try:
-        shutil.copyfile(source, partial)
+        with open(source, "rb") as body, open(partial, "wb") as out:
+            _copy_recorded(body, out)
         partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def file_digest(path: Path) -> tuple[str, int]:
+    """(sha256, size) of the file at `path`.
+
+    The digest recorded when the store wrote the file is reused while the file's size and
+    mtime are still those it was recorded with (the store replaces files by a rename, never
+    rewrites them in place, and an append changes the size); otherwise the file is hashed and
+    the record refreshed. The record is signed with the studio's secret, so a script that
+    writes its own attribute on a file is not believed. Where the file system keeps no
+    extended attributes the file is simply hashed each time.
+    """
+    with open(path, "rb") as handle:
+        fd = handle.fileno()
+        stat = os.fstat(fd)
+        recorded = _recorded(fd, stat)
+        if recorded:
+            return recorded, stat.st_size
+        sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
+        if _unchanged(os.fstat(fd), stat):
+            _record(fd, sha256)
+    return sha256, stat.st_size
+
+
+def _unchanged(now: os.stat_result, then: os.stat_result) -> bool:
+    return (now.st_size, now.st_mtime_ns) == (then.st_size, then.st_mtime_ns)
+
+
+def _signed(sha256: str, stat: os.stat_result) -> str:
+    fields = f"{sha256}:{stat.st_size}:{stat.st_mtime_ns}:{stat.st_dev}:{stat.st_ino}"
+    return f"{fields}:{salted_hmac(DIGEST_XATTR, fields, algorithm='sha256').hexdigest()}"
+
+
+def _record(fd: int, sha256: str) -> None:
+    """Keep the digest on the file, best effort: a file system without user extended
+    attributes (or a full one) only costs a hash at the next file_digest."""
+    if not hasattr(os, "setxattr"):
+        return
+    with contextlib.suppress(OSError):
+        os.setxattr(fd, DIGEST_XATTR, _signed(sha256, os.fstat(fd)).encode())
+
+
+def _recorded(fd: int, stat: os.stat_result) -> str | None:
+    """The recorded sha256 if it was signed for this very inode, size and mtime."""
+    if not hasattr(os, "getxattr"):
+        return None
+    try:
+        value = os.getxattr(fd, DIGEST_XATTR).decode("ascii")
+    except (OSError, UnicodeDecodeError):
+        return None
+    sha256 = value.split(":", 1)[0]
+    return sha256 if hmac.compare_digest(value, _signed(sha256, stat)) else None
