@@ -184,6 +184,11 @@ class Supervisor:
         # watches the others, which are not this process's children.
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=grace)
+        if getattr(self.process, "confines_descendants", False) and self.process.poll() is not None:
+            # Its PID namespace ended with it and the kernel killed what was left. Waiting on
+            # the family would wait for the machine's init to reap their zombies (seconds
+            # where init reaps slowly), which was most of a sandboxed run's cancel time.
+            return
         _gone, alive = psutil.wait_procs(family, timeout=max(0.0, ends - time.monotonic()))
         if alive or self.process.poll() is None:
             self.note(f"{len(alive) + (self.process.poll() is None)} process(es) outlived "

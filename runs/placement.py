@@ -30,7 +30,9 @@ def on_host(plan: LaunchPlan, *, python: str, workdir: Path,
         return plan.argv, plan.env, subprocess.Popen
     sandbox.workdir_hand_over(workdir, found.user)
     argv, env = sandbox.sandbox_argv(plan.argv, found), sandbox.sandbox_env(plan.env)
-    return argv, env, sandbox.Popen
+    # Only bwrap gives the run a PID namespace (and its exit codes): a run that merely
+    # drops to the run user is started, and its orphans looked for, like any process.
+    return argv, env, sandbox.Popen if found.bwrap else subprocess.Popen
 
 
 def in_container(plan: LaunchPlan, container: RunContainer) -> tuple[list[str], dict[str, str]]:
