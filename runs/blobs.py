@@ -5,7 +5,6 @@ matches, so the store never holds a partial or mislabelled blob."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import tempfile
@@ -26,7 +25,6 @@ from runs.models import Blob, Snapshot
 from runs.signals import blobs_in_use
 from workspaces.models import Workspace
 
-CHUNK = 1024 * 1024
 SHA256 = re.compile(r"[0-9a-f]{64}")
 SCRATCH = "tmp"
 
@@ -188,15 +186,7 @@ def copy_hashed(
     source: BinaryIO, target: BinaryIO, *, limit: int | None = None, too_big: str = ""
 ) -> tuple[str, int]:
     """Copy in chunks, hashing; return (sha256, size). Refuse with `too_big` past `limit`."""
-    digest = hashlib.sha256()
-    size = 0
-    while chunk := source.read(CHUNK):
-        size += len(chunk)
-        if limit is not None and size > limit:
-            raise UserError(too_big)
-        digest.update(chunk)
-        target.write(chunk)
-    return digest.hexdigest(), size
+    return store.copy_hashed(source, target, limit=limit, too_big=lambda _size: UserError(too_big))
 
 
 def blobs_present(workspace: Workspace, shas: set[str]) -> set[str]:

@@ -32,8 +32,8 @@ from django.core.files.storage import default_storage
 from mlstudio.errors import NotFound, UserError
 from mlstudio.paths import clean_relative_path, confined
 from mlstudio.sdk._git import without_credentials
+from runs import store
 from runs.blobs import (
-    CHUNK,
     SHA256,
     BlobCorrupt,
     blob_name,
@@ -314,7 +314,7 @@ def manifest_zip_build(*, manifest: list[dict], created_at: datetime) -> BinaryI
                     default_storage.open(blob_name(sha256=entry["sha256"]), "rb") as blob,
                     archive.open(info, "w") as member,
                 ):
-                    shutil.copyfileobj(blob, member, CHUNK)
+                    shutil.copyfileobj(blob, member, store.COPY_CHUNK)
     except BaseException:
         target.close()
         raise

@@ -139,9 +139,9 @@ def write_file(
     return size
 
 
-def _copy_recorded(source, out, *, limit: int | None = None, too_big=None) -> int:
-    """Copy `source` into the open file `out`, hashing on the way, and record the digest on
-    it; the bytes it holds. Past `limit` bytes it raises too_big(size so far)."""
+def copy_hashed(source, out, *, limit: int | None = None, too_big=None) -> tuple[str, int]:
+    """Copy `source` into the open file `out` in chunks, hashing on the way; (sha256, size).
+    Past `limit` bytes it raises too_big(size so far)."""
     digest = hashlib.sha256()
     size = 0
     while chunk := source.read(COPY_CHUNK):
@@ -150,8 +150,14 @@ def _copy_recorded(source, out, *, limit: int | None = None, too_big=None) -> in
             raise too_big(size)
         digest.update(chunk)
         out.write(chunk)
+    return digest.hexdigest(), size
+
+
+def _copy_recorded(source, out, *, limit: int | None = None, too_big=None) -> int:
+    """copy_hashed, then the digest recorded on `out`; the bytes it holds."""
+    sha256, size = copy_hashed(source, out, limit=limit, too_big=too_big)
     out.flush()
-    _record(out.fileno(), digest.hexdigest())
+    _record(out.fileno(), sha256)
     return size
 
 
