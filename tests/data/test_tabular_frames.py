@@ -1,0 +1,121 @@
+"""to_pandas_dataframe() gives the frame pandas.read_csv gives for the same file, whichever parser
+read it: pyarrow's (while the file arrives, then from the cache) or pandas' C parser (pyarrow
+not installed). The files are the ones where the two parsers' inference differs."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlstudio.sdk import Dataset, UserErrorException
+from mlstudio.sdk.data import _csv
+
+pandas = pytest.importorskip("pandas")
+
+FILES = {
+    "numbers.csv": "id,x,label\n1,0.5,a\n2,1.5,b\n",
+    "empty_strings.csv": 'a,b\nx,1\n,2\n"",3\n',
+    "all_missing.csv": "a,b\n,1\n,2\n",
+    "dates.csv": "day,n\n2024-01-01,1\n2024-01-02,2\n",
+    "timestamps.csv": "at,n\n2024-01-01 10:00:00,1\n2024-01-02T11:00:00Z,2\n",
+    "times.csv": "at,n\n10:00:00,1\n11:30:00,2\n",
+    "bools.csv": "a,b,c\nTrue,1,true\nfalse,0,1\n",
+    "int_missing.csv": "a,b\n1,1\n,2\nNA,3\n",
+    "mixed.csv": "a,b\n1,1\nx,2\n",
+    "duplicate_names.csv": "a,a,\n1,2,3\n",
+    "multiline.csv": 'a,b\n"x\ny",1\nz,2\n',
+    "big_ints.csv": "a,b\n99999999999999999999,18446744073709551615\n1,1\n",
+    "plus_signs.csv": "a\n+1\n2\n",
+    "whole_floats.csv": "a,b\n1.0,1e3\n2.0,inf\n",
+    "na_spellings.csv": "a,b\nnull,1\nN/A,2\nnan,3\nx,4\n",
+    "crlf_blank_lines.csv": "a,b\r\n1,2\r\n\r\n3,4\r\n",
+    "bom.csv": "\ufeffa,b\n1,2\n",
+    "header_only.csv": "a,b\n",
+    "short_rows.csv": "a,b,c\n1,2\n3,4,5\n",
+    "index_column.csv": "a,b\n1,2,3\n4,5,6\n",
+    "leading_zeros.csv": "code,n\n007,1\n010,2\n",
+}
+LARGE_ROWS = 300_000  # several MB: arrives in many chunks while pyarrow parses it
+
+
+def _peer(path, **kwargs):
+    return pandas.read_csv(path, **kwargs).reset_index(drop=True)  # as v1: rows numbered from 0
+
+
+@pytest.fixture
+def csvs(ws, tmp_path):
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    for name, text in FILES.items():
+        (folder / name).write_bytes(text.encode())
+    (folder / "latin1.csv").write_bytes("name,n\ncafé,1\n".encode("latin-1"))
+    (folder / "tabs.tsv").write_text("a\tb\n1\tx\n")
+    with (folder / "large.csv").open("w") as out:
+        out.write("id,x,when,label\n")
+        for i in range(LARGE_ROWS):
+            out.write(f"{i},{i * 0.25},2024-01-{i % 28 + 1:02d},c{i % 7}\n")
+    datastore = ws.get_default_datastore()
+    datastore.upload(str(folder), target_path="csv", show_progress=False)
+    return datastore, folder
+
+
+def _cases(folder):
+    cases = [(name, {}, {}) for name in [*FILES, "large.csv"]]
+    cases += [
+        ("latin1.csv", {"encoding": "iso88591"}, {"encoding": "latin-1"}),
+        ("tabs.tsv", {"separator": "\t"}, {"sep": "\t"}),
+        ("numbers.csv", {"header": False}, {"header": None}),
+        ("dates.csv", {"header": False}, {"header": None}),
+        ("leading_zeros.csv", {"infer_column_types": False}, {"dtype": str}),
+    ]
+    return [(folder / name, options, kwargs) for name, options, kwargs in cases]
+
+
+def _assert_same_frames(datastore, folder, cache):
+    for path, options, kwargs in _cases(folder):
+        dataset = Dataset.Tabular.from_delimited_files(
+            (datastore, f"csv/{path.name}"), validate=False, **options
+        )
+        expected = _peer(path, **kwargs)
+        for read in ("arriving", "cached"):
+            try:
+                pandas.testing.assert_frame_equal(dataset.to_pandas_dataframe(), expected)
+            except AssertionError as exc:
+                raise AssertionError(f"{path.name} {options} ({read}): {exc}") from None
+        assert any(cache.rglob(path.name)), f"{path.name} was not kept in the cache"
+
+
+def test_the_frame_is_pandas_read_csvs_with_pyarrow(csvs, tmp_path, monkeypatch):
+    pytest.importorskip("pyarrow")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    by_pyarrow = set()
+    checked = _csv._checked
+
+    def spy(pandas, path, fast, frame):
+        kept = checked(pandas, path, fast, frame)
+        if kept is not None:
+            by_pyarrow.add(path.name)
+        return kept
+
+    monkeypatch.setattr(_csv, "_checked", spy)
+    _assert_same_frames(*csvs, tmp_path / "cache")
+    print("read by pyarrow:", sorted(by_pyarrow))
+    assert {"large.csv", "numbers.csv", "dates.csv", "whole_floats.csv"} <= by_pyarrow
+    assert not {"short_rows.csv", "plus_signs.csv", "big_ints.csv"} & by_pyarrow
+
+
+def test_the_frame_is_pandas_read_csvs_without_pyarrow(csvs, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(_csv, "_pyarrow", lambda: None)  # as where pyarrow is not installed
+    _assert_same_frames(*csvs, tmp_path / "cache")
+
+
+def test_a_row_that_fails_to_parse_is_named_when_the_frame_is_read(ws, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "rows.csv").write_text("a,b\n1,2\n3,4,5\n")
+    datastore = ws.get_default_datastore()
+    datastore.upload(str(folder), target_path="bad", show_progress=False)
+    dataset = Dataset.Tabular.from_delimited_files((datastore, "bad/rows.csv"), validate=False)
+    with pytest.raises(UserErrorException, match=r"bad/rows.csv: .*line 3"):
+        dataset.to_pandas_dataframe()
