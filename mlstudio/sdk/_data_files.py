@@ -4,7 +4,6 @@ entries (hashes cached between calls, as for snapshots), and fetch files, each c
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import shutil
 import tempfile
@@ -75,21 +74,20 @@ def _hashed(root: Path, found: list[_Found]) -> list[ManifestEntry]:
 
 
 def fetch(client: Client, url: str, entry: dict, target: Path, progress=None,
-          damaged: str = "", consume=None):  # fmt: skip
-    """One file into `target`, replaced by a rename after its sha256 matched (when known).
-
-    `consume(stream)`, when given, reads the file as it arrives (a binary stream, e.g. a parser
-    that overlaps its work with the transfer); its answer is returned once the whole file is
-    in place and checked. What it leaves unread is still fetched."""
+          damaged: str = "") -> None:  # fmt: skip
+    """One file into `target`, replaced by a rename after its sha256 matched (when known)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with (
         client.open("GET", url) as answer,
         tempfile.NamedTemporaryFile(dir=target.parent, prefix=".part-", delete=False) as out,
     ):
-        tee = _Tee(answer, out, progress)
-        result = consume(tee) if consume is not None else None
-        tee.drain()
-    if entry.get("sha256") and tee.digest.hexdigest() != entry["sha256"]:
+        digest = hashlib.sha256()
+        while chunk := answer.read(CHUNK_SIZE):
+            digest.update(chunk)
+            out.write(chunk)
+            if progress is not None:
+                progress(len(chunk))
+    if entry.get("sha256") and digest.hexdigest() != entry["sha256"]:
         os.unlink(out.name)
         raise UserErrorException(
             damaged
@@ -99,34 +97,6 @@ def fetch(client: Client, url: str, entry: dict, target: Path, progress=None,
         )
     os.chmod(out.name, entry.get("mode", 0o644))
     os.replace(out.name, target)
-    return result
-
-
-class _Tee(io.RawIOBase):
-    """The response body as a readable stream; what is read is also hashed and written."""
-
-    def __init__(self, answer, out, progress) -> None:
-        super().__init__()
-        self._answer, self._out, self._progress = answer, out, progress
-        self.digest = hashlib.sha256()
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        count = self._answer.readinto(buffer)
-        if count:
-            view = memoryview(buffer)[:count]
-            self.digest.update(view)
-            self._out.write(view)
-            if self._progress is not None:
-                self._progress(count)
-        return count
-
-    def drain(self) -> None:
-        buffer = bytearray(CHUNK_SIZE)
-        while self.readinto(buffer):
-            pass
 
 
 def confined(root: Path, relative: str) -> Path:

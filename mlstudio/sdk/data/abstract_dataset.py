@@ -4,7 +4,6 @@ that the studio resolves to files pinned by sha256, and registration as versions
 from __future__ import annotations
 
 import copy
-import functools
 import os
 from pathlib import Path
 
@@ -83,9 +82,7 @@ class AbstractDataset(V1Surface):
             f"{segment(entry['datastore'])}/files/{files.quoted(entry['datastore_path'])}"
         )
 
-    def _fetch_all(self, entries: list[dict], folder: Path, overwrite: bool,
-                   consume=None) -> list[str]:  # fmt: skip
-        """Each file into `folder`; `consume(entry, stream)` may read each as it arrives."""
+    def _fetch_all(self, entries: list[dict], folder: Path, overwrite: bool) -> list[str]:
         written = []
         for entry in entries:
             target = files.confined(folder, entry["path"])
@@ -96,21 +93,19 @@ class AbstractDataset(V1Surface):
             if self._local_root:
                 files.copy_local(Path(self._local_root) / entry["path"], target)
             else:
-                files.fetch(self._workspace._client, self._file_url(entry), entry, target,
-                            consume=consume and functools.partial(consume, entry))  # fmt: skip
+                files.fetch(self._workspace._client, self._file_url(entry), entry, target)
             written.append(str(target))
         return written
 
-    def _cached(self, entries: list[dict], consume=None) -> Path:
-        """The files in a local cache folder keyed by their hashes, fetched once (then
-        `consume(entry, stream)` may read each as it arrives)."""
+    def _cached(self, entries: list[dict]) -> Path:
+        """The files in a local cache folder keyed by their hashes, fetched once."""
         if self._local_root:
             return Path(self._local_root)
         key = files.digest_of(entries)
         folder = files.cache_home() / "datasets" / key
         done = folder / ".complete"
         if not done.exists():
-            self._fetch_all(entries, folder, overwrite=True, consume=consume)
+            self._fetch_all(entries, folder, overwrite=True)
             done.write_text("")
         return folder
 

@@ -3,7 +3,6 @@ pandas DataFrame on the client (pandas, and pyarrow for parquet, are needed only
 
 from __future__ import annotations
 
-from mlstudio.sdk.data import _csv
 from mlstudio.sdk.data.abstract_dataset import AbstractDataset
 from mlstudio.sdk.exceptions import UserErrorException
 
@@ -23,37 +22,36 @@ class TabularDataset(AbstractDataset):
     def to_pandas_dataframe(self, on_error="null", out_of_range_datetime="null"):
         pandas = _pandas()
         entries = self._manifest()
-        early = {}  # delimited files parsed while they arrived, checked in _read_csv
-
-        def consume(entry, stream):
-            if self._definition.get("format") != "parquet":
-                early[entry["path"]] = _csv.first_pass(pandas, stream, _csv_kwargs(self._options))
-
-        folder = self._cached(entries, consume)
-        frames = [self._read(pandas, folder / e["path"], e, early.get(e["path"])) for e in entries]
+        folder = self._cached(entries)
+        frames = [self._read(pandas, folder / e["path"], e) for e in entries]
         frame = pandas.concat(frames, ignore_index=True) if len(frames) != 1 else frames[0]
         return self._transformed(frame)
 
-    @property
-    def _options(self) -> dict:
-        return self._definition.get("options") or {}
-
-    def _read(self, pandas, path, entry, first=None):
-        options = self._options
+    def _read(self, pandas, path, entry):
+        options = self._definition.get("options") or {}
         if self._definition.get("format") == "parquet":
             try:
                 frame = pandas.read_parquet(path)
             except ImportError:
                 raise ImportError("Parquet files need pyarrow: pip install pyarrow.") from None
         else:
-            frame = self._read_csv(pandas, path, entry, options, first)
+            frame = self._read_csv(pandas, path, entry, options)
         if options.get("include_path"):
             frame.insert(0, "Path", f"/{entry['path']}")
         return frame
 
-    def _read_csv(self, pandas, path, entry, options, first):
+    def _read_csv(self, pandas, path, entry, options):
+        kwargs = {
+            "sep": options.get("separator") or ",",
+            "header": 0 if options.get("header", True) else None,
+            "encoding": {"utf8": "utf-8", "iso88591": "latin-1"}.get(
+                options.get("encoding") or "utf8", options.get("encoding")
+            ),
+        }
+        if not options.get("infer_column_types", True):
+            kwargs["dtype"] = str
         try:
-            frame = _csv.read_csv(pandas, path, _csv_kwargs(options), first)
+            frame = pandas.read_csv(path, **kwargs)
         except (ValueError, UnicodeDecodeError) as exc:
             raise UserErrorException(f"{entry['datastore_path']}: {exc}") from None
         types = options.get("set_column_types") or {}
@@ -87,19 +85,6 @@ class TabularDataset(AbstractDataset):
     def drop_columns(self, columns) -> TabularDataset:
         return self._derived(["drop_columns", [columns] if isinstance(columns, str) else
                               list(columns)])  # fmt: skip
-
-
-def _csv_kwargs(options: dict) -> dict:
-    kwargs = {
-        "sep": options.get("separator") or ",",
-        "header": 0 if options.get("header", True) else None,
-        "encoding": {"utf8": "utf-8", "iso88591": "latin-1"}.get(
-            options.get("encoding") or "utf8", options.get("encoding")
-        ),
-    }
-    if not options.get("infer_column_types", True):
-        kwargs["dtype"] = str
-    return kwargs
 
 
 def _dtype(kind) -> str:
