@@ -100,3 +100,32 @@ def test_a_row_that_fails_to_parse_is_named_when_the_frame_is_read(ws, tmp_path,
     dataset = Dataset.Tabular.from_delimited_files((datastore, "bad/rows.csv"), validate=False)
     with pytest.raises(UserErrorException, match=r"bad/rows.csv: .*line 3"):
         dataset.to_pandas_dataframe()
+
+
+def test_uvicorn_sends_a_large_file_as_it_reads_it(server, owner, workspace, tmp_path, monkeypatch):
+    """Under ASGI a file goes out in blocks read in a thread (Django would otherwise read all
+    of it into memory before the first byte): same bytes, its length announced, same frame."""
+    import urllib.request
+
+    from tests.data.conftest import sdk_workspace
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    ws = sdk_workspace(server, owner)
+    folder = tmp_path / "big"
+    folder.mkdir()
+    with (folder / "rows.csv").open("w") as out:
+        out.write("id,x\n")
+        for i in range(LARGE_ROWS):
+            out.write(f"{i},{i * 0.25}\n")
+    datastore = ws.get_default_datastore()
+    datastore.upload(str(folder), target_path="big", show_progress=False)
+    request = urllib.request.Request(
+        f"{server}/api/workspaces/lab/datastores/workspaceblobstore/files/big/rows.csv",
+        headers={"Authorization": f"Bearer {ws._client._token}"},
+    )
+    with urllib.request.urlopen(request) as answer:
+        body = answer.read()
+        assert int(answer.headers["Content-Length"]) == len(body)
+    assert body == (folder / "rows.csv").read_bytes()
+    dataset = Dataset.Tabular.from_delimited_files((datastore, "big/rows.csv"), validate=False)
+    pandas.testing.assert_frame_equal(dataset.to_pandas_dataframe(), _peer(folder / "rows.csv"))
