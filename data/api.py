@@ -8,6 +8,8 @@ from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
 
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIRequest
 from django.http import FileResponse, HttpRequest
 from ninja import Query, Router, Schema, Status
 
@@ -162,10 +164,20 @@ def dataset_out(request: HttpRequest, version: DatasetVersion) -> dict:
     }
 
 
-def _download(handle, name: str) -> FileResponse:
+def _download(request, handle, name: str) -> FileResponse:
     response = FileResponse(handle, as_attachment=True, filename=PurePosixPath(name).name)
     response.block_size = DOWNLOAD_BLOCK
+    if isinstance(request, ASGIRequest):
+        # Django serves a file's sync iterator under ASGI by reading all of it into memory
+        # first; blocks read in a thread are sent as they are read.
+        response.streaming_content = _blocks(handle)
     return response
+
+
+async def _blocks(handle):
+    read = sync_to_async(handle.read, thread_sensitive=False)
+    while block := await read(DOWNLOAD_BLOCK):
+        yield block
 
 
 # --- blobs, many at once -------------------------------------------------------------------
@@ -235,7 +247,7 @@ def datastore_files(request, ws: str, name: str, query: Query[DataPrefixQuery]):
 @router.get("/workspaces/{ws}/datastores/{name}/files/{path:path}")
 def datastore_file_download(request, ws: str, name: str, path: str):
     handle, _ = services.datastore_file_open(datastore=_datastore(request, ws, name), path=path)
-    return _download(handle, path)
+    return _download(request, handle, path)
 
 
 # --- datasets ------------------------------------------------------------------------------
@@ -315,7 +327,7 @@ def dataset_file_download(request, ws: str, name: str, version: str, path: str):
     found = datasets.dataset_version_get(workspace=_workspace(request, ws), name=name,
                                          version=version)  # fmt: skip
     handle, entry = datasets.version_file_open(version=found, path=path)
-    return _download(handle, entry["path"])
+    return _download(request, handle, entry["path"])
 
 
 @router.get("/workspaces/{ws}/datasets/{name}/versions/{version}/preview")
