@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 
 import pytest
+from channels.layers import channel_layers
 from django.contrib.auth import get_user_model
 from django.test import Client
 
@@ -78,6 +79,17 @@ def _members_create_workspaces(settings):
 def _fast_password_hashing(settings):
     # PBKDF2's deliberate slowness would dominate the suite; hashing strength isn't under test.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    # Each async test runs on an event loop of its own, but Channels caches one layer per
+    # process. A receive left pending on an earlier test's closed loop holds that layer's
+    # state for the old loop; CI once hung 300 s closing a test's loop behind one. A new
+    # layer per test has no such state; the old one's connections go with its loop.
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
 
 
 @contextlib.contextmanager

@@ -19,6 +19,8 @@ def headers(token: str | None = None):
 async def connect(path: str, token: str | None):
     communicator = WebsocketCommunicator(application, path, headers=headers(token))
     connected, code = await communicator.connect()
+    if not connected:  # the refused consumer ends inside the test, not at its loop's close
+        await communicator.wait()
     return communicator, connected, code
 
 
