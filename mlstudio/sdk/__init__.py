@@ -41,37 +41,7 @@ _HOMES = {
 }  # fmt: skip
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
-__all__ = [
-    "VERSION",
-    "ActivityFailedException",
-    "AmlCompute",
-    "AuthenticationException",
-    "ComputeTarget",
-    "ComputeTargetException",
-    "CondaDependencies",
-    "ContainerRegistry",
-    "Dataset",
-    "Datastore",
-    "DockerCompute",
-    "DockerConfiguration",
-    "Environment",
-    "Experiment",
-    "MLStudioException",
-    "Model",
-    "MpiConfiguration",
-    "NotFoundException",
-    "PyTorchConfiguration",
-    "Run",
-    "RunConfiguration",
-    "ScriptRun",
-    "ScriptRunConfig",
-    "ServiceUnreachableException",
-    "Tensorboard",
-    "TensorflowConfiguration",
-    "UserErrorException",
-    "Workspace",
-    "WorkspaceException",
-]
+__all__ = ["VERSION", *sorted(_HOME_OF)]
 
 _v1_getattr = module_getattr(__name__)  # v1 names MLStudio lacks: NotImplementedError
 

@@ -170,6 +170,14 @@ def test_it_stops_and_removes_a_container(container_name, tmp_path, docker_engin
     containers.container_remove(container_name)
 
 
+def base_run(name: str, tmp_path, python_args: list[str], **options) -> containers.ContainerRun:
+    """`python3 -c ...` in the base image, its working folder `tmp_path`, no variables."""
+    return containers.ContainerRun(
+        name=name, image=BASE_IMAGE, argv=["python3", "-c", *python_args],
+        workdir=str(tmp_path), env={}, sdk_path=str(REPO_ROOT), **options,
+    )  # fmt: skip
+
+
 def test_it_copies_files_in_and_out_when_the_engine_cannot_mount(container_name, tmp_path):
     (tmp_path / "input.txt").write_text("21")
     script = (
@@ -177,16 +185,7 @@ def test_it_copies_files_in_and_out_when_the_engine_cannot_mount(container_name,
         "out = pathlib.Path('outputs'); out.mkdir(); (out / 'answer.txt').write_text(str(2 * n)); "
         "(out / 'python').symlink_to('/usr/bin/python3')"
     )
-    start_argv = containers.container_create(
-        containers.ContainerRun(
-            name=container_name,
-            image=BASE_IMAGE,
-            argv=["python3", "-c", script],
-            workdir=str(tmp_path),
-            env={},
-            sdk_path=str(REPO_ROOT),
-        )
-    )
+    start_argv = containers.container_create(base_run(container_name, tmp_path, [script]))
 
     process = start(start_argv, {})
     _, stderr = process.communicate(timeout=30)
@@ -213,15 +212,7 @@ print("REACHED", json.dumps(reached))
 
 def reached_from_container(name: str, tmp_path, ports: list[int], **options) -> set[int]:
     argv = containers.container_argv(
-        containers.ContainerRun(
-            name=name,
-            image=BASE_IMAGE,
-            argv=["python3", "-c", CONNECT, json.dumps(ports)],
-            workdir=str(tmp_path),
-            env={},
-            sdk_path=str(REPO_ROOT),
-            **options,
-        )
+        base_run(name, tmp_path, [CONNECT, json.dumps(ports)], **options)
     )
     process = start(argv, {})
     stdout, stderr = process.communicate(timeout=60)
