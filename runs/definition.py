@@ -34,6 +34,7 @@ class RunDefinition:
     environment_variables: tuple[tuple[str, str], ...] = ()
     max_run_duration_seconds: int = 0
     distributed: DistributedJob | None = None
+    resume_outputs_of: str = ""  # a resumed sweep child: the earlier child whose outputs it gets
 
     @classmethod
     def of(cls, stored: dict) -> RunDefinition:
@@ -49,6 +50,7 @@ class RunDefinition:
             environment_variables=tuple((stored.get("environment_variables") or {}).items()),
             max_run_duration_seconds=stored.get("max_run_duration_seconds") or 0,
             distributed=DistributedJob(**job) if job else None,
+            resume_outputs_of=stored.get("resume_outputs_of") or "",
         )
 
     @property

@@ -183,6 +183,7 @@ class Execution:
     def prepare(self) -> tuple[list[str], dict[str, str]]:
         """The working folder, the environment and the launch plan, placed where it runs."""
         workdir_make(self.run, self.workdir, self.logs)
+        preparing.resumed_outputs_place(self.definition, self.workdir, self.logs)
         built, spec = environment_prepare(self.run, self.definition, self.logs)
         definition, self.datasets = preparing.datasets_plan(self.run, self.definition, self.workdir)
         plan = launch_prepare(self.run, definition, built, spec, workdir=self.workdir,

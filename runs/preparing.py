@@ -20,7 +20,7 @@ from environments.builders import Built, environment_build
 from environments.selectors import environment_version_by_pk
 from mlstudio.errors import UserError
 from mlstudio.sandbox import isolation, workdir_hand_over
-from runs import launch
+from runs import launch, store
 from runs.definition import RunDefinition
 from runs.execution_services import run_image_record
 from runs.launch import PreparationError
@@ -40,6 +40,27 @@ def workdir_make(run: Run, workdir: Path, logs: RunLogs) -> None:
         snapshot_materialize(snapshot=run.snapshot, destination=workdir)
     for folder in ("outputs", "logs", ".mlstudio"):
         (workdir / folder).mkdir(exist_ok=True)
+
+
+def resumed_outputs_place(definition: RunDefinition, workdir: Path, logs: RunLogs) -> None:
+    """A resumed sweep child starts with the earlier child's ./outputs in ./resume_from (a
+    copy: the earlier run's files stay as they were). Regular files only."""
+    earlier = definition.resume_outputs_of
+    if not earlier:
+        return
+    source = store.run_dir(earlier) / "outputs"
+    target = workdir / "resume_from"
+    target.mkdir()
+    copied = 0
+    for path in sorted(source.rglob("*")) if source.is_dir() else []:
+        if path.is_symlink() or not path.is_file():
+            continue
+        destination = target / path.relative_to(source)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, destination)
+        copied += 1
+    logs.say(f"Resuming {earlier}: its {copied} output file(s) are in ./resume_from, "
+             "named by --resume-from")  # fmt: skip
 
 
 class EnvironmentFailed(PreparationError):

@@ -35,13 +35,19 @@ def sweep_config_check(raw) -> dict:
         raise UserError(str(exc)) from None
 
 
-def sweep_submit_check(*, experiment: Experiment, raw: dict, paths=None) -> tuple[dict, RunConfig]:
+def sweep_submit_check(
+    *, experiment: Experiment, raw: dict, paths=None
+) -> tuple[dict, RunConfig, list[dict]]:
     """Everything a sweep submit refuses, asked before the folder is uploaded."""
     config = sweep_config_check(raw)
     base = RunConfig.parse(config["run_config"])
     run_services.run_submit_check(experiment=experiment, config=base, paths=paths)
     _earlier(experiment=experiment, config=config)
-    return config, base
+    if len(config["resume_child_runs"]) > config["max_total_runs"]:
+        raise UserError("resume_child_runs has more children than max_total_runs allows.")
+    resume = _resume_params(experiment=experiment, child_ids=config["resume_child_runs"],
+                            space=config["sampling"]["space"])  # fmt: skip
+    return config, base, resume
 
 
 def _earlier(*, experiment: Experiment, config: dict) -> list[Sweep]:
@@ -67,13 +73,18 @@ def _earlier(*, experiment: Experiment, config: dict) -> list[Sweep]:
 
 
 def _resume_params(*, experiment: Experiment, child_ids: list[str], space: dict) -> list[dict]:
-    trials = {t.run_id: t for t in Trial.objects.filter(
+    trials = {t.run_id: t for t in Trial.objects.select_related("run").filter(
         run_id__in=child_ids, run__experiment__workspace=experiment.workspace)}  # fmt: skip
     params = []
     for child_id in child_ids:
         trial = trials.get(child_id)
         if trial is None:
             raise UserError(f"resume_child_runs: {child_id!r} is not a child of a sweep here.")
+        if not trial.run.is_final:
+            raise UserError(
+                f"resume_child_runs: {child_id} is still {trial.run.status}; resume a child "
+                "that has ended (cancel it first to continue it from its last checkpoint)."
+            )
         if set(trial.hyperparameters) != set(space):
             raise UserError(
                 f"resume_child_runs: {child_id} was given {sorted(trial.hyperparameters)}, "
@@ -99,12 +110,8 @@ def _warm_results(earlier: list[Sweep]) -> list[dict]:
 def sweep_submit(*, experiment: Experiment, user, snapshot: Snapshot | None, raw: dict) -> Run:
     """Create the sweep's parent run (Running: it has no process) and its state, then ask for
     the first children once that is committed."""
-    config, base = sweep_submit_check(experiment=experiment, raw=raw)
+    config, base, resume = sweep_submit_check(experiment=experiment, raw=raw)
     base.check_against(snapshot)
-    if len(config["resume_child_runs"]) > config["max_total_runs"]:
-        raise UserError("resume_child_runs has more children than max_total_runs allows.")
-    resume = _resume_params(experiment=experiment, child_ids=config["resume_child_runs"],
-                            space=config["sampling"]["space"])  # fmt: skip
     warm = _warm_results(_earlier(experiment=experiment, config=config))
     tags = raw.get("tags") if isinstance(raw.get("tags"), dict) else None
     with transaction.atomic():
@@ -269,10 +276,26 @@ def merged_arguments(base: list[str], params: dict) -> list[str]:
     return merged
 
 
+# A resumed child gets the earlier child's ./outputs in this folder, and `--resume-from` naming
+# it, as v1 passed its training script the checkpoint to go on from.
+RESUME_ARGUMENT, RESUME_FOLDER = "--resume-from", "resume_from"
+
+
+def _resumed_child(sweep: Sweep) -> str | None:
+    """The earlier child the next launch continues, while resume_child_runs last."""
+    index = sweep.launched
+    wanted = sweep.config.get("resume_child_runs") or []
+    return wanted[index] if index < min(len(wanted), len(sweep.resume)) else None
+
+
 def _launch(sweep: Sweep, params: dict) -> Run:
     parent = sweep.run
     number = sweep.launched + 1
-    raw = {**sweep.base, "arguments": merged_arguments(sweep.base.get("arguments") or [], params)}
+    resumes = _resumed_child(sweep)
+    arguments = merged_arguments(sweep.base.get("arguments") or [], params)
+    if resumes:
+        arguments = merged_arguments(arguments, {RESUME_ARGUMENT: RESUME_FOLDER})
+    raw = {**sweep.base, "arguments": arguments}
     config = RunConfig.parse(raw)
     config.properties = {"hyperparameters": json.dumps(params)}
     config.display_name = f"{parent.pk}_{number}"
@@ -283,6 +306,8 @@ def _launch(sweep: Sweep, params: dict) -> Run:
     policy = sweep.config["policy"]
     child.definition = {**child.definition, "sweep": {
         "parent": parent.pk, "metric": sweep.metric, "policy": bool(policy)}}  # fmt: skip
+    if resumes:
+        child.definition["resume_outputs_of"] = resumes
     Run.objects.filter(pk=child.pk).update(definition=child.definition)
     Trial.objects.create(sweep=sweep, number=number, run=child, hyperparameters=params)
     sweep.launched = number

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from mlstudio.sdk import Experiment, ScriptRunConfig, Workspace
+from mlstudio.sdk import Experiment, ScriptRunConfig
 from mlstudio.sdk.train.hyperdrive import (
     BanditPolicy,
     GridParameterSampling,
@@ -18,7 +18,6 @@ from mlstudio.sdk.train.hyperdrive import (
     uniform,
 )
 from runs.models import Run as RunRow
-from workspaces import services
 
 pytestmark = pytest.mark.slow
 
@@ -39,12 +38,6 @@ TRAIN = """
         run.flush()
         time.sleep(0.3)
 """
-
-
-@pytest.fixture
-def ws(live_server, owner, workspace):
-    token = services.api_token_create(user=owner, name="sdk")[1]
-    return Workspace(name="lab", url=live_server.url, token=token)
 
 
 @pytest.fixture
