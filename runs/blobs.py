@@ -20,7 +20,7 @@ from django.core.files.storage import default_storage
 
 from mlstudio.errors import UserError
 from mlstudio.sdk._snapshot import human_size as _sdk_human_size
-from runs import store
+from runs import quotas, store
 from runs.models import Blob, Snapshot
 from runs.signals import blobs_in_use
 from workspaces.models import Workspace
@@ -45,7 +45,7 @@ def blob_store(
     body: BinaryIO,
     declared_size: int | None = None,
     max_bytes: int | None = None,
-    too_big: str = "",
+    too_big: str | UserError = "",
 ) -> tuple[Blob, bool]:
     """Store one file body under its sha256; return the Blob and whether it is new here.
 
@@ -67,6 +67,12 @@ def blob_store(
     )
     if declared_size is not None and declared_size > limit:
         raise UserError(too_big)
+    known = Blob.objects.filter(workspace=workspace, sha256=sha256).first()
+    room = None if known else quotas.workspace_room(workspace=workspace)
+    if room is not None and room < limit:
+        if declared_size is not None and declared_size > room:
+            raise quotas.over_quota(workspace=workspace, room=room)
+        limit, too_big = room, quotas.over_quota(workspace=workspace, room=room)
     with temp_file() as temp:
         actual, size = copy_hashed(body, temp, limit=limit, too_big=too_big)
         temp.flush()
@@ -76,6 +82,9 @@ def blob_store(
                 "nothing was stored. Hash the bytes you send and upload them to that URL."
             )
         blob_put(sha256=sha256, path=Path(temp.name), size=size)
+    if known:
+        return known, False
+    quotas.workspace_stored(workspace=workspace, size=size)
     return Blob.objects.get_or_create(workspace=workspace, sha256=sha256, defaults={"size": size})
 
 
@@ -183,10 +192,15 @@ def scratch_dir() -> Iterator[Path]:
 
 
 def copy_hashed(
-    source: BinaryIO, target: BinaryIO, *, limit: int | None = None, too_big: str = ""
+    source: BinaryIO,
+    target: BinaryIO,
+    *,
+    limit: int | None = None,
+    too_big: str | UserError = "",
 ) -> tuple[str, int]:
     """Copy in chunks, hashing; return (sha256, size). Refuse with `too_big` past `limit`."""
-    return store.copy_hashed(source, target, limit=limit, too_big=lambda _size: UserError(too_big))
+    refusal = too_big if isinstance(too_big, UserError) else UserError(too_big)
+    return store.copy_hashed(source, target, limit=limit, too_big=lambda _size: refusal)
 
 
 def blobs_present(workspace: Workspace, shas: set[str]) -> set[str]:

@@ -25,7 +25,8 @@ from mlstudio.errors import UserError
 from mlstudio.paths import clean_relative_path, confined
 from mlstudio.sdk._git import without_credentials
 from mlstudio.sdk._ignore import IgnoreRules
-from runs.blobs import blob_put, copy_hashed, scratch_dir
+from runs import quotas
+from runs.blobs import blob_put, blobs_present, copy_hashed, scratch_dir
 from runs.models import Blob, Snapshot
 from runs.snapshots import (
     DEFAULT_MODE,
@@ -90,16 +91,29 @@ def snapshot_create_from_zip(
         tree.mkdir()
         entries = _zip_extract(opened, plan, tree)
         git = _zip_git(opened, plan, tree)
+        sizes = {e["sha256"]: e["size"] for e in entries}
+        new = _within_quota(workspace, sizes)
         for entry in entries:
             blob_put(sha256=entry["sha256"], path=tree / entry["path"], size=entry["size"])
-        sizes = {e["sha256"]: e["size"] for e in entries}
         with transaction.atomic():
             Blob.objects.bulk_create(
                 [Blob(workspace=workspace, sha256=s, size=n) for s, n in sizes.items()],
                 ignore_conflicts=True,
             )
             snapshot = _snapshot_save(workspace=workspace, user=user, entries=entries, git=git)
+        quotas.workspace_stored(workspace=workspace, size=new)
     return snapshot, len(plan.ignored)
+
+
+def _within_quota(workspace: Workspace, sizes: dict[str, int]) -> int:
+    """The bytes the zip adds to the workspace (bodies it did not hold yet), refused with a
+    413 before anything is stored when they do not fit its quota."""
+    known = blobs_present(workspace, set(sizes))
+    new = sum(size for sha256, size in sizes.items() if sha256 not in known)
+    room = quotas.workspace_room(workspace=workspace)
+    if new > room:
+        raise quotas.over_quota(workspace=workspace, room=room)
+    return new
 
 
 @contextmanager

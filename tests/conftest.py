@@ -7,6 +7,7 @@ from channels.layers import channel_layers
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from runs import quotas
 from tests import processes
 from workspaces import services
 from workspaces.models import Membership, Role
@@ -90,6 +91,13 @@ def _fresh_channel_layer():
     channel_layers.backends.clear()
     yield
     channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_storage_count():
+    # runs.quotas keeps each workspace's bytes for a few seconds; the next test's workspace
+    # may reuse this one's id.
+    quotas._counted.clear()
 
 
 @contextlib.contextmanager

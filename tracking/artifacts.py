@@ -12,9 +12,11 @@ from django.conf import settings
 from django.http import FileResponse, JsonResponse
 
 from mlstudio.paths import clean_relative_path, confined
-from runs import store
+from runs import quotas, store
+from runs.models import Run
 from tracking import model_files, selectors
 from tracking.errors import MlflowError, missing
+from workspaces.models import Workspace
 
 OUTPUTS = "outputs"
 
@@ -44,18 +46,19 @@ def dispatch(call, path: str):
     )  # fmt: skip
 
 
-def _where(call, path: str, *, write: bool) -> tuple[Path, str, str | None]:
-    """(the folder that holds the artifacts of `path`, the path inside it, the run id) for a
-    proxy path `<run id>/artifacts/<path>` or `models/<model id>/artifacts/<path>`."""
+def _where(call, path: str, *, write: bool) -> tuple[Path, str, Run | None, Workspace]:
+    """(the folder that holds the artifacts of `path`, the path inside it, the run, the
+    workspace) for a proxy path `<run id>/artifacts/<path>` or
+    `models/<model id>/artifacts/<path>`."""
     workspace = call.writer() if write else call.workspace()
     parts = _parts(path)
     if len(parts) >= 3 and parts[0] == "models" and parts[2] == "artifacts":
         model = selectors.logged_model_by_id(workspace=workspace, model_id=parts[1])
-        return model_dir(model.id), "/".join(parts[3:]), None
+        return model_dir(model.id), "/".join(parts[3:]), None, workspace
     if len(parts) >= 2 and parts[1] == "artifacts":
         run = selectors.run_by_id(workspace=workspace, run_id=parts[0])
         inner = "/".join([OUTPUTS, *parts[2:]])
-        return store.run_dir(run.pk), inner, run.pk
+        return store.run_dir(run.pk), inner, run, workspace
     raise missing(
         f"No artifacts at {path!r}: artifact paths are <run id>/artifacts/<path> (the run's "
         "artifact_uri)."
@@ -67,22 +70,41 @@ def _parts(path: str) -> list[str]:
 
 
 def _upload(call, path: str):
-    folder, inner, run_id = _where(call, path, write=True)
+    """One artifact, within the bounds of any uploaded file (quotas.upload_bounded)."""
+    folder, inner, run, workspace = _where(call, path, write=True)
     if not inner or inner == OUTPUTS:
         raise MlflowError("An artifact upload needs a file name.", "INVALID_PARAMETER_VALUE")
-    if run_id is not None:
-        store.write_file(run_id, inner, call.request)
-    else:
-        target = confined(folder, inner, what="artifact path")
+    declared = _declared_length(call.request)
+    if run is not None:
+        quotas.run_file_upload(run=run, name=inner, source=call.request, declared=declared)
+        return JsonResponse({})
+    target = confined(folder, inner, what="artifact path")
+
+    def write(limit: int, too_big) -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
-        with open(target, "wb") as out:
-            while chunk := call.request.read(1024 * 1024):
-                out.write(chunk)
+        partial = target.with_name(f".{target.name}.partial")
+        try:
+            with open(partial, "wb") as out:
+                size = store.copy_hashed(call.request, out, limit=limit, too_big=too_big)[1]
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        partial.replace(target)
+        return size
+
+    quotas.upload_bounded(workspace=workspace, name=inner, declared=declared, write=write)
     return JsonResponse({})
 
 
+def _declared_length(request) -> int | None:
+    try:
+        return int(request.META["CONTENT_LENGTH"])
+    except (KeyError, ValueError):
+        return None
+
+
 def _download(call, path: str):
-    folder, inner, _ = _where(call, path, write=False)
+    folder, inner, *_ = _where(call, path, write=False)
     target = confined(folder, inner, what="artifact path") if inner else folder
     if not target.is_file():
         raise missing(f"No artifact at {path!r}.")
@@ -90,7 +112,7 @@ def _download(call, path: str):
 
 
 def _list(call, path: str):
-    folder, inner, _ = _where(call, path, write=False)
+    folder, inner, *_ = _where(call, path, write=False)
     target = confined(folder, inner, what="artifact path") if inner else folder
     if not target.is_dir():
         return JsonResponse({})  # a file, or nothing yet: MLflow lists neither

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.http import JsonResponse
 
-from mlstudio.errors import Conflict, Forbidden, NotFound, Unauthorized, UserError
+from mlstudio.errors import Conflict, Forbidden, NotFound, TooLarge, Unauthorized, UserError
 
 STATUS = {
     "INVALID_PARAMETER_VALUE": 400,
@@ -16,6 +16,7 @@ STATUS = {
     "PERMISSION_DENIED": 403,
     "RESOURCE_DOES_NOT_EXIST": 404,
     "ENDPOINT_NOT_FOUND": 404,
+    "RESOURCE_LIMIT_EXCEEDED": 413,
     "NOT_IMPLEMENTED": 501,
 }
 # A 5xx other than 501 would make MLflow's client retry for minutes: users' mistakes are 4xx.
@@ -24,6 +25,7 @@ FROM_USER_ERROR = (
     (Forbidden, "PERMISSION_DENIED"),
     (NotFound, "RESOURCE_DOES_NOT_EXIST"),
     (Conflict, "INVALID_STATE"),
+    (TooLarge, "RESOURCE_LIMIT_EXCEEDED"),
 )
 
 

@@ -1,10 +1,17 @@
 """Bounds on what users send: each refused with a 4xx that states the limit, nothing kept."""
 
+import hashlib
+import io
+import zipfile
+
 import pytest
+from django.core.files.storage import default_storage
+from django.test import Client
 
 from mlstudio.errors import TooLarge
-from runs import quotas, services, store
-from runs.models import Experiment
+from runs import blobs, quotas, services, store
+from runs.models import Blob, Experiment, Snapshot
+from tests.tracking.conftest import token_for
 
 
 @pytest.fixture
@@ -101,3 +108,60 @@ def test_tags_posted_as_metric_records_are_bounded_too(owner, run, api_as, setti
     assert answer.status_code == 400
     run.refresh_from_db()
     assert run.tags == {}
+
+
+def test_the_quota_counts_uploaded_blobs_and_refuses_one_that_does_not_fit(
+    owner, run, api_as, settings
+):
+    settings.MLSTUDIO_WORKSPACE_QUOTA_BYTES = 1500
+    client = api_as(owner)
+    assert put(client, run, "outputs/one.bin", b"x" * 1000).status_code == 201
+    body = b"y" * 600
+    sha256 = hashlib.sha256(body).hexdigest()
+    answer = client.put(f"/api/workspaces/lab/blobs/{sha256}", body,
+                        content_type="application/octet-stream")  # fmt: skip
+    assert answer.status_code == 413
+    assert "storage quota of 1500 bytes" in answer.json()["detail"]
+    assert "500 bytes are left" in answer.json()["detail"]
+    assert not Blob.objects.filter(sha256=sha256).exists()
+    assert not default_storage.exists(blobs.blob_name(sha256=sha256))
+    small = b"z" * 400
+    sha256 = hashlib.sha256(small).hexdigest()
+    answer = client.put(f"/api/workspaces/lab/blobs/{sha256}", small,
+                        content_type="application/octet-stream")  # fmt: skip
+    assert answer.status_code == 201
+    # Now 1,400 bytes are held: a run file of 200 no longer fits either.
+    assert put(client, run, "outputs/two.bin", b"x" * 200).status_code == 413
+
+
+def test_a_zip_snapshot_over_the_quota_is_refused_before_anything_is_stored(
+    owner, workspace, api_as, settings
+):
+    settings.MLSTUDIO_WORKSPACE_QUOTA_BYTES = 100
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("train.py", b"print('hi')\n")
+        archive.writestr("data.bin", b"d" * 200)
+    answer = api_as(owner).post("/api/workspaces/lab/snapshots/zip", buffer.getvalue(),
+                                content_type="application/zip")  # fmt: skip
+    assert answer.status_code == 413
+    assert "storage quota of 100 bytes" in answer.json()["detail"]
+    assert not Snapshot.objects.exists()
+    assert not Blob.objects.exists()
+
+
+def test_an_mlflow_artifact_is_bounded_like_any_upload(owner, run, settings):
+    settings.MLSTUDIO_RUN_FILE_MAX_BYTES = 1000
+    settings.MLSTUDIO_WORKSPACE_QUOTA_BYTES = 1500
+    client = Client(headers={"authorization": f"Bearer {token_for(owner)}"})
+    url = f"/mlflow/w/lab/api/2.0/mlflow-artifacts/artifacts/{run.pk}/artifacts/"
+    big = client.put(url + "big.bin", b"x" * 1001, content_type="application/octet-stream")
+    assert big.status_code == 413
+    assert big.json()["error_code"] == "RESOURCE_LIMIT_EXCEEDED"
+    assert "over the limit of 1000 bytes" in big.json()["message"]
+    assert client.put(url + "one.bin", b"x" * 900,
+                      content_type="application/octet-stream").status_code == 200  # fmt: skip
+    over = client.put(url + "two.bin", b"x" * 900, content_type="application/octet-stream")
+    assert over.status_code == 413
+    assert "storage quota of 1500 bytes" in over.json()["message"]
+    assert [f["name"] for f in store.list_files(run.pk)] == ["outputs/one.bin"]
