@@ -211,6 +211,10 @@ def test_it_keeps_the_status_filter_and_metric_stat_over_a_reload(
     shared.goto(page.url)
     assert shown(shared) == ["exp_7"]
     shared.close()
+    page.select_option("#status-filter", "")
+    page.fill("#tag-filter", "")
+    page.fill("#search", "SEED=3")  # the search looks in tags too
+    assert shown(page) == ["exp_13", "exp_8", "exp_3"]
 
 
 def test_it_shows_who_submitted_and_the_node_and_counts_a_running_runs_duration(
