@@ -41,7 +41,7 @@ def test_it_submits_from_the_keyboard_to_an_archived_name_as_a_new_experiment(
 
     page.focus("#folder")
     page.keyboard.press("Space")  # opens the file chooser
-    page.wait_for_selector("#folder-summary:has-text('1 files')")
+    page.wait_for_selector("#folder-summary:text-is('1 file, 52 B')")
     page.keyboard.press("Tab")
     assert focused(page) == "script" and page.input_value("#script") == "train.py"
     page.keyboard.press("Tab")
