@@ -129,7 +129,7 @@ async function accept(files) {
     return failFolder(`The folder is too large to submit: ${kept.length} files, ${human(total)} (limits: ${maxFiles} files, ${human(maxBytes)}). Largest: ${largest}. Add what the run doesn't need to .amlignore, e.g. the lines ${lines}.`);
   }
   chosen = kept;
-  summary.textContent = `${kept.length} files, ${human(total)}` +
+  summary.textContent = `${kept.length} file${kept.length === 1 ? "" : "s"}, ${human(total)}` +
     (ignored ? `; ${ignored} left out by ${rules.source}` : "");
   const scripts = kept.map((f) => f.path).filter((p) => p.endsWith(".py")).sort();
   scriptSelect.replaceChildren(new Option("choose the script", ""), ...scripts.map((p) => new Option(p, p)));

@@ -4,6 +4,7 @@ test-artifacts/."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -32,13 +33,14 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def server(transactional_db, tmp_path, local_worker):
-    """The studio's ASGI app served by uvicorn, as `manage.py studio` runs it."""
+@contextlib.contextmanager
+def serving(log_folder: Path, **extra_env: str):
+    """The studio's ASGI app served by uvicorn, as `manage.py studio` runs it; its address."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "DATABASE_URL": test_database_url(), "MLSTUDIO_PUBLIC_URL": url}
-    with open(tmp_path / "web.log", "ab") as log:
+    env = {**os.environ, "DATABASE_URL": test_database_url(), "MLSTUDIO_PUBLIC_URL": url,
+           **extra_env}  # fmt: skip
+    with open(log_folder / "web.log", "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "mlstudio.asgi:application",
              "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"],
@@ -54,9 +56,17 @@ def server(transactional_db, tmp_path, local_worker):
             return False
         return True
 
-    wait_until(answers, 30, "uvicorn to answer")
-    yield url
-    stop(process)
+    try:
+        wait_until(answers, 30, "uvicorn to answer")
+        yield url
+    finally:
+        stop(process)
+
+
+@pytest.fixture
+def server(transactional_db, tmp_path, local_worker):
+    with serving(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """Pages a team uses every day, as a person sees them in Chromium: laid out, with an icon,
-members managed on Settings, a workspace made from the home page, dark when asked."""
+members managed on Settings, a workspace made from the home page, dark when asked, and nodes
+and slots counted the same way on every page."""
 
 import pytest
 
@@ -8,6 +9,7 @@ from workspaces import services
 from workspaces.models import Membership
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
+pytest_plugins = ["tests.cluster_fixtures"]
 
 SHOTS = "/tmp/dailyui_shots"
 
@@ -71,3 +73,54 @@ def test_it_shows_only_the_users_own_tokens_and_turns_dark_on_request(
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert background == "rgb(20, 23, 29)"
     page.screenshot(path=f"{SHOTS}/home-dark.png", full_page=True)
+
+
+def test_it_counts_nodes_and_slots_alike_on_the_compute_page_and_home(
+    signed_in, server, owner, workspace, start_node
+):
+    from compute import services as compute_services
+
+    compute_services.target_create(
+        workspace=workspace, user=owner, name="big", type="cluster", max_nodes=4
+    )
+    start_node("--target", "big", "--workspace", "lab", "--slots", "4")
+    page = signed_in
+    page.goto(f"{server}/w/lab/compute/")
+    page.wait_for_selector("#nodes tbody tr:has-text('lab.big@') .node-idle", timeout=60_000)
+    page.wait_for_selector("#targets tr[data-target=big] [data-field=nodes_online]:text-is('1')")
+    for target in ("local", "big"):
+        row = f"#targets tr[data-target={target}]"
+        of_target = page.locator(f"td:nth-child(2):text-is('{target}')")
+        nodes = page.locator("#nodes tbody tr", has=of_target)
+        slots = sum(int(n) for n in nodes.locator("td:nth-child(5)").all_inner_texts())
+        assert page.inner_text(f"{row} [data-field=nodes_online]") == str(nodes.count()) == "1"
+        assert page.inner_text(f"{row} [data-field=current_node_count]") == str(slots)
+    assert page.inner_text("#targets tr[data-target=big] [data-field=idle_node_count]") == "4"
+    page.screenshot(path=f"{SHOTS}/compute.png", full_page=True)
+    page.goto(f"{server}/w/lab/")
+    assert page.get_by_text("big (cluster) · 1 node, 4 slots: 4 idle, 0 busy").is_visible()
+    page.screenshot(path=f"{SHOTS}/home-compute.png", full_page=True)
+
+
+def test_it_reads_the_git_facts_in_one_line_with_a_link_to_the_commit(
+    signed_in, server, owner, workspace
+):
+    from runs.models import Run
+
+    experiment = run_services.experiment_create(workspace=workspace, name="exp", user=owner)
+    run = run_services.run_start_interactive(experiment=experiment, user=owner)
+    facts = {"repository_uri": "git@github.com:team/vision.git", "branch": "main",
+             "commit": "0123456789abcdef", "dirty": "True"}  # fmt: skip
+    properties = {f"azureml.git.{key}": value for key, value in facts.items()}
+    properties |= {"mlflow.source.git.repoURL": facts["repository_uri"],
+                   "mlflow.source.git.commit": facts["commit"], "dataset": "v2"}  # fmt: skip
+    Run.objects.filter(pk=run.pk).update(properties=properties)
+    page = signed_in
+    page.goto(f"{server}/w/lab/runs/{run.pk}/")
+    assert page.inner_text("#ov-git") == (
+        "git@github.com:team/vision.git · branch main · commit 0123456789ab dirty"
+    )
+    link = page.get_attribute("#ov-git a", "href")
+    assert link == "https://github.com/team/vision/commit/0123456789abcdef"
+    assert page.inner_text("#ov-properties") == "dataset\tv2"  # no raw azureml.* or mlflow.*
+    page.screenshot(path=f"{SHOTS}/run-git.png", full_page=True)

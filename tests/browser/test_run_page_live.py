@@ -32,6 +32,7 @@ AT_BOTTOM = """(() => {
   const log = document.getElementById('log');
   return log.scrollHeight - log.scrollTop - log.clientHeight < 30;
 })()"""
+BUILD_LOG = "system_logs/environment_build_log.txt"
 NONE = "\N{EN DASH}"  # what the overview shows for what has not happened yet
 
 
@@ -123,3 +124,34 @@ def test_it_edits_the_name_and_description_in_place(signed_in, server, owner, ex
     page.wait_for_selector("#describe-note:has-text('at most 255 characters')")
     page.reload()
     assert page.input_value("#display-name") == "baseline"
+
+
+def test_it_offers_the_environment_build_log_as_it_starts_and_shows_it(
+    signed_in, server, owner, experiment, api_as, tmp_path
+):
+    from tests.browser.test_environments_compute import GatedWheels
+
+    wheels = GatedWheels(tmp_path / "wheels")
+    try:
+        pip = ["--no-index", f"--find-links {wheels.url}", "tinypkg"]
+        spec = {"name": "tiny", "python": {"conda_dependencies": {"pip_packages": pip}}}
+        script = "import tinypkg\nprint(tinypkg.GREETING, flush=True)\n"
+        client = api_as(owner)
+        # The local node has one slot: the run waits behind this one, with no build log yet.
+        submit_script(client, experiment, {"train.py": "import time\ntime.sleep(5)\n"})
+        run_id = submit_script(client, experiment, {"train.py": script}, environment=spec)
+        page = signed_in
+        page.goto(f"{server}/w/lab/runs/{run_id}/#outputs")
+        build_log = f"#log-choice option[value='{BUILD_LOG}']"
+        assert page.inner_text("#run-status") == "Queued" and not page.query_selector(build_log)
+        page.wait_for_selector(build_log, state="attached", timeout=60_000)
+        page.select_option("#log-choice", BUILD_LOG)
+        page.wait_for_selector(f"#log:has-text('{wheels.url}')")  # the build, under way
+        page.screenshot(path=f"{SHOTS}/run-build-log.png")
+        wheels.gate.set()
+        page.wait_for_selector("#log:has-text('tinypkg==1.0')", timeout=60_000)
+        page.wait_for_selector("#run-status:text-is('Completed')", timeout=60_000)
+        page.select_option("#log-choice", "user_logs/std_log.txt")
+        page.wait_for_selector("#log:has-text('hello from tinypkg')")
+    finally:
+        wheels.close()

@@ -189,3 +189,54 @@ def test_mlflow_params_are_columns_search_terms_and_compare_rows(
     assert page.inner_text(batch).split("\t")[1:] == ["16", "32", "64"]
     assert page.get_attribute(batch, "class") == "diff"
     page.screenshot(path="/tmp/dailyui_shots/compare-params.png", full_page=True)
+
+
+def test_it_keeps_the_status_filter_and_metric_stat_over_a_reload(
+    signed_in, server, owner, experiment
+):
+    page = signed_in
+    add_runs(experiment, owner, range(1, 15))
+    page.goto(f"{server}/w/lab/experiments/{experiment.pk}/")
+    page.select_option("#status-filter", "Failed")
+    page.select_option("#metric-stat", "max_value")
+    page.fill("#tag-filter", "seed=2")
+    assert shown(page) == ["exp_7"]
+    page.reload()
+    assert page.input_value("#status-filter") == "Failed"
+    assert page.input_value("#tag-filter") == "seed=2"
+    assert page.inner_text("#metric-header") == "loss (max)"
+    assert shown(page) == ["exp_7"]
+    assert page.inner_text("tr[data-run='exp_7'] [data-metric-cell]") == "1.0000"
+    shared = page.context.new_page()  # the address, opened elsewhere, gives the same view
+    shared.goto(page.url)
+    assert shown(shared) == ["exp_7"]
+    shared.close()
+    page.select_option("#status-filter", "")
+    page.fill("#tag-filter", "")
+    page.fill("#search", "SEED=3")  # the search looks in tags too
+    assert shown(page) == ["exp_13", "exp_8", "exp_3"]
+
+
+def test_it_shows_who_submitted_and_the_node_and_counts_a_running_runs_duration(
+    signed_in, server, owner, experiment
+):
+    from runs.models import Run
+
+    page = signed_in
+    run = run_services.run_start_interactive(experiment=experiment, user=owner, display_name="on")
+    Run.objects.filter(pk=run.pk).update(worker="lab.local@box")
+    page.goto(f"{server}/w/lab/experiments/{experiment.pk}/")
+    row = f"tr[data-run='{run.pk}']"
+    page.select_option("#add-column", label="node")
+    assert page.inner_text(f"{row} td[data-column='f|node']") == "lab.local@box"
+    assert "alice" in page.inner_text(row)
+    page.click("#runs button[data-sort=user]")
+    assert page.get_attribute("#runs th:has(button[data-sort=user])", "aria-sort") == "ascending"
+    seconds = f'parseInt(document.querySelector("{row} [data-duration-cell]").textContent)'
+    start = page.evaluate(seconds)
+    page.wait_for_function(f"{seconds} >= {start + 5}", timeout=15_000)  # it ticks, no reload
+    run_services.run_complete(run=Run.objects.get(pk=run.pk))
+    page.wait_for_selector(f"{row} [data-status]:text-is('Completed')")
+    stopped = page.inner_text(f"{row} [data-duration-cell]")
+    page.wait_for_timeout(6_000)  # past the next refresh
+    assert page.inner_text(f"{row} [data-duration-cell]") == stopped

@@ -1,7 +1,10 @@
 """The runs table as a team keeps it open all day: cells that follow the runs as they go,
 names and descriptions edited where they are shown, and the columns a user adds."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from runs import services as run_services
 from runs.models import Run
@@ -148,13 +151,18 @@ def test_it_draws_charts_in_the_pages_colours_dark_or_light(signed_in, server, o
     page.wait_for_function(f"{background} === '#fff'")
 
 
-def test_it_compares_environment_image_and_git_commit(signed_in, server, owner, experiment):
+def test_it_compares_environment_image_git_commit_duration_and_node(
+    signed_in, server, owner, experiment
+):
     from tests.runs.test_runs_table import add_runs
 
     page = signed_in
     runs = add_runs(experiment, owner, range(1, 3))
+    started = timezone.now() - timedelta(hours=1)
     for run, version, dirty in ((runs[0], "1", "false"), (runs[1], "2", "true")):
+        minutes = int(version)
         Run.objects.filter(pk=run.pk).update(
+            started_at=started, ended_at=started + timedelta(minutes=minutes), worker="lab.box@vm",
             definition={"compute_target": "docker", "script": "train.py",
                         "environment": {"id": 1, "name": "torch", "version": version}},
             properties={"azureml.git.commit": "0123456789abcdef", "azureml.git.dirty": dirty,
@@ -173,6 +181,8 @@ def test_it_compares_environment_image_and_git_commit(signed_in, server, owner, 
     assert row("environment") == (["torch:1", "torch:2"], "diff")
     assert row("git commit") == (["0123456789ab", "0123456789ab (dirty)"], "diff")
     assert row("image") == (["mlstudio/env:abc", "mlstudio/env:abc"], None)
+    assert row("duration") == (["1m 0s", "2m 0s"], "diff")
+    assert row("where") == (["docker · lab.box@vm", "docker · lab.box@vm"], None)
     page.emulate_media(color_scheme="dark")
     page.wait_for_selector("#compare-parallel .main-svg")
     page.screenshot(path=f"{SHOTS}/compare-dark.png", full_page=True)

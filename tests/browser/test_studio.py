@@ -206,7 +206,7 @@ def test_it_says_which_http_status_refused_a_submission(signed_in, server, tmp_p
     page.goto(f"{server}/w/lab/submit/")
     page.fill("#experiment", "behind-a-proxy")
     page.set_input_files("#folder", str(folder))
-    page.wait_for_selector("#folder-summary:has-text('1 files')")
+    page.wait_for_selector("#folder-summary:has-text('1 file,')")
 
     def proxy_says(status: int, title: str):
         body = f"<html><head><title>{status} {title}</title></head><body>nginx</body></html>"

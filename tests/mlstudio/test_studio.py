@@ -136,3 +136,37 @@ def test_it_refuses_a_port_in_use_and_starts_nothing(tmp_path):
         assert not descendants_of(studio.data_dir)
     finally:
         drop()
+
+
+def test_its_links_go_to_the_public_url_and_login_link_finds_its_port(tmp_path):
+    """The start-up link at MLSTUDIO_PUBLIC_URL; `login_link` run beside the studio, as the
+    README's fix for an expired link says, prints one on the port the studio really took."""
+    database_url, drop = fresh_database_url(tmp_path)
+    studio = StudioProcess(tmp_path / "data", free_port(), database_url)
+    studio.env["MLSTUDIO_PUBLIC_URL"] = "https://studio.example.org/"
+    process = studio.start()
+    try:
+        wait_until(lambda: "Press Ctrl-C" in studio.text() or process.poll() is not None, 120,
+                   "the studio to report it is running")  # fmt: skip
+        assert "MLStudio is running at https://studio.example.org/" in studio.text()
+        assert re.search(r"https://studio\.example\.org/login/link/\S+/", studio.text())
+
+        def login_link(**env: str) -> str:
+            return subprocess.run(
+                [sys.executable, "manage.py", "login_link", "admin"],
+                cwd=REPO, env={**studio.env, **env}, capture_output=True, text=True, check=True,
+            ).stdout.strip()  # fmt: skip
+
+        assert login_link().startswith("https://studio.example.org/login/link/")
+        local = login_link(MLSTUDIO_PUBLIC_URL="")
+        assert local.startswith(f"http://127.0.0.1:{studio.port}/login/link/")
+        browser = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+        with browser.open(local) as page:  # and it signs in
+            assert page.url == f"http://127.0.0.1:{studio.port}/"
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(60)
+        drop()
