@@ -1,15 +1,18 @@
-"""The studio's Data pages: datastores (with a file browser) and datasets (versions, tags,
-files, the runs that read them, a preview of the first 100 rows), and the run page's list of
-its datasets. Readers read; the rules are in data/services.py and data/datasets.py."""
+"""The studio's Data pages: datastores (a file browser and a folder upload) and datasets
+(versions, tags, files, the runs that read them, a preview of the first 100 rows), and the run
+page's list of its datasets. Readers read; the rules are in data/services.py and
+data/datasets.py."""
 
 from __future__ import annotations
 
 from django.shortcuts import render
+from django.template.defaultfilters import filesizeformat, pluralize
 from django.views.decorators.http import require_GET
 
 from data import datasets, services
-from data.models import DatasetUse, DatasetVersion
+from data.models import DatasetUse, DatasetVersion, Datastore
 from mlstudio.errors import UserError
+from workspaces.models import Role
 from workspaces.selectors import workspace_get_for_user
 
 BROWSE_LIMIT = 1000
@@ -56,7 +59,22 @@ def datastore_browse(request, name: str, datastore: str):
         "workspace": workspace, "membership": membership, "datastore": found,
         "prefix": prefix, "parent": parent, "folders": folders, "files": files,
         "total": len(listing), "api": f"/api/workspaces/{workspace.name}/datastores/{found.name}",
+        "can_upload": membership.role != Role.READER and found.kind == Datastore.Kind.BLOB,
+        "uploaded": _upload_result(request.GET),
     })  # fmt: skip
+
+
+def _upload_result(query) -> str:
+    """The line the page shows after a browser upload (datastore_upload.js sends the counts)."""
+    try:
+        written, kept, sent = (int(query[k]) for k in ("written", "kept", "sent"))
+    except (KeyError, ValueError):
+        return ""
+    line = f"Uploaded: {written} file{pluralize(written)} written, {filesizeformat(sent)} sent"
+    if kept:
+        line += (f"; {kept} kept as they were (already there; tick “Replace files” to "
+                 "overwrite them)")  # fmt: skip
+    return line + "."
 
 
 @require_GET

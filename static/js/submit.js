@@ -1,4 +1,5 @@
-import { api, csrfToken, failure } from "./common.js";
+import { api } from "./common.js";
+import { hashed, human, pickedFiles, sendBatches, stripTop, walk } from "./uploader.js";
 
 const form = document.getElementById("submit-form");
 const base = form.dataset.api;
@@ -27,13 +28,6 @@ function timeoutSeconds() {
   const amount = Number(document.getElementById("timeout").value);
   const seconds = Math.round(amount * Number(document.getElementById("timeout-unit").value));
   return Number.isFinite(seconds) && seconds >= 1 ? seconds : null;
-}
-
-function human(size) {
-  const units = ["B", "KB", "MB", "GB"];
-  let i = 0;
-  while (size >= 1024 && i < units.length - 1) { size /= 1024; i++; }
-  return `${size.toFixed(i ? 1 : 0)} ${units[i]}`;
 }
 
 // --- gitignore rules, the common subset: globs, **, anchors, folders, negation ------------
@@ -84,10 +78,6 @@ function ignoreRules(files) {
 }
 
 // --- choosing a folder: the file input or a drop ----------------------------------------
-function stripTop(path) {
-  return path.includes("/") ? path.slice(path.indexOf("/") + 1) : path;
-}
-
 // The fewest top-level folders or files, largest first (at most five), whose leaving out
 // brings the folder within the limits, as anchored .amlignore lines: "/data/", "/model.pt".
 function suggestedIgnore(files, excessBytes, excessFiles) {
@@ -137,29 +127,8 @@ async function accept(files) {
 }
 
 document.getElementById("folder").addEventListener("change", (change) => {
-  accept([...change.target.files].map((file) => ({ path: stripTop(file.webkitRelativePath || file.name), file })));
+  accept(pickedFiles(change.target));
 });
-
-function walk(entry, prefix = "") {
-  return new Promise((resolve) => {
-    if (entry.isFile) {
-      entry.file((file) => resolve([{ path: prefix + entry.name, file }]), () => resolve([]));
-      return;
-    }
-    const reader = entry.createReader();
-    const all = [];
-    const next = () => reader.readEntries(async (entries) => {
-      if (!entries.length) {
-        const nested = await Promise.all(all.map((e) => walk(e, `${prefix}${entry.name}/`)));
-        resolve(nested.flat());
-        return;
-      }
-      all.push(...entries);
-      next();
-    });
-    next();
-  });
-}
 
 const drop = document.getElementById("drop");
 drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
@@ -196,25 +165,6 @@ export function splitArguments(text) {
 }
 
 // --- submitting: hash, negotiate, send what is missing, create the snapshot, submit --------
-function put(url, file) {
-  return new Promise((resolve, reject) => {
-    const request = new XMLHttpRequest();
-    request.open("PUT", url);
-    request.setRequestHeader("X-CSRFToken", csrfToken());
-    request.setRequestHeader("Content-Type", "application/octet-stream");
-    request.upload.onprogress = (event) => { progress.value = sent + event.loaded; };
-    request.onload = () => (request.status < 300 ? resolve() : reject(failure(request.status, request.statusText, request.responseText)));
-    request.onerror = () => reject(new Error("The upload was interrupted; check the connection and submit again."));
-    request.send(file);
-  });
-}
-let sent = 0;
-
-async function sha256(file) {
-  const digest = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   errorBox.hidden = folderError.hidden = true;
@@ -226,26 +176,15 @@ form.addEventListener("submit", async (event) => {
   const timeout = timeoutSeconds();
   if (timeout === null) return fail("The timeout must be a positive number of minutes, hours or days.");
   if (!scriptSelect.value) return fail("Choose the script to run from the uploaded folder.");
-  if (!crypto.subtle) return fail("Browser uploads need https or localhost (for SubtleCrypto); use the SDK, or serve the studio over https.");
   const button = document.getElementById("submit-button");
   button.disabled = true;
   try {
     summary.textContent = "Hashing files…";
-    const entries = [];
-    for (const f of chosen) entries.push({ path: f.path, size: f.file.size, sha256: await sha256(f.file), mode: 420, file: f.file });
+    const entries = await hashed(chosen);
     const files = entries.map(({ file, ...entry }) => entry);
     const { missing } = await api("POST", `${base}/snapshots/negotiate`, { files });
-    const wanted = new Set(missing);
-    const uploads = entries.filter((e) => wanted.delete(e.sha256));
-    progress.hidden = false;
-    progress.max = Math.max(1, uploads.reduce((sum, e) => sum + e.size, 0));
-    sent = 0;
-    summary.textContent = `Sending ${uploads.length} of ${entries.length} files (the studio has the rest)…`;
-    for (const entry of uploads) {
-      await put(`${base}/blobs/${entry.sha256}`, entry.file);
-      sent += entry.size;
-      progress.value = sent;
-    }
+    summary.textContent = `Sending ${new Set(missing).size} of ${entries.length} files (the studio has the rest)…`;
+    await sendBatches(entries, missing, `${base}/blob-batches`, progress);
     const snapshot = await api("POST", `${base}/snapshots`, { files });
     const found = await api("POST", `${base}/experiments/resolve`, { name: experiment });
     const tags = Object.fromEntries(document.getElementById("tags").value.split("\n").map((l) => l.trim()).filter(Boolean)

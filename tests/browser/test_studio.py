@@ -212,11 +212,11 @@ def test_it_says_which_http_status_refused_a_submission(signed_in, server, tmp_p
         body = f"<html><head><title>{status} {title}</title></head><body>nginx</body></html>"
         return lambda route: route.fulfill(status=status, content_type="text/html", body=body)
 
-    page.route("**/blobs/**", proxy_says(502, "Bad Gateway"))
+    page.route("**/blob-batches", proxy_says(502, "Bad Gateway"))
     page.click("#submit-button")
     page.wait_for_selector("#submit-error:has-text('HTTP 502')")
     assert page.inner_text("#folder-summary") == "Nothing was submitted."
-    page.unroute("**/blobs/**")
+    page.unroute("**/blob-batches")
     page.route("**/snapshots/negotiate", proxy_says(413, "Request Entity Too Large"))
     page.click("#submit-button")
     page.wait_for_selector("#submit-error:has-text('HTTP 413')")
