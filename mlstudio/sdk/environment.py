@@ -107,6 +107,15 @@ class Environment(V1Surface):
         self.version = registered.version
         return registered
 
+    def build(self, workspace, image_build_compute=None):
+        """Register this definition and build it now on `image_build_compute` (a compute
+        target or its name; `local` by default), so its first run starts from the cache.
+        Returns an ImageBuildDetails: `wait_for_completion(show_output=True)`, `status`,
+        `get_log()`."""
+        from mlstudio.sdk._environment_build import environment_build
+
+        return environment_build(self, workspace, image_build_compute)
+
     @staticmethod
     def get(workspace, name: str, version: str | None = None) -> Environment:
         """A registered environment: the given version, or the latest."""

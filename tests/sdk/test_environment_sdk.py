@@ -7,11 +7,13 @@ from mlstudio.sdk import (
     CondaDependencies,
     ContainerRegistry,
     Environment,
+    Experiment,
     ScriptRunConfig,
     UserErrorException,
     Workspace,
 )
 from mlstudio.sdk.conda_dependencies import CondaDependencies as CondaDependenciesByPath
+from tests.environments.helpers import make_wheel, offline_packages
 from workspaces import services
 
 PASSWORD = "sdk-registry-password-77"
@@ -188,3 +190,38 @@ def test_it_keeps_the_run_configs_environment_shape(ws):
 def test_it_ports_azureml_curated_names(ws):
     myenv = Environment.get(workspace=ws, name="AzureML-Minimal")
     assert myenv.name == "MLStudio-Minimal" and myenv.python.user_managed_dependencies
+
+
+@pytest.mark.slow
+def test_build_makes_the_environment_ahead_of_its_first_run(ws, local_worker, tmp_path, capsys):
+    make_wheel(tmp_path / "wheels")
+    env = Environment("prebuilt")
+    env.python.conda_dependencies = CondaDependencies.create(
+        pip_packages=offline_packages(tmp_path / "wheels", "tinypkg")
+    )
+    build = env.build(workspace=ws)
+    assert build.wait_for_completion(show_output=True) is build
+    out = capsys.readouterr().out
+    assert "tinypkg==1.0" in out and "Image build Succeeded: prebuilt version 1" in out
+    assert build.status == "Succeeded" and env.version == "1"
+    assert "built virtualenv" in build.get_log()
+
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "train.py").write_text("import tinypkg; print(tinypkg.GREETING)\n")
+    src = ScriptRunConfig(tmp_path / "project", "train.py", environment=env)
+    run = Experiment(ws, "after-build").submit(src)
+    run.wait_for_completion()
+    system = run.get_details_with_logs()["logFiles"]["system_logs/executor.txt"]
+    assert "virtualenv, cached" in system
+
+
+@pytest.mark.slow
+def test_a_failed_build_says_failed_and_why(ws, local_worker, tmp_path, capsys):
+    env = Environment("broken")
+    env.python.conda_dependencies = CondaDependencies.create(
+        pip_packages=offline_packages(tmp_path, "no-such-package-here")
+    )
+    build = env.build(ws, image_build_compute="local").wait_for_completion(show_output=True)
+    assert build.status == "Failed"
+    out = capsys.readouterr().out
+    assert "Image build Failed: broken version 1" in out and "no-such-package-here" in out
