@@ -175,6 +175,20 @@ def test_it_builds_conda_dependencies_like_azureml():
     assert "  - python=3.11\n" in text and "    - numpy==2.4.6\n" in text
 
 
+def test_it_adds_tensorflow_as_v1_did_with_todays_package_names():
+    deps = CondaDependencies.create(pip_packages=["pandas"])
+    deps.set_pip_index_url("https://pypi.example/simple")
+    deps.add_tensorflow_pip_package(core_type="gpu", version="2.16.1")
+    assert deps.pip_packages[-1] == "tensorflow==2.16.1"  # one wheel for CPUs and GPUs
+    assert deps.pip_options == ["--index-url https://pypi.example/simple"]
+    deps.add_tensorflow_conda_package(core_type="gpu")
+    assert deps.conda_packages == ["tensorflow-gpu"]  # pip installs it as tensorflow
+    with pytest.raises(UserErrorException, match="core_type must be 'cpu' or 'gpu'"):
+        deps.add_tensorflow_pip_package(core_type="tpu")
+    with pytest.raises(NotImplementedError, match="CNTK is retired"):
+        deps.add_cntk_package()
+
+
 def test_it_keeps_the_run_configs_environment_shape(ws):
     env = Environment("cfg")
     env.python.interpreter_path = "/usr/bin/python3"
