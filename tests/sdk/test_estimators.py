@@ -72,10 +72,11 @@ def test_framework_version_pins_the_framework_and_a_custom_image_runs_it(ws, pro
 
 
 def test_a_user_managed_estimator_runs_in_the_workers_python(ws, project):
-    estimator = Estimator(source_directory=project, entry_script="train.py", user_managed=True)
-    env = Environment.get(ws, submitted(ws, estimator)["environment"]["name"])
-    assert env.python.user_managed_dependencies is True
-    assert env.python.conda_dependencies.pip_packages == []
+    for kind in (Estimator, SKLearn, PyTorch):
+        estimator = kind(source_directory=project, entry_script="train.py", user_managed=True)
+        env = Environment.get(ws, submitted(ws, estimator)["environment"]["name"])
+        assert env.python.user_managed_dependencies is True
+        assert env.python.conda_dependencies.pip_packages == []  # the framework is there
 
 
 def test_pytorch_without_packages_uses_the_curated_pytorch_environment(ws, project):
