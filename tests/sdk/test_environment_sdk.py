@@ -239,3 +239,41 @@ def test_a_failed_build_says_failed_and_why(ws, local_worker, tmp_path, capsys):
     assert build.status == "Failed"
     out = capsys.readouterr().out
     assert "Image build Failed: broken version 1" in out and "no-such-package-here" in out
+
+
+FAKE_CONDA = """#!/bin/sh
+# A fake of conda (none can be installed here): `env export -n NAME --no-builds` prints
+# what conda prints for an environment named myenv, and fails for any other.
+if [ "$1 $2 $3 $4 $5" != "env export -n myenv --no-builds" ]; then
+  echo "EnvironmentLocationNotFound: $4" >&2
+  exit 1
+fi
+cat <<'YAML'
+name: myenv
+channels:
+  - conda-forge
+dependencies:
+  - python=3.11.7
+  - numpy=2.4.6
+  - pip:
+      - rich==13.0.0
+prefix: /opt/conda/envs/myenv
+YAML
+"""
+
+
+def test_it_reads_an_existing_conda_environment_with_conda_export(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(UserErrorException, match="needs conda, mamba or micromamba"):
+        Environment.from_existing_conda_environment("copy", "myenv")
+    (tmp_path / "conda").write_text(FAKE_CONDA)
+    (tmp_path / "conda").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    env = Environment.from_existing_conda_environment("copy", "myenv")
+    dependencies = env.python.conda_dependencies
+    assert (env.name, dependencies.get_python_version()) == ("copy", "3.11.7")
+    assert dependencies.conda_packages == ["numpy=2.4.6"]
+    assert dependencies.pip_packages == ["rich==13.0.0"]
+    assert dependencies.conda_channels == ["conda-forge"]
+    with pytest.raises(UserErrorException, match="could not export conda environment 'other'"):
+        Environment.from_existing_conda_environment("copy", "other")
