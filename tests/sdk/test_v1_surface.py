@@ -86,6 +86,7 @@ def test_it_lists_runs_filtered_by_tags_and_status(ws):
     runs[1].tag("kind", "b")
     runs[0].complete()
     runs[1].complete()
+    runs[2].start()  # accepted: it has been Running since start_logging()
     assert [r.id for r in Run.list(experiment, tags={"kind": "a"})] == [runs[0].id]
     assert {r.id for r in Run.list(experiment, tags="kind")} == {runs[0].id, runs[1].id}
     assert [r.id for r in Run.list(experiment, status="Running")] == [runs[2].id]
