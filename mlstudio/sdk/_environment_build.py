@@ -103,3 +103,61 @@ class ImageBuildDetails:
     def __repr__(self) -> str:
         env = self.environment
         return f"ImageBuildDetails(environment={env.name!r}, version={env.version!r})"
+
+
+class DockerImageDetails(dict):
+    """v1's answer to env.get_image_details(ws): a dict with attribute access. `image` is the
+    tag the environment's image has once built (mlstudio/env:<hash>), in this studio's
+    Docker engines rather than a registry; `image_exist` is True once a docker
+    environment's build succeeded."""
+
+    @property
+    def image(self) -> str:
+        return self["dockerImage"]["name"]
+
+    @property
+    def repository(self) -> str:
+        return self.image.rsplit(":", 1)[0]
+
+    @property
+    def registry(self) -> str | None:
+        return self["dockerImage"]["registry"]["address"]
+
+    @property
+    def dockerfile(self) -> str:
+        return self["dockerfile"]
+
+    @property
+    def image_exist(self) -> bool:
+        return self["imageExistsInRegistry"]
+
+    @property
+    def interpreter_path(self) -> str:
+        return self["pythonEnvironment"]["interpreterPath"]
+
+    @property
+    def environment_path(self) -> str | None:
+        return self["pythonEnvironment"]["condaEnvironmentPath"]
+
+
+def image_details(environment, workspace) -> DockerImageDetails:
+    """The registered version's image (this environment's version, else its latest)."""
+    path = (
+        f"workspaces/{segment(workspace.name)}/environments/{segment(environment.name)}"
+        f"/versions/{segment(environment.version or 'latest')}"
+    )
+    data = workspace._client.get(path)
+    spec = data["spec"]
+    python = data["image_python"]
+    return DockerImageDetails(
+        {
+            "imageExistsInRegistry": bool(spec["docker"]["enabled"])
+            and data["build_status"] == "Succeeded",
+            "dockerImage": {"name": data["image"], "registry": {"address": None}},
+            "dockerfile": data["dockerfile"],
+            "pythonEnvironment": {
+                "interpreterPath": python,
+                "condaEnvironmentPath": python.rsplit("/bin/", 1)[0] if "/bin/" in python else None,
+            },
+        }
+    )

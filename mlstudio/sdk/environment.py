@@ -116,6 +116,13 @@ class Environment(V1Surface):
 
         return environment_build(self, workspace, image_build_compute)
 
+    def get_image_details(self, workspace):
+        """The image of the registered version (this one's, else the latest): a dict with
+        `image`, `dockerfile`, `image_exist`, `interpreter_path`, as v1's DockerImageDetails."""
+        from mlstudio.sdk._environment_build import image_details
+
+        return image_details(self, workspace)
+
     @staticmethod
     def get(workspace, name: str, version: str | None = None) -> Environment:
         """A registered environment: the given version, or the latest."""

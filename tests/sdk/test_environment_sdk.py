@@ -277,3 +277,17 @@ def test_it_reads_an_existing_conda_environment_with_conda_export(tmp_path, monk
     assert dependencies.conda_channels == ["conda-forge"]
     with pytest.raises(UserErrorException, match="could not export conda environment 'other'"):
         Environment.from_existing_conda_environment("copy", "other")
+
+
+def test_it_gives_the_image_details_of_a_registered_version(ws):
+    env = Environment.from_docker_image("img", "team/base:1")
+    env.python.conda_dependencies.add_pip_package("rich==13.0.0")
+    env.register(ws)
+    details = env.get_image_details(ws)
+    assert details.image.startswith("mlstudio/env:") and details.repository == "mlstudio/env"
+    assert details["dockerImage"]["name"] == details.image  # a dict, as v1's
+    assert details.dockerfile.startswith("FROM team/base:1")
+    assert details.image_exist is False  # nothing built yet
+    assert details.interpreter_path == "/opt/mlstudio/env/bin/python"
+    assert details.environment_path == "/opt/mlstudio/env"
+    assert Environment("img").get_image_details(ws).image == details.image  # the latest
