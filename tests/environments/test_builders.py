@@ -272,6 +272,16 @@ def test_it_installs_with_uv_and_falls_back_to_pip_without_it(
     assert run_python(built.python, "import tinypkg; print(tinypkg.GREETING)")
 
 
+def test_it_honours_a_python_version_the_worker_has(owner, workspace, envs, wheels):
+    wanted = "{}.{}".format(*sys.version_info[:2])
+    conda = {"python_version": wanted, "pip_packages": offline_packages(wheels, "tinypkg")}
+    spec = {"conda_dependencies": conda}
+    log = Lines()
+    built = builders.environment_build(version=register(workspace, owner, python=spec), log=log)
+    assert run_python(built.python, "import sys; print('%d.%d' % sys.version_info[:2])") == wanted
+    assert f"(Python {wanted}." in log.text
+
+
 def test_it_refuses_a_python_version_the_worker_lacks(owner, workspace, envs):
     spec = {"conda_dependencies": {"python_version": "3.2"}}
     version = register(workspace, owner, python=spec)
