@@ -4,6 +4,7 @@ rest of azureml's Environment API, through the SDK against a live studio."""
 import pytest
 
 from mlstudio.sdk import (
+    ActivityFailedException,
     CondaDependencies,
     ContainerRegistry,
     Environment,
@@ -291,3 +292,32 @@ def test_it_gives_the_image_details_of_a_registered_version(ws):
     assert details.interpreter_path == "/opt/mlstudio/env/bin/python"
     assert details.environment_path == "/opt/mlstudio/env"
     assert Environment("img").get_image_details(ws).image == details.image  # the latest
+
+
+@pytest.mark.slow
+def test_conda_packages_without_conda_go_to_pip_and_the_run_says_so(ws, local_worker, tmp_path):
+    make_wheel(tmp_path / "wheels")
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "train.py").write_text("import tinypkg; print(tinypkg.GREETING)\n")
+    env = Environment("conda-via-pip")
+    env.python.conda_dependencies = CondaDependencies.create(
+        conda_packages=["tinypkg=1.0"], pip_packages=offline_packages(tmp_path / "wheels")
+    )
+    run = Experiment(ws, "conda").submit(ScriptRunConfig(tmp_path / "project", "train.py",
+                                                         environment=env))  # fmt: skip
+    run.wait_for_completion()
+    logs = run.get_details_with_logs()["logFiles"]
+    assert "hello from tinypkg 1.0" in logs["user_logs/std_log.txt"]
+    said = [line for line in logs["system_logs/executor.txt"].splitlines() if "with pip" in line]
+    assert len(said) == 1 and said[0].endswith(
+        "tinypkg=1.0 are installed with pip as tinypkg==1.0.*"
+    )
+
+    cuda = Environment("cuda")
+    cuda.python.conda_dependencies = CondaDependencies.create(conda_packages=["cudatoolkit=11.8"])
+    failed = Experiment(ws, "conda").submit(ScriptRunConfig(tmp_path / "project", "train.py",
+                                                            environment=cuda))  # fmt: skip
+    with pytest.raises(ActivityFailedException, match=r"cudatoolkit=11\.8 exist only as conda"):
+        failed.wait_for_completion()
+    never_ran = failed.get_details_with_logs()["logFiles"].get("user_logs/std_log.txt", "")
+    assert "hello from tinypkg" not in never_ran and "Error" not in never_ran
