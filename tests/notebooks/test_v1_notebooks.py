@@ -106,3 +106,33 @@ def test_a_cell_that_errors_fails_the_test_naming_the_cell(tmp_path, kernel_env)
     nbformat.write(notebook, tmp_path / "broken.ipynb")
     with pytest.raises(pytest.fail.Exception, match=r"broken\.ipynb cell 2 \('print\(x / 0\)'\)"):
         run_cell_by_cell(tmp_path / "broken.ipynb")
+
+
+def test_run_details_without_ipywidgets_draws_html_it_updates_in_place(
+    tmp_path, live_server, owner, workspace, kernel_env
+):
+    token = services.api_token_create(user=owner, name="notebook")[1]
+    config = {"url": live_server.url, "workspace_name": "lab", "token": token}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        # a fake absence: ipywidgets is installed here, the kernel is told it is not
+        nbformat.v4.new_code_cell("import sys\nsys.modules['ipywidgets'] = None"),
+        nbformat.v4.new_code_cell(
+            "from mlstudio.sdk import Experiment, Workspace\n"
+            "from mlstudio.sdk.widgets import RunDetails\n"
+            "run = Experiment(Workspace.from_config(), 'html-widget').start_logging()\n"
+            "view = RunDetails(run)\nview.show()"
+        ),
+        nbformat.v4.new_code_cell(
+            "run.log('loss', 0.5)\nrun.complete()\nview.wait(10)\nprint(view.state['status'])"
+        ),
+    ]
+    nbformat.write(notebook, tmp_path / "html.ipynb")
+    ran = run_cell_by_cell(tmp_path / "html.ipynb")
+    (shown,) = ran.cells[1].outputs  # one display, updated in place
+    assert shown["output_type"] == "display_data"
+    assert "application/vnd.jupyter.widget-view+json" not in shown["data"]
+    html = shown["data"]["text/html"]
+    assert "Completed" in html and "loss" in html and "<svg" in html
+    assert ran.cells[2].outputs[0]["text"] == "Completed\n"
