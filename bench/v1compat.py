@@ -27,7 +27,8 @@ while time.time() < end:
     run.log("t", time.time())
     time.sleep(0.05)
 """
-# Runs in the kernel: the widget redraws; each redraw records how old the newest value is.
+# Runs in the kernel: the widget redraws; each redraw that shows a new value records how old
+# that value is (redraws for a status change after the last value are not lag).
 KERNEL_CODE = """
 import json, sys, time
 sys.path.insert(0, {repo!r})
@@ -36,12 +37,14 @@ from mlstudio.sdk.widgets import RunDetails
 ws = Workspace(name="default", url={url!r}, token={token!r})
 run = Experiment(ws, "widget-lag").submit(ScriptRunConfig({folder!r}, "train.py"))
 view = RunDetails(run)
-lags = []
+lags, shown = [], [None]
 def measuring(draw):
     def wrapped(v):
         values = v.state["metrics"].get("t")
-        if values:
-            lags.append(time.time() - (values[-1] if isinstance(values, list) else values))
+        newest = (values[-1] if isinstance(values, list) else values) if values else None
+        if newest is not None and newest != shown[0]:
+            lags.append(time.time() - newest)
+            shown[0] = newest
         draw(v)
     return wrapped
 view.show()

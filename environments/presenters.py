@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 
+from environments import builders
 from environments import spec as specs
 from environments.models import EnvironmentVersion
 
@@ -35,5 +36,8 @@ def version_details(version: EnvironmentVersion) -> dict:
         **version_summary(version),
         "spec": public_spec(version),
         "dockerfile": specs.dockerfile_for(version.spec),
+        # the tag its image has once built (a docker environment, or any on a docker target)
+        "image": builders.image_tag(version),
+        "image_python": specs.image_python(version.spec),
         "build_detail": version.build_detail,
     }

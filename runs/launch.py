@@ -173,6 +173,10 @@ def launch_plan(
     argv = script_argv(definition, python)
     env = script_env(definition, identity, host_env=host_env, in_docker=in_docker,
                      sdk_path=sdk_path)  # fmt: skip
+    if not in_docker:
+        # `python` in a command is the environment's, as in v1 (its conda env activated).
+        folder = os.path.dirname(python)
+        env["PATH"] = os.pathsep.join(p for p in (folder, env.get("PATH", "")) if p)
     notes = []
     if definition.distributed:
         argv, note = distributed_argv(definition.distributed, argv, python=python, node=node,

@@ -132,7 +132,11 @@ class RunV1(V1Surface):
     def clean(self) -> None:
         """v1 removed local files of the run's folder; the studio's folder is private."""
 
-    _v1_ignored = frozenset({"clean"})
+    def start(self) -> None:
+        """v1 marked a run created by another actor as started. Here a run is Running from
+        start_logging() on, and a submitted one is started by its worker: nothing to do."""
+
+    _v1_ignored = frozenset({"clean", "start"})
 
     # --- finding runs ------------------------------------------------------------------------
     @staticmethod

@@ -84,6 +84,13 @@ class WorkspaceV1(V1Surface):
 
         return Dataset.get_all(self)
 
+    @property
+    def models(self) -> dict:
+        """Name → the latest version of each registered model."""
+        from mlstudio.sdk.model import Model
+
+        return {model.name: model for model in Model.list(self, latest=True)}
+
     def get_default_datastore(self):
         from mlstudio.sdk.datastore import Datastore
 

@@ -379,6 +379,23 @@ class AmlCompute(ComputeTarget):
         self.vm_priority = "dedicated"
         self.scale_settings = self.status.scale_settings
 
+    def get_active_runs(self, type=None, tags=None, properties=None, status=None):
+        """The runs on this cluster that have not ended (or those with `status`), newest
+        first per experiment; `tags` and `properties` filter as in Run.list."""
+        from mlstudio.sdk._run_v1 import _matches
+        from mlstudio.sdk.experiment import Experiment
+        from mlstudio.sdk.run import FINAL_STATUSES
+
+        for experiment in Experiment.list(self.workspace, view_type="All"):
+            for run in experiment.get_runs(include_children=True):
+                details = run._details
+                if details["target"] != self.name or details["status"] in FINAL_STATUSES:
+                    continue
+                if status is not None and details["status"] != status:
+                    continue
+                if _matches(details["tags"], tags) and _matches(details["properties"], properties):
+                    yield run
+
     def update(self, min_nodes=None, max_nodes=None, idle_seconds_before_scaledown=None):
         """Change the scale settings; None keeps a value."""
         body = {"min_nodes": min_nodes, "max_nodes": max_nodes,

@@ -121,6 +121,23 @@ class CondaDependencies(V1Surface):
         self._pip = [p for p in self._pip if p.split()[0].split("=")[0] != key]
         self._pip.insert(0, option)
 
+    @property
+    def pip_options(self) -> list[str]:
+        """The pip option lines (set_pip_option, set_pip_index_url), in order."""
+        return [line for line in self._pip if line.startswith("-")]
+
+    def add_tensorflow_pip_package(self, core_type: str = "cpu", version: str | None = None):
+        """TensorFlow from PyPI. Since TensorFlow 2.1 one `tensorflow` wheel serves CPUs and
+        GPUs (v1 added `tensorflow-gpu` for core_type='gpu', which PyPI no longer has)."""
+        _core_type(core_type)
+        self.add_pip_package(f"tensorflow=={version}" if version else "tensorflow")
+
+    def add_tensorflow_conda_package(self, core_type: str = "cpu", version: str | None = None):
+        """TensorFlow as a conda package (`tensorflow-gpu` for core_type='gpu'); workers
+        without conda install it with pip as `tensorflow`."""
+        name = "tensorflow-gpu" if _core_type(core_type) == "gpu" else "tensorflow"
+        self.add_conda_package(f"{name}={version}" if version else name)
+
     def set_pip_index_url(self, index_url: str) -> None:
         self.set_pip_option(f"--index-url {index_url}")
 
@@ -229,6 +246,12 @@ def requirement_lines(text: str, *, base_dir: str | None = None) -> list[str]:
         else:
             lines.append(line)
     return lines
+
+
+def _core_type(core_type: str) -> str:
+    if core_type not in ("cpu", "gpu"):
+        raise UserErrorException(f"core_type must be 'cpu' or 'gpu', not {core_type!r}.")
+    return core_type
 
 
 def _read_text(path, what: str) -> str:

@@ -107,6 +107,22 @@ class Environment(V1Surface):
         self.version = registered.version
         return registered
 
+    def build(self, workspace, image_build_compute=None):
+        """Register this definition and build it now on `image_build_compute` (a compute
+        target or its name; `local` by default), so its first run starts from the cache.
+        Returns an ImageBuildDetails: `wait_for_completion(show_output=True)`, `status`,
+        `get_log()`."""
+        from mlstudio.sdk._environment_build import environment_build
+
+        return environment_build(self, workspace, image_build_compute)
+
+    def get_image_details(self, workspace):
+        """The image of the registered version (this one's, else the latest): a dict with
+        `image`, `dockerfile`, `image_exist`, `interpreter_path`, as v1's DockerImageDetails."""
+        from mlstudio.sdk._environment_build import image_details
+
+        return image_details(self, workspace)
+
     @staticmethod
     def get(workspace, name: str, version: str | None = None) -> Environment:
         """A registered environment: the given version, or the latest."""

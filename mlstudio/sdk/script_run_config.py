@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 
 from mlstudio.sdk._surface import V1Surface
@@ -52,6 +53,33 @@ class RunConfiguration(V1Surface):
         self.history = _history_enabled
         if conda_dependencies is not None:
             self.environment.python.conda_dependencies = conda_dependencies
+
+    def save(self, path=None, name: str | None = None, separate_environment_yaml=False) -> str:
+        """Write this configuration to `<path>/.azureml/<name>.runconfig` (or the file
+        `path` when no name is given), as v1; returns the file's path. The environment is
+        always kept inside the file (separate_environment_yaml is accepted)."""
+        from mlstudio.sdk import _runconfig_files as files
+
+        target = files.config_file(path, name, for_writing=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(files.to_file_dict(self), indent=2) + "\n", encoding="utf-8")
+        return str(target)
+
+    @staticmethod
+    def load(path=None, name: str | None = None) -> RunConfiguration:
+        """The configuration save() wrote, or a .runconfig file azureml wrote (YAML, read
+        with PyYAML where installed)."""
+        from mlstudio.sdk import _runconfig_files as files
+
+        config = RunConfiguration()
+        files.apply(config, files.read_file(files.config_file(path, name, for_writing=False)))
+        return config
+
+    @staticmethod
+    def delete(path=None, name: str | None = None) -> None:
+        from mlstudio.sdk import _runconfig_files as files
+
+        files.config_file(path, name, for_writing=False).unlink()
 
     @property
     def environment(self) -> Environment:

@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 import threading
@@ -210,6 +211,46 @@ def test_it_installs_conda_packages_with_pip_under_their_pypi_names(
                          "as tinypkg==1.0.*")  # fmt: skip
 
 
+FAKE_MICROMAMBA = """#!{python}
+# A fake of micromamba (none can be installed here): `create -p PREFIX ...` makes a
+# virtualenv at PREFIX and records its arguments, as a conda environment would be made there.
+import json, subprocess, sys
+argv = sys.argv[1:]
+with open({calls!r}, "a") as calls:
+    calls.write(json.dumps(argv) + "\\n")
+prefix = argv[argv.index("-p") + 1]
+subprocess.run([sys.executable, "-m", "venv", prefix], check=True)
+"""
+
+
+def test_conda_packages_build_a_conda_environment_once_per_hash(
+    owner, workspace, envs, wheels, settings, tmp_path
+):
+    calls = tmp_path / "calls.jsonl"
+    fake = tmp_path / "bin" / "micromamba"
+    fake.parent.mkdir()
+    fake.write_text(FAKE_MICROMAMBA.format(python=sys.executable, calls=str(calls)))
+    fake.chmod(0o755)
+    settings.MLSTUDIO_CONDA = str(fake)
+    conda = {"conda_packages": ["numpy=1.26"], "channels": ["conda-forge"],
+             "python_version": "3.11",
+             "pip_packages": offline_packages(wheels, "tinypkg")}  # fmt: skip
+    spec = {"conda_dependencies": conda}
+    version = register(workspace, owner, python=spec)
+    built = builders.environment_build(version=version, log=Lines())
+    assert built.python == str(envs / version.content_hash / "bin" / "python")
+    assert run_python(built.python, "import tinypkg; print(tinypkg.GREETING)") == (
+        "hello from tinypkg 1.0"
+    )  # pip packages go into the conda environment
+    (argv,) = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert argv == ["create", "-y", "-p", str(envs / version.content_hash), "-c", "conda-forge",
+                    "python=3.11", "pip", "numpy=1.26"]  # fmt: skip
+    log = Lines()
+    assert builders.environment_build(version=version, log=log).cached
+    assert "using cached virtualenv" in log.text
+    assert len(calls.read_text().splitlines()) == 1  # made once
+
+
 def test_it_installs_with_uv_and_falls_back_to_pip_without_it(
     owner, workspace, envs, wheels, monkeypatch
 ):
@@ -229,6 +270,16 @@ def test_it_installs_with_uv_and_falls_back_to_pip_without_it(
     assert "uv is not installed on this worker; installing with pip" in log.text
     assert "Successfully installed tinypkg-1.0" in log.text
     assert run_python(built.python, "import tinypkg; print(tinypkg.GREETING)")
+
+
+def test_it_honours_a_python_version_the_worker_has(owner, workspace, envs, wheels):
+    wanted = "{}.{}".format(*sys.version_info[:2])
+    conda = {"python_version": wanted, "pip_packages": offline_packages(wheels, "tinypkg")}
+    spec = {"conda_dependencies": conda}
+    log = Lines()
+    built = builders.environment_build(version=register(workspace, owner, python=spec), log=log)
+    assert run_python(built.python, "import sys; print('%d.%d' % sys.version_info[:2])") == wanted
+    assert f"(Python {wanted}." in log.text
 
 
 def test_it_refuses_a_python_version_the_worker_lacks(owner, workspace, envs):

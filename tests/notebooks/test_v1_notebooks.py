@@ -55,14 +55,31 @@ def run_cell_by_cell(path: Path) -> nbformat.NotebookNode:
     return notebook
 
 
-def test_the_v1_training_notebook_runs_whole(notebook_folder, local_worker, monkeypatch):
+@pytest.fixture
+def kernel_env(monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(REPO))  # the kernel imports mlstudio.sdk from here
     for name in ("MLSTUDIO_URL", "MLSTUDIO_TOKEN", "MLSTUDIO_WORKSPACE"):
         monkeypatch.delenv(name, raising=False)  # config.json, as a user has it
-    notebook = run_cell_by_cell(notebook_folder / "v1_training.ipynb")
-    outputs = "".join(
+
+
+def outputs_of(notebook) -> str:
+    return "".join(
         output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", [])
     )
+
+
+def test_the_v1_environments_notebook_runs_whole(notebook_folder, local_worker, kernel_env):
+    notebook = run_cell_by_cell(notebook_folder / "v1_environments.ipynb")
+    outputs = outputs_of(notebook)
+    assert "Build status: Succeeded" in outputs
+    assert "Image build Succeeded: myenv version 1" in outputs
+    assert outputs.count("MLStudio uses its API token") == 1  # said once, on stderr
+    assert "Environment(name='myenv', version='1')" in outputs
+
+
+def test_the_v1_training_notebook_runs_whole(notebook_folder, local_worker, kernel_env):
+    notebook = run_cell_by_cell(notebook_folder / "v1_training.ipynb")
+    outputs = outputs_of(notebook)
     assert "SDK version:" in outputs and "Azure region: local" in outputs
     shown = [
         output["data"] for cell in notebook.cells for output in cell.get("outputs", [])
@@ -79,3 +96,43 @@ def test_the_v1_training_notebook_runs_whole(notebook_folder, local_worker, monk
     assert "MLStudio-SKLearn" in outputs
     assert os.path.isdir(notebook_folder / "tensorboard_logs")
     assert "from mlstudio.sdk import Run" in (notebook_folder / "project" / "train.py").read_text()
+
+
+def test_a_cell_that_errors_fails_the_test_naming_the_cell(tmp_path, kernel_env):
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_markdown_cell("# broken"),
+                      nbformat.v4.new_code_cell("x = 1"),
+                      nbformat.v4.new_code_cell("print(x / 0)")]  # fmt: skip
+    nbformat.write(notebook, tmp_path / "broken.ipynb")
+    with pytest.raises(pytest.fail.Exception, match=r"broken\.ipynb cell 2 \('print\(x / 0\)'\)"):
+        run_cell_by_cell(tmp_path / "broken.ipynb")
+
+
+def test_run_details_without_ipywidgets_draws_html_it_updates_in_place(
+    tmp_path, live_server, owner, workspace, kernel_env
+):
+    token = services.api_token_create(user=owner, name="notebook")[1]
+    config = {"url": live_server.url, "workspace_name": "lab", "token": token}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        # a fake absence: ipywidgets is installed here, the kernel is told it is not
+        nbformat.v4.new_code_cell("import sys\nsys.modules['ipywidgets'] = None"),
+        nbformat.v4.new_code_cell(
+            "from mlstudio.sdk import Experiment, Workspace\n"
+            "from mlstudio.sdk.widgets import RunDetails\n"
+            "run = Experiment(Workspace.from_config(), 'html-widget').start_logging()\n"
+            "view = RunDetails(run)\nview.show()"
+        ),
+        nbformat.v4.new_code_cell(
+            "run.log('loss', 0.5)\nrun.complete()\nview.wait(10)\nprint(view.state['status'])"
+        ),
+    ]
+    nbformat.write(notebook, tmp_path / "html.ipynb")
+    ran = run_cell_by_cell(tmp_path / "html.ipynb")
+    (shown,) = ran.cells[1].outputs  # one display, updated in place
+    assert shown["output_type"] == "display_data"
+    assert "application/vnd.jupyter.widget-view+json" not in shown["data"]
+    html = shown["data"]["text/html"]
+    assert "Completed" in html and "loss" in html and "<svg" in html
+    assert ran.cells[2].outputs[0]["text"] == "Completed\n"

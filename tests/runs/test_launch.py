@@ -34,9 +34,15 @@ def test_it_runs_a_command_as_given():
     assert plan({"command": ["bash", "-c", "echo hi"]}).argv == ["bash", "-c", "echo hi"]
 
 
+def test_a_commands_python_is_the_environments():
+    made = plan({"command": ["python", "train.py"]})
+    assert made.argv == ["python", "train.py"]
+    assert made.env["PATH"].split(":")[0] == "/env/bin"
+
+
 def test_it_keeps_the_studios_settings_and_secrets_from_the_script():
     env = plan({"script": "t.py", "environment_variables": {"MY": "1"}}).env
-    assert env["PATH"] == "/usr/bin" and env["LANG"] == "C.UTF-8" and env["MY"] == "1"
+    assert env["PATH"] == "/env/bin:/usr/bin" and env["LANG"] == "C.UTF-8" and env["MY"] == "1"
     assert not {"MLSTUDIO_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"} & set(
         env
     )

@@ -8,6 +8,7 @@ from mlstudio.sdk import (
     ComputeTarget,
     ComputeTargetException,
     DockerCompute,
+    Experiment,
     ScriptRunConfig,
     Workspace,
 )
@@ -126,3 +127,22 @@ def test_it_waits_until_min_nodes_are_online(ws, start_node, capsys):  # noqa: F
     assert status.node_state_counts.idle_node_count == 1
     nodes = wait_until(cluster.list_nodes, 10, "the node list")
     assert [(n["state"], n["slots"]) for n in nodes] == [("idle", 2)]
+
+
+def test_it_lists_the_runs_still_going_on_a_cluster(ws, tmp_path):
+    (tmp_path / "train.py").write_text("print('hi')\n")
+    cluster = ComputeTarget.create(ws, "cpu", AmlCompute.provisioning_configuration(max_nodes=2))
+    experiment = Experiment(ws, "queued")
+    on_cluster = [
+        experiment.submit(ScriptRunConfig(tmp_path, "train.py", compute_target=cluster),
+                          tags={"kind": kind})
+        for kind in ("a", "b")
+    ]  # fmt: skip
+    experiment.submit(ScriptRunConfig(tmp_path, "train.py", compute_target="local"))
+    interactive = experiment.start_logging()  # not on the cluster either
+    assert {r.id for r in cluster.get_active_runs()} == {r.id for r in on_cluster}
+    assert [r.id for r in cluster.get_active_runs(tags={"kind": "b"})] == [on_cluster[1].id]
+    assert [r.id for r in cluster.get_active_runs(status="Running")] == []
+    on_cluster[0].cancel()
+    assert [r.id for r in cluster.get_active_runs()] == [on_cluster[1].id]
+    interactive.complete()

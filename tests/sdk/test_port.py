@@ -126,8 +126,8 @@ def test_it_raises_not_implemented_naming_the_call_and_the_way_out():
         mlstudio.sdk.Workspace.create("ws", subscription_id="s")
     with pytest.raises(NotImplementedError, match=r"azureml\.core\.compute\.RemoteCompute"):
         from mlstudio.sdk.compute import RemoteCompute  # noqa: F401
-    with pytest.raises(NotImplementedError, match=r"Environment\.build"):
-        mlstudio.sdk.Environment("e").build(None)
+    with pytest.raises(NotImplementedError, match=r"Environment\.build_local .*env\.build\(ws"):
+        mlstudio.sdk.Environment("e").build_local(None)
     assert not hasattr(mlstudio.sdk.Environment("e"), "no_such_thing")  # not a v1 name
 
 

@@ -49,6 +49,19 @@ def test_it_describes_the_workspace_as_v1_did(ws, live_server, token, monkeypatc
     assert Workspace.get(name="lab", subscription_id="s", resource_group="g").name == "lab"
 
 
+def test_it_lists_the_latest_version_of_each_model_by_name(ws, tmp_path):
+    from mlstudio.sdk import Model
+
+    (tmp_path / "model.pkl").write_bytes(b"weights v1")
+    Model.register(ws, model_path=str(tmp_path / "model.pkl"), model_name="iris")
+    (tmp_path / "model.pkl").write_bytes(b"weights v2")
+    Model.register(ws, model_path=str(tmp_path / "model.pkl"), model_name="iris")
+    Model.register(ws, model_path=str(tmp_path / "model.pkl"), model_name="digits")
+    models = ws.models
+    assert sorted(models) == ["digits", "iris"]
+    assert isinstance(models["iris"], Model) and models["iris"].version == 2
+
+
 def test_it_sets_a_runs_display_name_and_description(ws):
     experiment = Experiment(ws, "named")
     run = experiment.start_logging()
@@ -73,6 +86,7 @@ def test_it_lists_runs_filtered_by_tags_and_status(ws):
     runs[1].tag("kind", "b")
     runs[0].complete()
     runs[1].complete()
+    runs[2].start()  # accepted: it has been Running since start_logging()
     assert [r.id for r in Run.list(experiment, tags={"kind": "a"})] == [runs[0].id]
     assert {r.id for r in Run.list(experiment, tags="kind")} == {runs[0].id, runs[1].id}
     assert [r.id for r in Run.list(experiment, status="Running")] == [runs[2].id]

@@ -169,6 +169,10 @@ class Estimator(V1Surface):
         return dependencies
 
     def _framework_pins(self) -> list[str]:
+        """The framework's own package; none when user_managed (the interpreter or image
+        already has it, and nothing is installed into it)."""
+        if self._software["user_managed"]:
+            return []
         version = self.framework_version
         return [f"{p}=={version}" if version else p for p in self._framework_packages]
 
