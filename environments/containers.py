@@ -169,7 +169,9 @@ def container_create(run: ContainerRun) -> list[str]:
     )
     if created.returncode != 0:
         raise UserError(f"Docker could not create container {run.name}: {created.stderr.strip()}")
-    copy_in(run.name, workdir, owner=_numeric_user(run.user))
+    # An image that names its own USER runs as a user only it knows: its copy is open to all
+    # (the container holds this one run) so that user can write ./outputs.
+    copy_in(run.name, workdir, owner=_numeric_user(run.user), open_to_all=run.user is None)
     copy_in(run.name, str(Path(run.sdk_path) / "mlstudio"), dest=f"{SDK_DIR}/mlstudio",
             owner=(0, 0))  # fmt: skip
     return ["docker", "start", "--attach", run.name]
@@ -257,15 +259,21 @@ def container_exit_code(name: str) -> int | None:
 
 
 def copy_in(
-    name: str, folder: str, *, dest: str | None = None, owner: tuple[int, int] | None = None
+    name: str,
+    folder: str,
+    *,
+    dest: str | None = None,
+    owner: tuple[int, int] | None = None,
+    open_to_all: bool = False,
 ) -> None:
     """Copy a host folder into a (created or running) container at `dest`, by default the
     same path; missing parent folders are created (root's). Every copied file and folder
-    belongs to `owner` (uid, gid) in the container, or keeps its owner on this host."""
+    belongs to `owner` (uid, gid) in the container, or keeps its owner on this host; with
+    `open_to_all`, anyone in the container may also write them."""
     dest = _absolute(dest or folder, "dest")
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
-        archive.add(folder, arcname=dest.lstrip("/"), filter=_owned_by(owner))
+        archive.add(folder, arcname=dest.lstrip("/"), filter=_owned_by(owner, open_to_all))
     buffer.seek(0)
     engine = client(timeout=600)
     try:
@@ -274,11 +282,13 @@ def copy_in(
         engine.close()
 
 
-def _owned_by(owner: tuple[int, int] | None):
+def _owned_by(owner: tuple[int, int] | None, open_to_all: bool = False):
     def own(member: tarfile.TarInfo) -> tarfile.TarInfo:
         if owner is not None:
             member.uid, member.gid = owner
             member.uname = member.gname = ""  # the engine would prefer a name it knows
+        if open_to_all and (member.isdir() or member.isfile()):
+            member.mode |= 0o777 if member.isdir() else 0o666
         return member
 
     return own

@@ -381,3 +381,34 @@ def test_it_names_docker_host_when_no_engine_answers(monkeypatch):
 
     with pytest.raises(UserError, match=r"No Docker engine at DOCKER_HOST=unix:///nonexistent"):
         docker.image_exists(BASE_IMAGE)
+
+
+def test_an_image_with_its_own_user_can_write_its_copied_files(container_name, tmp_path):
+    # An image built here from the base image (nothing is pulled) that names its own USER:
+    # the run goes as that user, and the copied working folder must be writable to it.
+    image = "mlstudio-test/own-user:1"
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {BASE_IMAGE}\nUSER 2345:2345\n")
+    subprocess.run(["docker", "build", "-q", "-t", image, str(context)], check=True,
+                   capture_output=True)  # fmt: skip
+    workdir = tmp_path / "work"
+    (workdir / "outputs").mkdir(parents=True)
+    script = (
+        "import os, pathlib; pathlib.Path('outputs/answer.txt').write_text(str(os.getuid())); "
+        "pathlib.Path('more').mkdir(); print('wrote as', os.getuid())"
+    )
+    run = containers.ContainerRun(
+        name=container_name, image=image, argv=["python3", "-c", script],
+        workdir=str(workdir), env={"HOME": "/tmp"}, sdk_path=str(REPO_ROOT),
+    )  # fmt: skip
+    try:
+        process = start(containers.container_create(run), {})
+        stdout, stderr = process.communicate(timeout=30)
+        assert process.returncode == 0, stderr
+        assert "wrote as 2345" in stdout
+        containers.copy_out(container_name, str(workdir / "outputs"))
+        assert (workdir / "outputs" / "answer.txt").read_text() == "2345"
+    finally:
+        containers.container_remove(container_name)
+        subprocess.run(["docker", "rmi", "-f", image], capture_output=True, check=False)
