@@ -17,6 +17,15 @@ from runs.launch import LaunchPlan
 from runs.outputs import RunContainer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent  # the studio's checkout: the SDK's home
+_NO_NETWORK = (
+    "Network: none (MLSTUDIO_RUN_NETWORK is off); the run reaches no host, the studio's files "
+    "{how}. Metrics still arrive (files in the working folder); MLflow logging and SDK calls "
+    "to the studio's API do not."
+)
+_NETWORK_KEPT = (
+    "MLSTUDIO_RUN_NETWORK is off, but without bubblewrap this run gets no network namespace "
+    "of its own: it keeps the host's network. Install bubblewrap to cut it."
+)
 
 
 def on_host(plan: LaunchPlan, *, python: str, workdir: Path,
@@ -29,6 +38,8 @@ def on_host(plan: LaunchPlan, *, python: str, workdir: Path,
     if found is None:
         return plan.argv, plan.env, subprocess.Popen
     sandbox.workdir_hand_over(workdir, found.user)
+    if not found.network:
+        say(_NO_NETWORK.format(how="are in its folder") if found.bwrap else _NETWORK_KEPT)
     argv, env = sandbox.sandbox_argv(plan.argv, found), sandbox.sandbox_env(plan.env)
     # Only bwrap gives the run a PID namespace (and its exit codes): a run that merely
     # drops to the run user is started, and its orphans looked for, like any process.
@@ -56,11 +67,8 @@ def in_container(plan: LaunchPlan, container: RunContainer) -> tuple[list[str], 
         env = {**env, "HOME": "/tmp"}  # noqa: S108 - the container's own /tmp
     network = settings.MLSTUDIO_RUN_NETWORK
     if not network:
-        how = "copy" if container.copies_files else "mount"
-        container.say(f"Network: none (MLSTUDIO_RUN_NETWORK is off); the run reaches no host, "
-                      f"the studio's files come by {how}. Metrics still arrive (files in the "
-                      "working folder); MLflow logging and SDK calls to the studio's API do "
-                      "not.")  # fmt: skip
+        how = "come by copy" if container.copies_files else "come by mount"
+        container.say(_NO_NETWORK.format(how=how))
     run = containers.ContainerRun(name=spec.name, image=spec.image, argv=plan.argv,
                                   workdir=spec.workdir, env=env, sdk_path=spec.sdk_path,
                                   shm_size=spec.shm_size, arguments=list(spec.arguments),

@@ -125,6 +125,9 @@ def test_a_run_without_network_cannot_reach_redis_or_the_database(
     with local_worker_process(tmp_path / "worker.log", MLSTUDIO_RUN_NETWORK="false") as worker:
         seen = escape(api_as(owner), experiment, found, worker.pid)
     assert_all_refused(seen, ATTEMPTS | {"tcp 6379", "tcp 5432"})
+    run = experiment.runs.get()
+    system = store.read_log(run.pk, store.SYSTEM_LOG, 0, 1_000_000)[0]
+    assert "Network: none (MLSTUDIO_RUN_NETWORK is off); the run reaches no host" in system
 
 
 def test_a_run_on_a_cluster_node_cannot_escape(
