@@ -116,3 +116,12 @@ def local_worker_process(log, **extra_env: str):
 def local_worker(transactional_db, tmp_path, settings):
     with local_worker_process(tmp_path / "local-worker.log") as process:
         yield process
+
+
+@pytest.fixture
+def connected_worker(live_server, tmp_path):
+    """A worker whose runs get a token and the studio's URL (as `manage.py studio` sets it),
+    so their scripts can use the API."""
+    log = tmp_path / "connected-worker.log"
+    with local_worker_process(log, MLSTUDIO_PUBLIC_URL=live_server.url) as process:
+        yield process

@@ -13,7 +13,6 @@ from mlstudio.sdk._sinks import FileSink
 from mlstudio.sdk.run import _decode_numbers, _SubmittedRun
 from runs import services
 from runs.models import Run as RunRow
-from tests import processes
 from tests.processes import REPO, wait_until
 from tests.runs.helpers import submit_script, wait_for_status
 
@@ -326,35 +325,17 @@ def same(a, b) -> bool:
 
 
 @pytest.mark.slow
-def test_it_reads_back_what_it_logged_without_a_studio_connection(
-    owner, workspace, api_as, local_worker
-):
+@pytest.mark.django_db(transaction=True)  # the worker, picked below, reads committed rows
+@pytest.mark.parametrize(
+    ("worker", "connected"), [("local_worker", False), ("connected_worker", True)],
+    ids=["without_a_studio_connection", "through_the_studio"],
+)  # fmt: skip
+def test_it_reads_back_what_it_logged(owner, workspace, api_as, request, worker, connected):
+    request.getfixturevalue(worker)
     experiment = services.experiment_create(workspace=workspace, name="exp", user=owner)
     client = api_as(owner)
     run_id = submit_script(client, experiment, {"train.py": READ_BACK})
-    assert assert_it_read_back_what_it_logged(client, run_id)["CONNECTED"] is False
-
-
-@pytest.fixture
-def connected_worker(live_server, tmp_path):
-    """A worker whose runs get a token and the studio's URL, so scripts can use the API."""
-    _, process = processes.start_worker(
-        ["target-local"],
-        log=tmp_path / "connected-worker.log",
-        extra_env={"MLSTUDIO_PUBLIC_URL": live_server.url},
-    )
-    yield process
-    processes.stop(process)
-
-
-@pytest.mark.slow
-def test_it_reads_back_what_it_logged_through_the_studio(
-    owner, workspace, api_as, connected_worker
-):
-    experiment = services.experiment_create(workspace=workspace, name="exp", user=owner)
-    client = api_as(owner)
-    run_id = submit_script(client, experiment, {"train.py": READ_BACK})
-    assert assert_it_read_back_what_it_logged(client, run_id)["CONNECTED"] is True
+    assert assert_it_read_back_what_it_logged(client, run_id)["CONNECTED"] is connected
 
 
 def test_it_keeps_records_logged_before_a_hard_exit(tmp_path):
