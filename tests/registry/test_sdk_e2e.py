@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from mlstudio.sdk import Experiment, Model, Run, ScriptRunConfig, UserErrorException, Workspace
+from mlstudio.sdk import Experiment, Model, Run, ScriptRunConfig, UserErrorException
 from mlstudio.sdk.exceptions import ModelNotFoundException, WebserviceException
 from registry.models import ModelVersion
-from workspaces import services
 
 pytestmark = pytest.mark.slow
 
@@ -31,12 +30,6 @@ TRAIN = """
     path = Model.get_model_path("in-script")  # inside a run: the run's own workspace
     print("SCORING", path, open(path, "rb").read()[:8])
 """
-
-
-@pytest.fixture
-def ws(live_server, owner, workspace):
-    token = services.api_token_create(user=owner, name="sdk")[1]
-    return Workspace(name="lab", url=live_server.url, token=token)
 
 
 @pytest.fixture

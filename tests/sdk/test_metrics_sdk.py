@@ -117,11 +117,16 @@ SCRIPT = """
 """
 
 
-@pytest.mark.slow
-def test_it_stores_every_call_of_a_submitted_script(owner, workspace, api_as, local_worker):
+def submitted(owner, workspace, api_as, script: str) -> tuple:
+    """Alice's client, and the id of the run of `script` (as train.py) in her experiment."""
     experiment = services.experiment_create(workspace=workspace, name="exp", user=owner)
     client = api_as(owner)
-    run_id = submit_script(client, experiment, {"train.py": SCRIPT})
+    return client, submit_script(client, experiment, {"train.py": script})
+
+
+@pytest.mark.slow
+def test_it_stores_every_call_of_a_submitted_script(owner, workspace, api_as, local_worker):
+    client, run_id = submitted(owner, workspace, api_as, SCRIPT)
     run = wait_for_status(run_id, "Completed", "Failed")
     assert run.status == "Completed"
     answer = client.get(f"/api/workspaces/lab/runs/{run_id}/metrics").json()
@@ -159,9 +164,7 @@ CHILDREN = """
 
 @pytest.mark.slow
 def test_it_handles_children_and_files_from_inside_a_run(owner, workspace, api_as, local_worker):
-    experiment = services.experiment_create(workspace=workspace, name="exp", user=owner)
-    client = api_as(owner)
-    run_id = submit_script(client, experiment, {"train.py": CHILDREN})
+    client, run_id = submitted(owner, workspace, api_as, CHILDREN)
     run = wait_for_status(run_id, "Completed", "Failed")
     assert run.status == "Completed"
     children = list(run.children.order_by("number"))
@@ -196,9 +199,7 @@ CRASH = """
 
 @pytest.mark.slow
 def test_it_keeps_every_record_written_before_a_crash(owner, workspace, api_as, local_worker):
-    experiment = services.experiment_create(workspace=workspace, name="exp", user=owner)
-    client = api_as(owner)
-    run_id = submit_script(client, experiment, {"train.py": CRASH})
+    client, run_id = submitted(owner, workspace, api_as, CRASH)
     run = wait_for_status(run_id, "Completed", "Failed")
     assert run.status == "Failed" and "RuntimeError: crashed after logging" in run.error["message"]
     assert run.metrics.get(name="big").count == 100_000
@@ -258,9 +259,7 @@ QUIET = """
 
 @pytest.mark.slow
 def test_it_shows_what_a_script_logged_before_it_went_quiet(owner, workspace, api_as, local_worker):
-    experiment = services.experiment_create(workspace=workspace, name="exp", user=owner)
-    client = api_as(owner)
-    run_id = submit_script(client, experiment, {"train.py": QUIET})
+    client, run_id = submitted(owner, workspace, api_as, QUIET)
     url = f"/api/workspaces/lab/runs/{run_id}/metrics"
 
     def both_shown():
@@ -332,9 +331,7 @@ def same(a, b) -> bool:
 )  # fmt: skip
 def test_it_reads_back_what_it_logged(owner, workspace, api_as, request, worker, connected):
     request.getfixturevalue(worker)
-    experiment = services.experiment_create(workspace=workspace, name="exp", user=owner)
-    client = api_as(owner)
-    run_id = submit_script(client, experiment, {"train.py": READ_BACK})
+    client, run_id = submitted(owner, workspace, api_as, READ_BACK)
     assert assert_it_read_back_what_it_logged(client, run_id)["CONNECTED"] is connected
 
 
