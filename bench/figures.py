@@ -16,6 +16,14 @@ class Figure:
     peer_value: float | None = None
     min_ratio: float | None = None  # how many times better than the peer it must be
 
+    @classmethod
+    def throughput(cls, name: str, size: int, seconds: float, *, peer_name: str,
+                   peer_seconds: float) -> Figure:  # fmt: skip
+        """MB/s of moving `size` bytes in `seconds`, beside a plain copy of them (the peer)."""
+        mb = 1024 * 1024
+        return cls(name, size / mb / seconds, "MB/s", below=False, peer_name=peer_name,
+                   peer_value=size / mb / peer_seconds)  # fmt: skip
+
     @property
     def met(self) -> bool | None:
         checks = []
@@ -52,15 +60,9 @@ def upload_figures(
 ) -> list[Figure]:
     """An upload of a folder of `total` bytes beside `cp -r` of it, then the bytes sent and the
     time of uploading it again after one file changed (content addressing sends only that)."""
-    mb = 1024 * 1024
     return [
-        Figure(
-            f"{what} of a folder",
-            total / mb / seconds,
-            "MB/s",
-            below=False,
-            peer_name="cp -r",
-            peer_value=total / mb / peer,
+        Figure.throughput(
+            f"{what} of a folder", total, seconds, peer_name="cp -r", peer_seconds=peer
         ),
         Figure(
             f"{what} after one file changed: bytes sent",

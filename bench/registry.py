@@ -78,16 +78,8 @@ def download(ws, model, source_folder: Path, size: int) -> list[Figure]:
         seconds, _ = _timed(lambda: model.download(target_dir=scratch))
         os.remove(Path(scratch, "model.pt"))
         peer = _cp(str(source_folder / "model.pt"), scratch)
-    return [
-        Figure(
-            f"model.download of {size // MB} MB",
-            size / MB / seconds,
-            "MB/s",
-            below=False,
-            peer_name="cp",
-            peer_value=size / MB / peer,
-        )
-    ]
+    name = f"model.download of {size // MB} MB"
+    return [Figure.throughput(name, size, seconds, peer_name="cp", peer_seconds=peer)]
 
 
 def register_folder(studio: BenchStudio, files: int, each: int) -> list[Figure]:

@@ -10,6 +10,7 @@ from ninja import Router, Schema, Status
 
 from compute import selectors, services
 from compute.models import ComputeTarget, Node
+from compute.selectors import TargetStatus
 from workspaces.auth import request_token
 from workspaces.models import Role
 from workspaces.selectors import workspace_get_for_user
@@ -29,35 +30,6 @@ class TargetIn(Schema):
     tags: dict[str, Any] | None = None
 
 
-class NodeStateCountsOut(Schema):
-    idle_node_count: int
-    running_node_count: int
-    preparing_node_count: int
-    unusable_node_count: int
-    leaving_node_count: int
-    preempted_node_count: int
-
-
-class StatusOut(Schema):
-    current_node_count: int
-    target_node_count: int
-    node_state_counts: NodeStateCountsOut
-    allocation_state: str
-    provisioning_state: str
-    errors: list[str]
-    min_nodes: int
-    max_nodes: int | None
-    idle_seconds_before_scaledown: int
-    vm_size: str
-    vm_priority: str
-    creation_time: datetime
-    modified_time: datetime
-    nodes_online: int
-    nodes_offline: int
-    waiting_runs: int
-    hints: list[str]
-
-
 class TargetOut(Schema):
     name: str
     type: str
@@ -74,7 +46,7 @@ class TargetOut(Schema):
     created_by: str | None
     created_at: datetime
     modified_at: datetime
-    status: StatusOut
+    status: TargetStatus
 
 
 class NodeOut(Schema):
@@ -180,7 +152,7 @@ def target_delete(request, ws: str, name: str):
     return Status(204, None)
 
 
-@router.get("/workspaces/{ws}/compute/{name}/status", response=StatusOut)
+@router.get("/workspaces/{ws}/compute/{name}/status", response=TargetStatus)
 def target_status(request, ws: str, name: str):
     target = selectors.target_get(workspace=_workspace(request, ws), name=name)
     return selectors.target_status(target=target).as_dict()

@@ -15,8 +15,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from data import services
-from data.models import NAME_RULE, Dataset, DatasetVersion, Datastore
+from data.models import Dataset, DatasetVersion, Datastore
 from mlstudio.errors import Conflict, NotFound, UserError
+from mlstudio.names import asset_name_check
 from mlstudio.paths import clean_relative_path
 from runs.blobs import blobs_purge
 from runs.submission import string_map
@@ -236,12 +237,7 @@ def tabular_preview(*, version: DatasetVersion, rows: int = 100) -> dict:
 
 
 def _name_check(name: object) -> str:
-    if not isinstance(name, str) or not re.fullmatch(NAME_RULE, name):
-        raise UserError(
-            f"Dataset name {name!r} is not allowed: use letters, digits, '.', '_' and '-', "
-            "starting with a letter or digit (e.g. 'mnist')."
-        )
-    return name
+    return asset_name_check(name, what="Dataset", example="mnist")
 
 
 def dataset_register(

@@ -9,17 +9,11 @@ folder every worker node sees (an NFS mount), read in place and never copied in.
 import uuid
 
 from django.conf import settings
-from django.core.validators import RegexValidator
 from django.db import models
 
+from mlstudio.names import asset_name_validator
 from workspaces.models import Workspace
 
-NAME_RULE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$"
-name_validator = RegexValidator(
-    NAME_RULE,
-    "Use letters, digits, '.', '_' and '-', starting with a letter or digit "
-    "(at most 255 characters).",
-)
 DEFAULT_DATASTORE = "workspaceblobstore"
 
 
@@ -29,7 +23,7 @@ class Datastore(models.Model):
         LOCAL = "local", "local folder"
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="datastores")
-    name = models.CharField(max_length=255, validators=[name_validator])
+    name = models.CharField(max_length=255, validators=[asset_name_validator])
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.BLOB)
     local_path = models.CharField(max_length=1024, blank=True)
     created_by = models.ForeignKey(
@@ -73,7 +67,7 @@ class Dataset(models.Model):
         TABULAR = "tabular", "Tabular"
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="datasets")
-    name = models.CharField(max_length=255, validators=[name_validator])
+    name = models.CharField(max_length=255, validators=[asset_name_validator])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -7,15 +7,15 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
-import re
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 
-from data.models import DEFAULT_DATASTORE, NAME_RULE, DatasetVersion, Datastore, DatastoreFile
+from data.models import DEFAULT_DATASTORE, DatasetVersion, Datastore, DatastoreFile
 from mlstudio.errors import Conflict, Forbidden, NotFound, UserError
+from mlstudio.names import asset_name_check
 from mlstudio.paths import clean_relative_path, confined
 from runs import blobs, snapshots
 from workspaces.models import Workspace
@@ -70,10 +70,7 @@ def _local_root_check(path: str) -> Path:
 def datastore_register_local(*, workspace: Workspace, user, name: str, path: str) -> Datastore:
     """A folder every worker node sees (an NFS mount), read in place. Owners only: it opens a
     folder of the studio's host to the workspace."""
-    if not isinstance(name, str) or not re.fullmatch(NAME_RULE, name):
-        raise UserError(
-            f"Datastore name {name!r} is not allowed: use letters, digits, '.', '_' and '-'."
-        )
+    asset_name_check(name, what="Datastore", example="shared_nfs")
     if name == DEFAULT_DATASTORE:
         raise Conflict(f"{DEFAULT_DATASTORE!r} is the studio's own datastore; pick another name.")
     real = _local_root_check(path)

@@ -55,7 +55,32 @@ class FileEvent(TypedDict):
     size: int
 
 
-Event = LogEvent | StatusEvent | MetricEvent | FileEvent
+class RunEvent(TypedDict):
+    """A run's tags and properties after a change: the whole of each, not the difference."""
+
+    kind: Literal["run"]
+    run_id: str
+    tags: dict
+    properties: dict
+
+
+class ParamsEvent(TypedDict):
+    """MLflow params newly logged to a run (params never change once logged)."""
+
+    kind: Literal["params"]
+    run_id: str
+    params: dict
+
+
+class SweepEvent(TypedDict):
+    """A sweep's child moved or logged; the sweep's pages read its new state."""
+
+    kind: Literal["sweep"]
+    run_id: str
+    child: str
+
+
+Event = LogEvent | StatusEvent | MetricEvent | FileEvent | RunEvent | ParamsEvent | SweepEvent
 
 
 def log_event(name: str, offset: int, data: str) -> LogEvent:
@@ -72,6 +97,18 @@ def metric_event(run_id: str, metrics: list) -> MetricEvent:
 
 def file_event(name: str, size: int) -> FileEvent:
     return {"kind": "file", "name": name, "size": size}
+
+
+def run_event(*, run_id: str, tags: dict, properties: dict) -> RunEvent:
+    return {"kind": "run", "run_id": run_id, "tags": tags, "properties": properties}
+
+
+def params_event(run_id: str, params: dict) -> ParamsEvent:
+    return {"kind": "params", "run_id": run_id, "params": params}
+
+
+def sweep_event(*, run_id: str, child: str) -> SweepEvent:
+    return {"kind": "sweep", "run_id": run_id, "child": child}
 
 
 def workspace_group(workspace_id: int) -> str:

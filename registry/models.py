@@ -5,18 +5,12 @@ registering a run's outputs shares their bytes instead of copying them.
 """
 
 from django.conf import settings
-from django.core.validators import RegexValidator
 from django.db import models
 
+from mlstudio.names import asset_name_validator
 from runs.models import Run
 from workspaces.models import Workspace
 
-MODEL_NAME_RULE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$"
-model_name_validator = RegexValidator(
-    MODEL_NAME_RULE,
-    "Use letters, digits, '.', '_' and '-', starting with a letter or digit "
-    "(at most 255 characters).",
-)
 ALIAS_RULE = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 
 
@@ -24,7 +18,7 @@ class RegisteredModel(models.Model):
     """A name in a workspace's registry; registering the name again adds a version."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="models")
-    name = models.CharField(max_length=255, validators=[model_name_validator])
+    name = models.CharField(max_length=255, validators=[asset_name_validator])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -12,6 +12,7 @@ import difflib
 import hashlib
 import re
 from pathlib import PurePosixPath
+from typing import TypedDict, Unpack
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -19,10 +20,12 @@ from django.db.models import Max
 
 from data.inputs import datasets_of_run
 from mlstudio.errors import Conflict, NotFound, UserError
+from mlstudio.names import asset_name_check
 from mlstudio.paths import clean_relative_path
-from registry.models import ALIAS_RULE, MODEL_NAME_RULE, ModelAlias, ModelVersion, RegisteredModel
+from registry.models import ALIAS_RULE, ModelAlias, ModelVersion, RegisteredModel
 from runs import blobs, snapshots, store
 from runs.blobs import blobs_purge
+from runs.definition import RunDefinition
 from runs.models import Blob, Run
 from runs.submission import string_map
 from workspaces.models import Workspace
@@ -33,12 +36,7 @@ MAX_TEXT = 5000
 
 
 def _check_name(name: object) -> str:
-    if not isinstance(name, str) or not re.fullmatch(MODEL_NAME_RULE, name):
-        raise UserError(
-            f"Model name {name!r} is not allowed: use letters, digits, '.', '_' and '-', "
-            "starting with a letter or digit, at most 255 characters (e.g. 'sklearn-mnist')."
-        )
-    return name
+    return asset_name_check(name, what="Model", example="sklearn-mnist")
 
 
 def _check_framework(framework: str, framework_version: str) -> None:
@@ -143,14 +141,14 @@ def model_register(
 def _lineage(run: Run | None, datasets: list | None) -> dict:
     if run is None:
         return {"lineage": {"datasets": list(datasets or [])}}
-    environment = run.definition.get("environment") or {}
+    environment = RunDefinition.of(run.definition).environment
     return {
         "run": run,
         "run_id_text": run.pk,
         "experiment_name": run.experiment.name,
         "lineage": {
             "snapshot_id": str(run.snapshot_id) if run.snapshot_id else None,
-            "environment": {k: environment.get(k) for k in ("name", "version")}
+            "environment": {"name": environment.name, "version": environment.version}
             if environment
             else None,
             # The datasets the caller names, and those the run read (data.inputs).
@@ -159,18 +157,19 @@ def _lineage(run: Run | None, datasets: list | None) -> dict:
     }
 
 
+class VersionDetails(TypedDict, total=False):
+    """What model_register takes about a version besides its files, run and path."""
+
+    tags: dict | None
+    properties: dict | None
+    description: str | None
+    framework: str
+    framework_version: str
+    datasets: list | None
+
+
 def model_register_from_run(
-    *,
-    run: Run,
-    user,
-    name: str,
-    model_path: str | None = None,
-    tags: dict | None = None,
-    properties: dict | None = None,
-    description: str | None = None,
-    framework: str = "",
-    framework_version: str = "",
-    datasets: list | None = None,
+    *, run: Run, user, name: str, model_path: str | None = None, **details: Unpack[VersionDetails]
 ) -> ModelVersion:
     """`run.register_model(...)`: a version from a file or folder among the run's files.
 
@@ -178,7 +177,7 @@ def model_register_from_run(
     run's later deletion leaves the model's bytes in place.
     """
     _check_name(name)
-    _check_framework(framework or "", framework_version or "")
+    _check_framework(details.get("framework") or "", details.get("framework_version") or "")
     path = clean_relative_path((model_path or name).rstrip("/"), what="model_path")
     chosen = _run_files_under(run, path)
     root = PurePosixPath(path).name
@@ -192,8 +191,7 @@ def model_register_from_run(
         entries.append({"path": inside, "size": blob.size, "sha256": blob.sha256, "mode": mode})
     return model_register(
         workspace=run.experiment.workspace, user=user, name=name, root=root, files=entries,
-        run=run, source_path=path, tags=tags, properties=properties, description=description,
-        framework=framework, framework_version=framework_version, datasets=datasets,
+        run=run, source_path=path, **details,
     )  # fmt: skip
 
 

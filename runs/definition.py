@@ -1,5 +1,5 @@
-"""A run's definition as the executor reads it: typed, frozen, built once from what
-runs.submission stored, so no part of the execution reads the raw dict."""
+"""A run's definition as the studio reads it: typed, frozen, built once from what
+runs.submission (or an interactive start, or a sweep) stored, so nothing reads the raw dict."""
 
 from __future__ import annotations
 
@@ -23,6 +23,26 @@ class DistributedJob:
 
 
 @dataclass(frozen=True)
+class EnvironmentRef:
+    """The environment version the run was resolved to at submit."""
+
+    id: int
+    name: str = ""
+    version: str = ""
+    kind: str = ""
+
+
+@dataclass(frozen=True)
+class SweepLink:
+    """A sweep child's tie to its parent: the metric the sweep ranks by, and whether an
+    early termination policy judges the child on it."""
+
+    parent: str
+    metric: str
+    policy: bool = False
+
+
+@dataclass(frozen=True)
 class RunDefinition:
     script: str = ""
     command: tuple[str, ...] = ()
@@ -30,15 +50,20 @@ class RunDefinition:
     compute_target: str = "local"
     queue: str = ""
     target_type: str = ""
-    environment_id: int | None = None
+    environment: EnvironmentRef | None = None
     environment_variables: tuple[tuple[str, str], ...] = ()
     max_run_duration_seconds: int = 0
     distributed: DistributedJob | None = None
     resume_outputs_of: str = ""  # a resumed sweep child: the earlier child whose outputs it gets
+    datasets: tuple[dict, ...] = ()  # pinned dataset versions (data.inputs)
+    interactive: bool = False  # an interactive or child run: its client ends it, no worker
+    sweep_parent: bool = False
+    sweep: SweepLink | None = None
 
     @classmethod
-    def of(cls, stored: dict) -> RunDefinition:
-        job = stored.get("distributed")
+    def of(cls, stored: dict | None) -> RunDefinition:
+        stored = stored or {}
+        job, environment, sweep = (stored.get(k) for k in ("distributed", "environment", "sweep"))
         return cls(
             script=stored.get("script") or "",
             command=tuple(stored.get("command") or ()),
@@ -46,12 +71,20 @@ class RunDefinition:
             compute_target=stored.get("compute_target") or "local",
             queue=stored.get("queue") or "",
             target_type=stored.get("target_type") or "",
-            environment_id=(stored.get("environment") or {}).get("id"),
+            environment=EnvironmentRef(**environment) if environment else None,
             environment_variables=tuple((stored.get("environment_variables") or {}).items()),
             max_run_duration_seconds=stored.get("max_run_duration_seconds") or 0,
             distributed=DistributedJob(**job) if job else None,
             resume_outputs_of=stored.get("resume_outputs_of") or "",
+            datasets=tuple(stored.get("datasets") or ()),
+            interactive=bool(stored.get("interactive")),
+            sweep_parent=bool(stored.get("sweep_parent")),
+            sweep=SweepLink(**sweep) if sweep else None,
         )
+
+    @property
+    def environment_id(self) -> int | None:
+        return self.environment.id if self.environment else None
 
     @property
     def node_count(self) -> int:

@@ -196,7 +196,8 @@ class Execution:
             mlflow_variables(run=self.run, env=plan.env, in_container=in_container, say=self.say)
         )
         argv, env = self.process.place(plan, python=built.python)
-        return preparing.datasets_materialize(self.run, self.datasets, argv, env, say=self.say)
+        return preparing.datasets_materialize(self.run, self.definition, self.datasets, argv, env,
+                                              say=self.say)  # fmt: skip
 
     def checks(self) -> list[Every]:
         def watch() -> None:

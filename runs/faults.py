@@ -22,6 +22,7 @@ from django.utils import timezone
 from environments import containers
 from mlstudio.processes import STOPPING_MARK
 from runs import queueing
+from runs.definition import RunDefinition
 from runs.models import Run, RunStatus
 from runs.services import run_transition
 
@@ -52,7 +53,7 @@ def run_unclaimed(*, run_id: str, error: BaseException) -> None:
         try:
             # The stopping worker's claim goes with it, so another worker may take the run.
             Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(worker="")
-            queueing.send_run_execute(run_id=run.pk, queue=run.definition["queue"])
+            queueing.send_run_execute(run_id=run.pk, queue=RunDefinition.of(run.definition).queue)
             logger.info("run %s handed back to its queue: its worker is stopping", run_id)
             return
         except Exception as exc:  # the broker is going away too
@@ -138,11 +139,11 @@ def runs_requeue_lost(*, waited: timedelta = REQUEUE_AFTER) -> list[str]:
         lease = SlotLease.objects.filter(holder=run.pk).first()
         if lease is not None and lease.node in online:
             continue  # it waits its turn on a live node
-        if lease is None and run.definition.get("queue") not in free:
+        if lease is None and RunDefinition.of(run.definition).queue not in free:
             continue  # it waits in the broker for a node with a free slot
         SlotLease.objects.filter(holder=run.pk).delete()
         Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(heartbeat_at=timezone.now())
-        send_run_execute(run_id=run.pk, queue=run.definition["queue"])
+        send_run_execute(run_id=run.pk, queue=RunDefinition.of(run.definition).queue)
         logger.warning("run %s was Queued for %s with no task working on it; sent it again",
                        run.pk, waited)  # fmt: skip
         sent.append(run.pk)

@@ -270,7 +270,7 @@ class Ingestor:
                 continue
             run.properties[key] = value
         run.save(update_fields=["tags", "properties"])
-        event = {"kind": "run", "run_id": run.pk, "tags": run.tags, "properties": run.properties}
+        event = live.run_event(run_id=run.pk, tags=run.tags, properties=run.properties)
         transaction.on_commit(lambda: live.publish(live.run_group(run.pk), event))
 
 

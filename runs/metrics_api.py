@@ -16,6 +16,7 @@ from mlstudio import live
 from mlstudio.errors import Conflict, NotFound, UserError
 from runs import metrics, selectors
 from runs.api import _experiment, _run, _workspace
+from runs.definition import RunDefinition
 from runs.models import Metric, Run
 from workspaces.models import Role
 
@@ -30,7 +31,7 @@ class RecordsIn(Schema):
 @router.post("/workspaces/{ws}/runs/{run_id}/metrics")
 def metrics_ingest(request, ws: str, run_id: str, payload: RecordsIn):
     run = _run(request, ws, run_id, Role.CONTRIBUTOR)
-    if not run.definition.get("interactive") and not run.is_final:
+    if not RunDefinition.of(run.definition).interactive and not run.is_final:
         raise Conflict(
             f"Run {run.pk} is {run.status} on a worker, which stores its metrics: log them from "
             "its script with Run.get_context(), or log here once the run has ended."

@@ -156,7 +156,7 @@ def datasets_plan(run: Run, definition: RunDefinition, workdir: Path) -> tuple[R
     """Where the run's dataset inputs go, and its definition with their folders in the
     arguments and MLSTUDIO_INPUT_DATASETS for Run.input_datasets. A version deleted since
     the submit fails the run here, naming the input."""
-    inputs = (run.definition or {}).get("datasets") or []
+    inputs = list(definition.datasets)
     if not inputs:
         return definition, {}
     try:
@@ -170,7 +170,9 @@ def datasets_plan(run: Run, definition: RunDefinition, workdir: Path) -> tuple[R
                    environment_variables=variables), placed  # fmt: skip
 
 
-def datasets_materialize(run: Run, placed: dict, argv: list, env: dict, say) -> tuple[list, dict]:
+def datasets_materialize(
+    run: Run, definition: RunDefinition, placed: dict, argv: list, env: dict, say
+) -> tuple[list, dict]:
     """Make the planned folders, after the working folder went to the run user, so the
     linked (read-only) files stay the studio's; record the run's inputs."""
     if not placed:
@@ -186,7 +188,7 @@ def datasets_materialize(run: Run, placed: dict, argv: list, env: dict, say) -> 
         if info["mode"] == "download":
             workdir_hand_over(Path(info["path"]), isolation().user)
     inputs_record(workspace=workspace, run_id=run.pk, experiment_name=run.experiment.name,
-                  inputs=run.definition.get("datasets") or [])  # fmt: skip
+                  inputs=list(definition.datasets))  # fmt: skip
     return argv, env
 
 

@@ -6,11 +6,13 @@ import os
 import re
 import tempfile
 import zipfile
+from dataclasses import asdict
 from pathlib import Path
 
 from django.http import FileResponse
 
 from runs import store
+from runs.definition import RunDefinition
 from runs.models import IMAGE_PROPERTY, Run
 
 
@@ -20,7 +22,7 @@ def _utc(value) -> str | None:
 
 def run_details(run: Run, *, brief: bool = False) -> dict:
     """`run.get_details()` in v1's shape (camelCase keys), plus a few of ours."""
-    definition = run.definition
+    definition = RunDefinition.of(run.definition)
     details = {
         "runId": run.pk,
         "number": run.number,
@@ -29,7 +31,7 @@ def run_details(run: Run, *, brief: bool = False) -> dict:
         "parentRunId": run.parent_id,
         "experimentId": run.experiment_id,
         "experimentName": run.experiment.name,
-        "target": definition.get("compute_target", "local"),
+        "target": definition.compute_target,
         "status": run.status,
         "statusDetail": run.status_detail,
         "createdUtc": _utc(run.created_at),
@@ -56,13 +58,13 @@ def run_details(run: Run, *, brief: bool = False) -> dict:
     if brief:
         return details
     details["runDefinition"] = {
-        "script": definition.get("script"),
-        "command": definition.get("command"),
-        "arguments": definition.get("arguments", []),
-        "target": definition.get("compute_target"),
-        "environment": definition.get("environment"),
-        "environmentVariables": definition.get("environment_variables", {}),
-        "maxRunDurationSeconds": definition.get("max_run_duration_seconds"),
+        "script": definition.script or None,
+        "command": list(definition.command) or None,
+        "arguments": list(definition.arguments),
+        "target": definition.compute_target,
+        "environment": asdict(definition.environment) if definition.environment else None,
+        "environmentVariables": dict(definition.environment_variables),
+        "maxRunDurationSeconds": definition.max_run_duration_seconds or None,
         "snapshotId": str(run.snapshot_id) if run.snapshot_id else None,
     }
     details["statusHistory"] = run.status_history

@@ -7,6 +7,7 @@ from celery import current_app
 from celery.utils.nodenames import worker_direct
 
 from mlstudio.errors import UserError
+from runs.definition import RunDefinition
 from runs.models import Run, RunStatus
 
 CONTROL_QUEUE = "control"
@@ -21,7 +22,7 @@ def run_enqueue(run: Run) -> None:
     """Send a just-created run's task; when the broker does not take it, remove the run again
     so nothing is stored halfway, and say what to do."""
     try:
-        send_run_execute(run_id=run.pk, queue=run.definition["queue"])
+        send_run_execute(run_id=run.pk, queue=RunDefinition.of(run.definition).queue)
     except Exception as exc:
         Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).delete()
         raise BrokerUnavailable(

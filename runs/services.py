@@ -19,6 +19,7 @@ from environments.services import environment_check, environment_resolve
 from mlstudio import live, wakeups
 from mlstudio.errors import Conflict, UserError
 from runs import queueing, signals
+from runs.definition import RunDefinition
 from runs.models import ACTIVE_STATUSES, FINAL_STATUSES, Experiment, Run, RunStatus, Snapshot
 from runs.statuses import EXECUTING, sources_of, stop_wakeup
 from runs.submission import RunConfig, string_map, tags_checked
@@ -245,7 +246,7 @@ def run_cancel(*, run: Run, reason: str = "Canceled by the user.") -> Run:
         run.refresh_from_db()
         if run.is_final or run.status == RunStatus.FINALIZING:
             return run
-        executed = not run.definition.get("interactive")
+        executed = not RunDefinition.of(run.definition).interactive
         if run.status in (RunStatus.NOT_STARTED, RunStatus.QUEUED) or not executed:
             moved = run_transition(
                 run_id=run.pk, to=RunStatus.CANCELED, detail=reason, error={"message": reason}
@@ -378,7 +379,7 @@ def run_create_child(*, parent: Run, run_id: str | None = None, name: str = "") 
 def run_complete(*, run: Run, failed: bool = False, error: str = "") -> Run:
     """Finish a run that has no executor (interactive or child); a submitted script's exit
     code decides its own status instead."""
-    if not run.definition.get("interactive"):
+    if not RunDefinition.of(run.definition).interactive:
         if failed:
             return run_fail_submitted(run=run, error=error)
         raise Conflict(

@@ -26,6 +26,4 @@ def judge_later(parent_id: str) -> None:
 
 def changed(parent_id: str, child_id: str) -> None:
     """Tell the sweep's open pages that a child moved or logged; they read the new state."""
-    live.publish(
-        live.run_group(parent_id), {"kind": "sweep", "run_id": parent_id, "child": child_id}
-    )
+    live.publish(live.run_group(parent_id), live.sweep_event(run_id=parent_id, child=child_id))

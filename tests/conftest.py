@@ -7,6 +7,7 @@ from channels.layers import channel_layers
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from mlstudio.sdk import Workspace
 from runs import quotas
 from tests import processes
 from workspaces import services
@@ -32,11 +33,31 @@ def stranger(db):
 
 
 @pytest.fixture
+def contributor(workspace):
+    """dave, who contributes to `lab`."""
+    user = get_user_model().objects.create_user("dave", password="dave-pw-1234")
+    Membership.objects.create(workspace=workspace, user=user, role=Role.CONTRIBUTOR)
+    return user
+
+
+@pytest.fixture
 def workspace(owner, teammate):
     """`lab`: alice owns it, bob reads it; charlie is a stranger to it."""
     ws = services.workspace_create(name="lab", owner=owner)
     Membership.objects.create(workspace=ws, user=teammate, role=Role.READER)
     return ws
+
+
+def sdk_workspace(url: str, user) -> Workspace:
+    """The SDK's Workspace `lab` at `url`, with a new API token of `user`'s."""
+    token = services.api_token_create(user=user, name="sdk")[1]
+    return Workspace(name="lab", url=url, token=token)
+
+
+@pytest.fixture
+def ws(live_server, owner, workspace):
+    """Alice's SDK Workspace on the live server."""
+    return sdk_workspace(live_server.url, owner)
 
 
 def bearer_client(user, workspace_name: str | None = None) -> Client:
@@ -115,4 +136,13 @@ def local_worker_process(log, **extra_env: str):
 @pytest.fixture
 def local_worker(transactional_db, tmp_path, settings):
     with local_worker_process(tmp_path / "local-worker.log") as process:
+        yield process
+
+
+@pytest.fixture
+def connected_worker(live_server, tmp_path):
+    """A worker whose runs get a token and the studio's URL (as `manage.py studio` sets it),
+    so their scripts can use the API."""
+    log = tmp_path / "connected-worker.log"
+    with local_worker_process(log, MLSTUDIO_PUBLIC_URL=live_server.url) as process:
         yield process

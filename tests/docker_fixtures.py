@@ -22,6 +22,8 @@ import pytest
 from django.conf import settings
 from docker import errors as docker_errors
 
+from tests.processes import free_port
+
 SETUP_HINT = "run `bash scripts/docker-up` (scripts/test does) to install and start it"
 
 
@@ -91,7 +93,7 @@ def private_registry(tmp_path_factory, docker_engine):
         ["htpasswd", "-Bbn", username, password], capture_output=True, text=True, check=True
     ).stdout
     (folder / "htpasswd").write_text(htpasswd)
-    port = _free_port()
+    port = free_port()
     (folder / "config.yml").write_text(
         "version: 0.1\n"
         "log:\n  level: warn\n"
@@ -137,12 +139,6 @@ def _push_tiny_image(engine, registry: dict, repository: str) -> str:
             raise RuntimeError(f"pushing {image}:1 to the test registry failed: {event}")
     engine.images.remove(f"{image}:1", force=True)
     return f"{image}:1"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _wait_for_registry(port: int, process: subprocess.Popen, log: Path) -> None:

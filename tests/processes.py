@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from django.db import connection
@@ -77,3 +80,62 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):
             return result
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class StudioProcess:
+    """`python manage.py studio` on a data folder, a port and a database, its output in a file."""
+
+    def __init__(self, data_dir, port, database_url):
+        self.data_dir, self.port = data_dir, port
+        self.env = {
+            **os.environ,
+            "MLSTUDIO_DATA_DIR": str(data_dir),
+            "DATABASE_URL": database_url,
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.env.pop("REDIS_URL", None)
+        self.output = data_dir / "studio.out"
+
+    def start(self, *extra: str) -> subprocess.Popen:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.output, "ab") as out:
+            return subprocess.Popen(
+                [sys.executable, "manage.py", "studio", "--port", str(self.port), *extra],
+                cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+    def text(self) -> str:
+        return self.output.read_text(errors="replace")
+
+    def api_token(self) -> str:
+        """A new API token of the studio's admin, as `manage.py api_token admin` prints it."""
+        return subprocess.run(
+            [sys.executable, "manage.py", "api_token", "admin"],
+            cwd=REPO, env=self.env, capture_output=True, text=True, check=True,
+        ).stdout.strip().splitlines()[-1]  # fmt: skip
+
+
+@contextlib.contextmanager
+def running_studio(folder: Path, *extra: str, env: dict | None = None) -> Iterator[StudioProcess]:
+    """A studio on a fresh database of the session's kind, once it says it runs; stopped (and
+    its database dropped) at the end. `env` adds to its environment (e.g. a REDIS_URL)."""
+    database_url, drop = fresh_database_url(folder)
+    studio = StudioProcess(folder / "data", free_port(), database_url)
+    studio.env.update(env or {})
+    studio.process = studio.start(*extra)
+    try:
+        wait_until(lambda: "Press Ctrl-C" in studio.text() or studio.process.poll() is not None,
+                   120, "the studio to report it is running")  # fmt: skip
+        assert studio.process.poll() is None, studio.text()
+        yield studio
+    finally:
+        if studio.process.poll() is None:
+            studio.process.send_signal(signal.SIGTERM)
+            studio.process.wait(90)
+        drop()

@@ -90,21 +90,21 @@ def create_version(call) -> dict:
     return {"model_version": _version_json(version)}
 
 
-def get_version(call) -> dict:
-    version = registry_selectors.model_version_get(
-        workspace=call.workspace(), name=protocol.required(call.body, "name"),
-        version=protocol.required(call.body, "version"),
+def _version_asked(call, workspace, by: str = "version") -> ModelVersion:
+    """The version of model `name` that the request names by its `version` (or `alias`)."""
+    return registry_selectors.model_version_get(
+        workspace=workspace, name=protocol.required(call.body, "name"),
+        **{by: protocol.required(call.body, by)},
     )  # fmt: skip
-    return {"model_version": _version_json(version)}
+
+
+def get_version(call) -> dict:
+    return {"model_version": _version_json(_version_asked(call, call.workspace()))}
 
 
 def get_download_uri(call) -> dict:
     """Where `models:/<name>/<version>` loads from: the version's own files (model_files)."""
-    version = registry_selectors.model_version_get(
-        workspace=call.workspace(), name=protocol.required(call.body, "name"),
-        version=protocol.required(call.body, "version"),
-    )  # fmt: skip
-    return {"artifact_uri": model_files.download_uri(version)}
+    return {"artifact_uri": model_files.download_uri(_version_asked(call, call.workspace()))}
 
 
 FILTER_TERM = re.compile(r"""\s*(name|run_id)\s*=\s*(?:'([^']*)'|"([^"]*)")\s*""")
@@ -143,10 +143,7 @@ def latest_versions(call) -> dict:
 
 
 def set_alias(call) -> dict:
-    version = registry_selectors.model_version_get(
-        workspace=call.writer(), name=protocol.required(call.body, "name"),
-        version=protocol.required(call.body, "version"),
-    )  # fmt: skip
+    version = _version_asked(call, call.writer())
     registry_services.model_alias_set(version=version, alias=protocol.required(call.body, "alias"))
     return {}
 
@@ -163,10 +160,7 @@ def delete_alias(call) -> dict:
 
 
 def get_by_alias(call) -> dict:
-    version = registry_selectors.model_version_get(
-        workspace=call.workspace(), name=protocol.required(call.body, "name"),
-        alias=protocol.required(call.body, "alias"),
-    )  # fmt: skip
+    version = _version_asked(call, call.workspace(), by="alias")
     return {"model_version": _version_json(version)}
 
 

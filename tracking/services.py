@@ -12,6 +12,7 @@ from django.utils import timezone
 from mlstudio import live
 from mlstudio.errors import Conflict
 from runs import services as runs_services
+from runs.definition import RunDefinition
 from runs.metrics import NONFINITE, Ingestor
 from runs.models import Experiment, Run, RunStatus
 from tracking import protocol
@@ -89,7 +90,7 @@ def run_update(*, run: Run, status: str | None, run_name: str | None) -> Run:
             f"Invalid run status {status!r}; use one of {', '.join(protocol.FROM_MLFLOW)}."
         )
     target = protocol.FROM_MLFLOW.get(status or "RUNNING")
-    if run.definition.get("interactive") and target != RunStatus.RUNNING:
+    if RunDefinition.of(run.definition).interactive and target != RunStatus.RUNNING:
         if target == RunStatus.CANCELED:
             runs_services.run_cancel(run=run, reason="Killed by the MLflow client.")
         else:
@@ -133,9 +134,7 @@ def run_log(*, run: Run, metrics: list[dict], params: dict[str, str], tags: dict
             run_set_tags(run=locked, tags=tags)
         report = ingestor.ingest_series(series) if series else None
     if report and report.live:
-        live.publish(
-            live.run_group(run.pk), {"kind": "metric", "run_id": run.pk, "metrics": report.live}
-        )
+        live.publish(live.run_group(run.pk), live.metric_event(run.pk, report.live))
 
 
 def _metric_series(run: Run, metrics: list[dict], known: dict) -> dict[str, np.ndarray]:
@@ -189,7 +188,7 @@ def _params_add(run: Run, params: dict[str, str]) -> None:
     if added:
         data.params = {**data.params, **added}
         data.save(update_fields=["params"])
-        event = {"kind": "params", "run_id": run.pk, "params": added}
+        event = live.params_event(run.pk, added)
         transaction.on_commit(lambda: live.publish(live.run_group(run.pk), event))
 
 

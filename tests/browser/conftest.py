@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import REPO, stop, test_database_url, wait_until
+from runs import services as run_services
+from tests.processes import REPO, free_port, stop, test_database_url, wait_until
 from workspaces import services
 
 CHROMIUM = "/usr/bin/chromium"
@@ -25,18 +26,10 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextlib.contextmanager
 def serving(log_folder: Path, **extra_env: str):
     """The studio's ASGI app served by uvicorn, as `manage.py studio` runs it; its address."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DATABASE_URL": test_database_url(), "MLSTUDIO_PUBLIC_URL": url,
            **extra_env}  # fmt: skip
@@ -106,6 +99,12 @@ def page(chromium, request):
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
+
+
+@pytest.fixture
+def experiment(owner, workspace):
+    """Alice's experiment `exp` in `lab`."""
+    return run_services.experiment_create(workspace=workspace, name="exp", user=owner)
 
 
 @pytest.fixture

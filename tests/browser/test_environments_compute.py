@@ -10,7 +10,6 @@ import pytest
 
 from compute.models import ComputeTarget
 from environments.models import EnvironmentVersion
-from runs import services as run_services
 from tests.environments.helpers import make_wheel
 from tests.runs.helpers import submit_script, wait_for_status
 
@@ -21,11 +20,6 @@ CURATED = ["MLStudio-Minimal", "MLStudio-PyTorch-CPU", "MLStudio-SKLearn"]
 # Left on the page's window: still there later only if the page was never reloaded.
 MARK = "window.notReloaded = true"
 STILL_MARKED = "window.notReloaded === true"
-
-
-@pytest.fixture
-def experiment(owner, workspace):
-    return run_services.experiment_create(workspace=workspace, name="exp", user=owner)
 
 
 def register_environment(page, name: str, **fields: str) -> None:

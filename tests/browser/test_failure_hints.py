@@ -6,16 +6,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from runs import services as run_services
 from runs.models import Run
 from tests.runs.helpers import submit_script, wait_for_status
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-
-
-@pytest.fixture
-def experiment(owner, workspace):
-    return run_services.experiment_create(workspace=workspace, name="exp", user=owner)
 
 
 def test_the_hint_of_a_name_error_opens_the_line_in_the_snapshot(

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 
-from runs import services as run_services
 from tests.runs.helpers import submit_script, wait_for_status
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -22,11 +21,6 @@ WRITES_FILES = """
 """
 
 
-@pytest.fixture
-def experiment(owner, workspace):
-    return run_services.experiment_create(workspace=workspace, name="exp", user=owner)
-
-
 def folder(page, path: str):
     return page.locator(f"#files details[data-folder='{path}']")
 
@@ -35,13 +29,18 @@ def summary(page, path: str):
     return folder(page, path).locator(":scope > summary")
 
 
-def test_it_shows_nested_folders_and_downloads_a_file_from_the_keyboard(
-    signed_in, server, owner, experiment, api_as
-):
+@pytest.fixture
+def outputs_tab(signed_in, server, owner, experiment, api_as):
+    """The Outputs + logs tab of a completed run that wrote nested folders and a log."""
     page = signed_in
     run_id = submit_script(api_as(owner), experiment, {"train.py": WRITES_FILES.format(pause=0)})
     assert wait_for_status(run_id, "Completed", "Failed").status == "Completed"
     page.goto(f"{server}/w/lab/runs/{run_id}/#outputs")
+    return page
+
+
+def test_it_shows_nested_folders_and_downloads_a_file_from_the_keyboard(outputs_tab):
+    page = outputs_tab
     outputs, deeper = folder(page, "outputs"), folder(page, "outputs/a")
     assert outputs.get_attribute("open") is not None  # top-level folders start open
     assert deeper.get_attribute("open") is None
@@ -63,13 +62,8 @@ def test_it_shows_nested_folders_and_downloads_a_file_from_the_keyboard(
     assert link.is_hidden()
 
 
-def test_it_opens_a_log_from_the_tree_in_the_log_viewer(
-    signed_in, server, owner, experiment, api_as
-):
-    page = signed_in
-    run_id = submit_script(api_as(owner), experiment, {"train.py": WRITES_FILES.format(pause=0)})
-    assert wait_for_status(run_id, "Completed", "Failed").status == "Completed"
-    page.goto(f"{server}/w/lab/runs/{run_id}/#outputs")
+def test_it_opens_a_log_from_the_tree_in_the_log_viewer(outputs_tab):
+    page = outputs_tab
     page.wait_for_selector("#log:has-text('files written')")
     folder(page, "system_logs").locator("a", has_text="executor.txt").click()
     page.wait_for_selector("#log:has-text('Collected ./outputs')")

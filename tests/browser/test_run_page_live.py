@@ -36,11 +36,6 @@ BUILD_LOG = "system_logs/environment_build_log.txt"
 NONE = "\N{EN DASH}"  # what the overview shows for what has not happened yet
 
 
-@pytest.fixture
-def experiment(owner, workspace):
-    return run_services.experiment_create(workspace=workspace, name="exp", user=owner)
-
-
 def test_it_follows_the_log_after_tab_switches_and_fills_the_overview_live(
     signed_in, server, owner, experiment, api_as
 ):
@@ -87,6 +82,8 @@ def test_it_follows_the_log_after_tab_switches_and_fills_the_overview_live(
 def test_it_shows_a_cancel_as_canceled_by_whom_and_when(
     signed_in, server, owner, experiment, api_as
 ):
+    from runs.models import Run
+
     page = signed_in
     run_id = submit_script(api_as(owner), experiment, {"train.py": LONG})
     wait_for_status(run_id, "Running")
@@ -96,6 +93,7 @@ def test_it_shows_a_cancel_as_canceled_by_whom_and_when(
     page.wait_for_selector("#run-status:has-text('Canceled')", timeout=60_000)
     page.wait_for_selector("#error-heading:text-is('Canceled')")
     assert page.inner_text("#error-message") == "Canceled by the user alice."
+    assert Run.objects.get(pk=run_id).status == "Canceled"
     assert page.inner_text("#error-when").startswith("Canceled at ")
     assert "canceled-box" in page.get_attribute("#error-box", "class")
     page.screenshot(path=f"{SHOTS}/run-canceled.png")

@@ -8,11 +8,6 @@ from tests.runs.test_runs_table import add_runs
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
-@pytest.fixture
-def experiment(owner, workspace):
-    return run_services.experiment_create(workspace=workspace, name="exp", user=owner)
-
-
 def shown(page) -> list[str]:
     return page.eval_on_selector_all(
         "#runs tbody tr[data-run]", "rows => rows.map(r => r.dataset.run)"

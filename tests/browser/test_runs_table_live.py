@@ -29,11 +29,6 @@ GOING = """
 """
 
 
-@pytest.fixture
-def experiment(owner, workspace):
-    return run_services.experiment_create(workspace=workspace, name="exp", user=owner)
-
-
 def cell(page, run_id: str, what: str) -> str:
     return page.inner_text(f"tr[data-run='{run_id}'] {what}")
 

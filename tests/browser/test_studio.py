@@ -4,7 +4,6 @@ import time
 
 import pytest
 
-from runs import services as run_services
 from runs import store
 from runs.models import Experiment, Run
 from tests.processes import wait_until
@@ -23,11 +22,6 @@ TICKER = """
         run.flush()
         time.sleep({pause})
 """
-
-
-@pytest.fixture
-def experiment(owner, workspace):
-    return run_services.experiment_create(workspace=workspace, name="exp", user=owner)
 
 
 def test_it_signs_in_through_the_login_link(page, server, owner, workspace):
@@ -58,20 +52,6 @@ def test_it_streams_log_lines_and_grows_the_chart_while_the_run_goes_on(
     wait_until(lambda: page.evaluate(points) > first + 3, 20, "the chart to grow")
     page.wait_for_selector("#run-status:has-text('Completed')", timeout=60_000)
     assert page.locator("#cancel").is_hidden()
-
-
-def test_it_cancels_a_run_from_its_page(signed_in, server, owner, experiment, api_as):
-    page = signed_in
-    run_id = submit_script(
-        api_as(owner), experiment, {"train.py": TICKER.format(count=600, pause=0.5)}
-    )
-    wait_for_status(run_id, "Running")
-    page.goto(f"{server}/w/lab/runs/{run_id}/")
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.click("#cancel")
-    page.wait_for_selector("#run-status:has-text('Canceled')", timeout=60_000)
-    page.wait_for_selector("#error-message:has-text('Canceled by the user')")
-    assert Run.objects.get(pk=run_id).status == "Canceled"
 
 
 def test_it_archives_and_reactivates_an_experiment(signed_in, server, experiment):

@@ -5,39 +5,21 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import urllib.request
 
 import pytest
 
-from tests.mlstudio.test_studio import StudioProcess, free_port
-from tests.processes import REPO, fresh_database_url, wait_until
+from tests.processes import running_studio, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def studio(tmp_path):
-    database_url, drop = fresh_database_url(tmp_path)
-    studio = StudioProcess(tmp_path / "data", free_port(), database_url)
-    process = studio.start()
-    try:
-        wait_until(lambda: "Press Ctrl-C" in studio.text() or process.poll() is not None, 120,
-                   "the studio to report it is running")  # fmt: skip
-        assert process.poll() is None, studio.text()
-        studio.process = process
-        token = subprocess.run(
-            [sys.executable, "manage.py", "api_token", "admin"],
-            cwd=REPO, env=studio.env, capture_output=True, text=True, check=True,
-        ).stdout.strip().splitlines()[-1]  # fmt: skip
+    with running_studio(tmp_path) as studio:
+        token = studio.api_token()
         studio.call = lambda method, path, body=None: _call(studio.port, token, method, path, body)
         yield studio
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            process.wait(60)
-        drop()
 
 
 def _call(port: int, token: str, method: str, path: str, body=None):

@@ -37,16 +37,6 @@ TRAIN = """
 """
 
 
-@pytest.fixture
-def connected_worker(live_server, tmp_path):
-    _, process = processes.start_worker(
-        ["target-local"], log=tmp_path / "worker.log",
-        extra_env={"MLSTUDIO_PUBLIC_URL": live_server.url},
-    )  # fmt: skip
-    yield process
-    processes.stop(process)
-
-
 def _log(run, tmp_path) -> str:
     target = tmp_path / f"{run.id}.txt"
     run.download_file("user_logs/std_log.txt", str(target))

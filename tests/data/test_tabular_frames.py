@@ -107,7 +107,7 @@ def test_uvicorn_sends_a_large_file_as_it_reads_it(server, owner, workspace, tmp
     of it into memory before the first byte): same bytes, its length announced, same frame."""
     import urllib.request
 
-    from tests.data.conftest import sdk_workspace
+    from tests.conftest import sdk_workspace
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     ws = sdk_workspace(server, owner)

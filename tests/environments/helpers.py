@@ -1,4 +1,5 @@
-"""A tiny real wheel, made on the spot, so virtualenv builds run pip offline and fast."""
+"""What environment tests share: a log that keeps what a builder says, and a tiny real wheel,
+made on the spot, so virtualenv builds run pip offline and fast."""
 
 from __future__ import annotations
 
@@ -6,6 +7,17 @@ import base64
 import hashlib
 import zipfile
 from pathlib import Path
+
+
+class Lines(list):
+    """A log that keeps what the builder says."""
+
+    def __call__(self, line: str) -> None:
+        self.append(line)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self)
 
 
 def make_wheel(folder: Path, name: str = "tinypkg", version: str = "1.0") -> Path:

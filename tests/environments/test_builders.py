@@ -11,18 +11,7 @@ from django.db import connection
 from environments import builders, services
 from environments.models import BuildStatus, EnvironmentVersion
 from mlstudio.errors import UserError
-from tests.environments.helpers import make_wheel, offline_packages
-
-
-class Lines(list):
-    """A log that keeps what the builder says."""
-
-    def __call__(self, line: str) -> None:
-        self.append(line)
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self)
+from tests.environments.helpers import Lines, make_wheel, offline_packages
 
 
 @pytest.fixture

@@ -48,19 +48,23 @@ def read_lines(process: subprocess.Popen) -> list[tuple[float, str, str]]:
     return lines
 
 
-def run_in_container(name: str, tmp_path, script: str, **options):
-    argv = containers.container_argv(
+def script_argv(name: str, tmp_path, script: str, env: dict | None = None, **options) -> list:
+    """The docker argv of `python3 -c script` in the base image, in tmp_path, with the SDK."""
+    return containers.container_argv(
         containers.ContainerRun(
             name=name,
             image=BASE_IMAGE,
             argv=["python3", "-u", "-c", script],
             workdir=str(tmp_path),
-            env={},
+            env=env or {},
             sdk_path=str(REPO_ROOT),
             **options,
         )
     )
-    process = start(argv, {})
+
+
+def run_in_container(name: str, tmp_path, script: str, **options):
+    process = start(script_argv(name, tmp_path, script, **options), {})
     lines = read_lines(process)
     return process.wait(30), lines
 
@@ -79,17 +83,7 @@ sys.exit(3)
 
 def test_it_runs_a_script_like_a_process_with_live_output(container_name, tmp_path):
     env = {"GREETING": "from-env", "MLSTUDIO_RUN_DIR": str(tmp_path), "TOKEN": "secret-4711"}
-    argv = containers.container_argv(
-        containers.ContainerRun(
-            name=container_name,
-            image=BASE_IMAGE,
-            argv=["python3", "-u", "-c", SCRIPT],
-            workdir=str(tmp_path),
-            env=env,
-            sdk_path=str(REPO_ROOT),
-        )
-    )
-
+    argv = script_argv(container_name, tmp_path, SCRIPT, env=env)
     process = start(argv, env)
     lines = read_lines(process)
     ended = time.monotonic()

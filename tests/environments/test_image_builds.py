@@ -8,17 +8,9 @@ from docker import errors as docker_errors
 
 from environments import builders, services
 from environments.models import BuildStatus
+from tests.environments.helpers import Lines
 
 pytest_plugins = ["tests.docker_fixtures"]
-
-
-class Lines(list):
-    def __call__(self, line: str) -> None:
-        self.append(line)
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self)
 
 
 @pytest.fixture

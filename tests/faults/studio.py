@@ -5,45 +5,27 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
-import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from mlstudio.sdk import Workspace
-from tests.mlstudio.test_studio import StudioProcess, free_port
-from tests.processes import REPO, fresh_database_url, wait_until
+from mlstudio.sdk.compute import AmlCompute, ComputeTarget
+from tests import processes
+from tests.processes import StudioProcess, wait_until
 
 BAD_LOG_LINES = ("disk I/O error", "database is locked", "malformed")
 
 
 @contextlib.contextmanager
 def running_studio(folder: Path, *extra: str, env: dict | None = None) -> Iterator[StudioProcess]:
-    """A studio on a fresh database of the session's kind, stopped (and dropped) at the end;
-    `env` adds to its environment (e.g. a REDIS_URL of its own)."""
-    database_url, drop = fresh_database_url(folder)
-    studio = StudioProcess(folder / "data", free_port(), database_url)
-    studio.env.update(env or {})
-    studio.process = studio.start(*extra)
-    try:
-        wait_until(lambda: "Press Ctrl-C" in studio.text() or studio.process.poll() is not None,
-                   120, "the studio to report it is running")  # fmt: skip
-        assert studio.process.poll() is None, studio.text()
-        token = subprocess.run(
-            [sys.executable, "manage.py", "api_token", "admin"],
-            cwd=REPO, env=studio.env, capture_output=True, text=True, check=True,
-        ).stdout.strip().splitlines()[-1]  # fmt: skip
-        studio.token = token
-        studio.ws = Workspace(name="default", url=f"http://127.0.0.1:{studio.port}", token=token)
+    """tests.processes.running_studio with an admin token and an SDK workspace on it."""
+    with processes.running_studio(folder, *extra, env=env) as studio:
+        studio.token = studio.api_token()
+        studio.ws = Workspace(name="default", url=f"http://127.0.0.1:{studio.port}",
+                              token=studio.token)  # fmt: skip
         yield studio
-    finally:
-        if studio.process.poll() is None:
-            studio.process.send_signal(signal.SIGTERM)
-            studio.process.wait(90)
-        drop()
 
 
 def write_script(folder: Path, body: str) -> Path:
@@ -106,6 +88,21 @@ def child_pid(studio, name: str) -> int:
     """The pid the studio printed when it last started child `name`."""
     started = [line for line in studio.text().splitlines() if f"started {name} " in line]
     return int(started[-1].split(" pid ")[1].split()[0])
+
+
+def submit_printing(experiment, config, folder: Path, timeout: float = 60):
+    """Submit `config` to `experiment` and return its run once it is Running and printing."""
+    run = experiment.submit(config)
+    wait_until(lambda: printing(run, folder), timeout, "the run to print")
+    return run
+
+
+def cluster(ws, max_nodes: int):
+    """`gpu-cluster`, an AmlCompute target of at most `max_nodes` nodes, once it is ready."""
+    config = AmlCompute.provisioning_configuration(vm_size="STANDARD_NC6", max_nodes=max_nodes)
+    target = ComputeTarget.create(ws, "gpu-cluster", config)
+    target.wait_for_completion(show_output=False)
+    return target
 
 
 def printing(run, folder: Path) -> bool:

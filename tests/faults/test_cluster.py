@@ -9,9 +9,9 @@ import pytest
 from django.db import connection
 
 from mlstudio.sdk import Experiment, ScriptRunConfig
-from mlstudio.sdk.compute import AmlCompute, ComputeTarget
 from tests.faults.studio import (
     bad_log_lines,
+    cluster,
     fault_table_add,
     running_studio,
     wait_final,
@@ -24,9 +24,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 def test_it_completes_every_run_of_three_bursts_on_the_seeds_cluster(tmp_path):
     source = write_script(tmp_path / "src", "print('hello from the cluster', flush=True)\n")
     with running_studio(tmp_path) as studio:
-        config = AmlCompute.provisioning_configuration(vm_size="STANDARD_NC6", max_nodes=4)
-        target = ComputeTarget.create(studio.ws, "gpu-cluster", config)
-        target.wait_for_completion(show_output=False)
+        target = cluster(studio.ws, max_nodes=4)
         experiment = Experiment(studio.ws, "burst")
         src = ScriptRunConfig(source_directory=source, script="train.py", compute_target=target)
         for burst in range(3):

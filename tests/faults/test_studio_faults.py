@@ -17,9 +17,9 @@ from tests.faults.studio import (
     child_pid,
     counting_script,
     fault_table_add,
-    printing,
     running_studio,
     stored_lines,
+    submit_printing,
     wait_final,
 )
 from tests.processes import wait_until
@@ -42,8 +42,7 @@ def test_it_restarts_a_killed_worker_and_web_server_and_ends_their_runs_honestly
     source = counting_script(tmp_path / "src", lines=400, pause=0.02)
     with running_studio(tmp_path) as studio:
         experiment = Experiment(studio.ws, "faults")
-        run = experiment.submit(ScriptRunConfig(source_directory=source, script="train.py"))
-        wait_until(lambda: printing(run, tmp_path), 60, "the run to print")
+        run = submit_printing(experiment, ScriptRunConfig(source, "train.py"), tmp_path)
         killed = time.monotonic()
         os.killpg(child_pid(studio, "worker-local"), signal.SIGKILL)  # the node and its pool
         wait_until(lambda: "worker-local exited (code -9)" in studio.text(), 10, "the report")
@@ -72,10 +71,8 @@ def test_it_restarts_a_killed_worker_and_web_server_and_ends_their_runs_honestly
 def test_it_cancels_running_runs_as_studio_stopped_when_it_stops(tmp_path):
     source = counting_script(tmp_path / "src", lines=3000, pause=0.01)
     with running_studio(tmp_path) as studio:
-        run = Experiment(studio.ws, "faults").submit(
-            ScriptRunConfig(source_directory=source, script="train.py")
-        )
-        wait_until(lambda: printing(run, tmp_path), 60, "the run to print")
+        experiment = Experiment(studio.ws, "faults")
+        run = submit_printing(experiment, ScriptRunConfig(source, "train.py"), tmp_path)
         stopped = time.monotonic()
         studio.process.send_signal(signal.SIGTERM)
         assert studio.process.wait(90) == 0
@@ -93,8 +90,7 @@ def test_it_survives_a_restart_of_its_private_broker_mid_run(tmp_path):
     source = counting_script(tmp_path / "src", lines=600, pause=0.01)
     with running_studio(tmp_path) as studio:
         experiment = Experiment(studio.ws, "faults")
-        run = experiment.submit(ScriptRunConfig(source_directory=source, script="train.py"))
-        wait_until(lambda: printing(run, tmp_path), 60, "the run to print")
+        run = submit_printing(experiment, ScriptRunConfig(source, "train.py"), tmp_path)
         killed = time.monotonic()
         os.kill(child_pid(studio, "redis"), signal.SIGKILL)
         wait_until(lambda: studio.text().count("started redis ") == 2, 20, "the broker restart")

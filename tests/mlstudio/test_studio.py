@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.cookiejar
-import os
 import re
 import signal
 import socket
@@ -14,57 +13,22 @@ import urllib.request
 import psutil
 import pytest
 
-from tests.processes import REPO, fresh_database_url, wait_until
+from tests.processes import (
+    REPO,
+    StudioProcess,
+    free_port,
+    fresh_database_url,
+    running_studio,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class StudioProcess:
-    def __init__(self, data_dir, port, database_url):
-        self.data_dir, self.port = data_dir, port
-        self.env = {
-            **os.environ,
-            "MLSTUDIO_DATA_DIR": str(data_dir),
-            "DATABASE_URL": database_url,
-            "PYTHONUNBUFFERED": "1",
-        }
-        self.env.pop("REDIS_URL", None)
-        self.output = data_dir / "studio.out"
-
-    def start(self, *extra: str) -> subprocess.Popen:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.output, "ab") as out:
-            return subprocess.Popen(
-                [sys.executable, "manage.py", "studio", "--port", str(self.port), *extra],
-                cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-
-    def text(self) -> str:
-        return self.output.read_text(errors="replace")
-
-
 @pytest.fixture
 def studio(tmp_path):
-    database_url, drop = fresh_database_url(tmp_path)
-    studio = StudioProcess(tmp_path / "data", free_port(), database_url)
-    process = studio.start()
-    try:
-        wait_until(lambda: "Press Ctrl-C" in studio.text() or process.poll() is not None, 120,
-                   "the studio to report it is running")  # fmt: skip
-        assert process.poll() is None, studio.text()
-        studio.process = process
+    with running_studio(tmp_path) as studio:
         yield studio
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            process.wait(60)
-        drop()
 
 
 def descendants_of(data_dir) -> list[psutil.Process]:

@@ -6,21 +6,10 @@ import hashlib
 import io
 import zipfile
 
-import pytest
-from django.contrib.auth import get_user_model
-
 from registry.models import ModelVersion, RegisteredModel
 from runs.models import Blob
-from workspaces.models import Membership, Role
 
 API = "/api/workspaces/lab"
-
-
-@pytest.fixture
-def contributor(workspace):
-    user = get_user_model().objects.create_user("dave", password="dave-pw-1234")
-    Membership.objects.create(workspace=workspace, user=user, role=Role.CONTRIBUTOR)
-    return user
 
 
 def _register(client, run, **body):

@@ -12,16 +12,8 @@ from registry.models import ModelVersion, RegisteredModel
 from runs import store
 from runs.blobs import blob_name
 from runs.models import Blob
-from workspaces.models import Membership, Role
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def contributor(workspace):
-    user = get_user_model().objects.create_user("dave", password="dave-pw-1234")
-    Membership.objects.create(workspace=workspace, user=user, role=Role.CONTRIBUTOR)
-    return user
 
 
 @pytest.fixture

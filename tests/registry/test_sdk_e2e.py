@@ -10,11 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from mlstudio.sdk import Experiment, Model, Run, ScriptRunConfig, UserErrorException, Workspace
+from mlstudio.sdk import Experiment, Model, Run, ScriptRunConfig, UserErrorException
 from mlstudio.sdk.exceptions import ModelNotFoundException, WebserviceException
 from registry.models import ModelVersion
-from tests import processes
-from workspaces import services
 
 pytestmark = pytest.mark.slow
 
@@ -32,24 +30,6 @@ TRAIN = """
     path = Model.get_model_path("in-script")  # inside a run: the run's own workspace
     print("SCORING", path, open(path, "rb").read()[:8])
 """
-
-
-@pytest.fixture
-def ws(live_server, owner, workspace):
-    token = services.api_token_create(user=owner, name="sdk")[1]
-    return Workspace(name="lab", url=live_server.url, token=token)
-
-
-@pytest.fixture
-def connected_worker(live_server, tmp_path):
-    """A worker whose runs get a token and the studio's URL, so scripts can use the API."""
-    _, process = processes.start_worker(
-        ["target-local"],
-        log=tmp_path / "worker.log",
-        extra_env={"MLSTUDIO_PUBLIC_URL": live_server.url},
-    )
-    yield process
-    processes.stop(process)
 
 
 @pytest.fixture

@@ -42,15 +42,17 @@ def delete(client, experiment):
     return client.delete(f"{API}/experiments/{experiment.pk}")
 
 
-def queued_run(client, experiment) -> str:
-    """A run nobody executes here: it stays Queued until canceled."""
-    return submit_script(client, experiment, {"train.py": "print('hi')\n"})
-
-
-def test_it_refuses_to_delete_an_active_experiment_and_changes_nothing(owner, workspace, api_as):
+@pytest.fixture
+def queued(owner, workspace, api_as):
+    """Alice's client, her experiment `exp`, and its one run, which nobody executes here: it
+    stays Queued until canceled."""
     client = api_as(owner)
     experiment = services.experiment_create(workspace=workspace, name="exp", user=owner)
-    run_id = queued_run(client, experiment)
+    return client, experiment, submit_script(client, experiment, {"train.py": "print('hi')\n"})
+
+
+def test_it_refuses_to_delete_an_active_experiment_and_changes_nothing(queued):
+    client, experiment, run_id = queued
     client.post(f"{API}/runs/{run_id}/cancel")
     response = delete(client, experiment)
     assert response.status_code == 409
@@ -59,10 +61,8 @@ def test_it_refuses_to_delete_an_active_experiment_and_changes_nothing(owner, wo
     assert client.get(f"{API}/runs/{run_id}").json()["status"] == "Canceled"
 
 
-def test_it_refuses_while_runs_have_not_ended(owner, workspace, api_as):
-    client = api_as(owner)
-    experiment = services.experiment_create(workspace=workspace, name="exp", user=owner)
-    run_id = queued_run(client, experiment)
+def test_it_refuses_while_runs_have_not_ended(queued):
+    client, experiment, run_id = queued
     client.post(f"{API}/experiments/{experiment.pk}/archive")
     response = delete(client, experiment)
     assert response.status_code == 409
@@ -90,10 +90,8 @@ def test_it_hides_the_experiment_from_a_stranger(stranger, archived, api_as):
     assert Experiment.objects.filter(pk=archived.pk).exists()
 
 
-def test_it_frees_the_name_at_once_and_hides_the_runs(owner, workspace, api_as):
-    client = api_as(owner)
-    experiment = services.experiment_create(workspace=workspace, name="exp", user=owner)
-    run_id = queued_run(client, experiment)
+def test_it_frees_the_name_at_once_and_hides_the_runs(queued):
+    client, experiment, run_id = queued
     client.post(f"{API}/runs/{run_id}/cancel")
     client.post(f"{API}/experiments/{experiment.pk}/archive")
 

@@ -10,18 +10,10 @@ from mlstudio.sdk import (
     DockerCompute,
     Experiment,
     ScriptRunConfig,
-    Workspace,
 )
 from mlstudio.sdk.compute import LocalCompute
 from tests.cluster_fixtures import start_node  # noqa: F401 - a fixture
 from tests.processes import wait_until
-from workspaces import services
-
-
-@pytest.fixture
-def ws(live_server, owner, workspace):
-    token = services.api_token_create(user=owner, name="sdk")[1]
-    return Workspace(name="lab", url=live_server.url, token=token)
 
 
 def test_it_runs_the_seed_snippet(ws, capsys):

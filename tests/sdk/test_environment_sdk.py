@@ -11,19 +11,11 @@ from mlstudio.sdk import (
     Experiment,
     ScriptRunConfig,
     UserErrorException,
-    Workspace,
 )
 from mlstudio.sdk.conda_dependencies import CondaDependencies as CondaDependenciesByPath
 from tests.environments.helpers import make_wheel, offline_packages
-from workspaces import services
 
 PASSWORD = "sdk-registry-password-77"
-
-
-@pytest.fixture
-def ws(live_server, owner, workspace):
-    token = services.api_token_create(user=owner, name="sdk")[1]
-    return Workspace(name="lab", url=live_server.url, token=token)
 
 
 def test_it_registers_the_seeds_custom_image_with_a_private_registry(ws):

@@ -8,19 +8,12 @@ import textwrap
 
 import pytest
 
-from mlstudio.sdk import Environment, Experiment, Workspace
+from mlstudio.sdk import Environment, Experiment
 from mlstudio.sdk.exceptions import UserErrorException
 from mlstudio.sdk.train.dnn import Gloo, Mpi, Nccl, ParameterServer, PyTorch, TensorFlow
 from mlstudio.sdk.train.estimator import Estimator
 from mlstudio.sdk.train.sklearn import SKLearn
 from tests.processes import REPO
-from workspaces import services
-
-
-@pytest.fixture
-def ws(live_server, owner, workspace):
-    token = services.api_token_create(user=owner, name="sdk")[1]
-    return Workspace(name="lab", url=live_server.url, token=token)
 
 
 @pytest.fixture

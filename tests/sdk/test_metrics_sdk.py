@@ -13,7 +13,6 @@ from mlstudio.sdk._sinks import FileSink
 from mlstudio.sdk.run import _decode_numbers, _SubmittedRun
 from runs import services
 from runs.models import Run as RunRow
-from tests import processes
 from tests.processes import REPO, wait_until
 from tests.runs.helpers import submit_script, wait_for_status
 
@@ -118,11 +117,16 @@ SCRIPT = """
 """
 
 
-@pytest.mark.slow
-def test_it_stores_every_call_of_a_submitted_script(owner, workspace, api_as, local_worker):
+def submitted(owner, workspace, api_as, script: str) -> tuple:
+    """Alice's client, and the id of the run of `script` (as train.py) in her experiment."""
     experiment = services.experiment_create(workspace=workspace, name="exp", user=owner)
     client = api_as(owner)
-    run_id = submit_script(client, experiment, {"train.py": SCRIPT})
+    return client, submit_script(client, experiment, {"train.py": script})
+
+
+@pytest.mark.slow
+def test_it_stores_every_call_of_a_submitted_script(owner, workspace, api_as, local_worker):
+    client, run_id = submitted(owner, workspace, api_as, SCRIPT)
     run = wait_for_status(run_id, "Completed", "Failed")
     assert run.status == "Completed"
     answer = client.get(f"/api/workspaces/lab/runs/{run_id}/metrics").json()
@@ -160,9 +164,7 @@ CHILDREN = """
 
 @pytest.mark.slow
 def test_it_handles_children_and_files_from_inside_a_run(owner, workspace, api_as, local_worker):
-    experiment = services.experiment_create(workspace=workspace, name="exp", user=owner)
-    client = api_as(owner)
-    run_id = submit_script(client, experiment, {"train.py": CHILDREN})
+    client, run_id = submitted(owner, workspace, api_as, CHILDREN)
     run = wait_for_status(run_id, "Completed", "Failed")
     assert run.status == "Completed"
     children = list(run.children.order_by("number"))
@@ -197,9 +199,7 @@ CRASH = """
 
 @pytest.mark.slow
 def test_it_keeps_every_record_written_before_a_crash(owner, workspace, api_as, local_worker):
-    experiment = services.experiment_create(workspace=workspace, name="exp", user=owner)
-    client = api_as(owner)
-    run_id = submit_script(client, experiment, {"train.py": CRASH})
+    client, run_id = submitted(owner, workspace, api_as, CRASH)
     run = wait_for_status(run_id, "Completed", "Failed")
     assert run.status == "Failed" and "RuntimeError: crashed after logging" in run.error["message"]
     assert run.metrics.get(name="big").count == 100_000
@@ -259,9 +259,7 @@ QUIET = """
 
 @pytest.mark.slow
 def test_it_shows_what_a_script_logged_before_it_went_quiet(owner, workspace, api_as, local_worker):
-    experiment = services.experiment_create(workspace=workspace, name="exp", user=owner)
-    client = api_as(owner)
-    run_id = submit_script(client, experiment, {"train.py": QUIET})
+    client, run_id = submitted(owner, workspace, api_as, QUIET)
     url = f"/api/workspaces/lab/runs/{run_id}/metrics"
 
     def both_shown():
@@ -326,35 +324,15 @@ def same(a, b) -> bool:
 
 
 @pytest.mark.slow
-def test_it_reads_back_what_it_logged_without_a_studio_connection(
-    owner, workspace, api_as, local_worker
-):
-    experiment = services.experiment_create(workspace=workspace, name="exp", user=owner)
-    client = api_as(owner)
-    run_id = submit_script(client, experiment, {"train.py": READ_BACK})
-    assert assert_it_read_back_what_it_logged(client, run_id)["CONNECTED"] is False
-
-
-@pytest.fixture
-def connected_worker(live_server, tmp_path):
-    """A worker whose runs get a token and the studio's URL, so scripts can use the API."""
-    _, process = processes.start_worker(
-        ["target-local"],
-        log=tmp_path / "connected-worker.log",
-        extra_env={"MLSTUDIO_PUBLIC_URL": live_server.url},
-    )
-    yield process
-    processes.stop(process)
-
-
-@pytest.mark.slow
-def test_it_reads_back_what_it_logged_through_the_studio(
-    owner, workspace, api_as, connected_worker
-):
-    experiment = services.experiment_create(workspace=workspace, name="exp", user=owner)
-    client = api_as(owner)
-    run_id = submit_script(client, experiment, {"train.py": READ_BACK})
-    assert assert_it_read_back_what_it_logged(client, run_id)["CONNECTED"] is True
+@pytest.mark.django_db(transaction=True)  # the worker, picked below, reads committed rows
+@pytest.mark.parametrize(
+    ("worker", "connected"), [("local_worker", False), ("connected_worker", True)],
+    ids=["without_a_studio_connection", "through_the_studio"],
+)  # fmt: skip
+def test_it_reads_back_what_it_logged(owner, workspace, api_as, request, worker, connected):
+    request.getfixturevalue(worker)
+    client, run_id = submitted(owner, workspace, api_as, READ_BACK)
+    assert assert_it_read_back_what_it_logged(client, run_id)["CONNECTED"] is connected
 
 
 def test_it_keeps_records_logged_before_a_hard_exit(tmp_path):

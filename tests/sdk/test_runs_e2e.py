@@ -13,12 +13,10 @@ from mlstudio.sdk import (
     Run,
     ScriptRunConfig,
     UserErrorException,
-    Workspace,
 )
 from runs.models import Blob, Snapshot
 from runs.models import Run as RunRow
 from tests.processes import wait_until
-from workspaces import services
 
 pytestmark = pytest.mark.slow
 
@@ -32,12 +30,6 @@ TRAIN = """
     os.makedirs("outputs", exist_ok=True)
     open("outputs/my_output_file", "w").write("trained")
 """
-
-
-@pytest.fixture
-def ws(live_server, owner, workspace):
-    token = services.api_token_create(user=owner, name="sdk")[1]
-    return Workspace(name="lab", url=live_server.url, token=token)
 
 
 @pytest.fixture

@@ -4,20 +4,13 @@ import io
 
 import pytest
 
-from mlstudio.sdk import Experiment, UserErrorException, Workspace
-from workspaces import services
+from mlstudio.sdk import Experiment, UserErrorException
 
 PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
     b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x35\x81"
     b"\x84\x00\x00\x00\x00IEND\xaeB`\x82"
 )
-
-
-@pytest.fixture
-def ws(live_server, owner, workspace):
-    token = services.api_token_create(user=owner, name="sdk")[1]
-    return Workspace(name="lab", url=live_server.url, token=token)
 
 
 def test_it_logs_an_interactive_run_and_completes_it(ws):

@@ -9,20 +9,13 @@ import textwrap
 
 import pytest
 
-from mlstudio.sdk import Environment, Experiment, ScriptRunConfig, Workspace
+from mlstudio.sdk import Environment, Experiment, ScriptRunConfig
 from mlstudio.sdk.compute import AmlCompute, ComputeTarget
 from mlstudio.sdk.compute_target import ComputeTargetException
 from tests import processes
-from workspaces import services
 
 pytest_plugins = ["tests.docker_fixtures"]
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def ws(live_server, owner, workspace):
-    token = services.api_token_create(user=owner, name="sdk")[1]
-    return Workspace(name="lab", url=live_server.url, token=token)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from mlstudio.asgi import application
 from runs import services as runs_services
 from runs import store
 from runs.models import RunStatus
-from tests import processes
+from tests.conftest import local_worker_process
 from tests.runs.helpers import submit_script, wait_for_status
 from tests.tracking.conftest import QUIET, token_for
 
@@ -34,12 +34,9 @@ with mlflow.start_run() as run:
 @pytest.fixture
 def mlflow_worker(live_server, tmp_path):
     """A worker whose runs know the studio's address (as `manage.py studio` sets it)."""
-    _, process = processes.start_worker(
-        ["target-local"], log=tmp_path / "mlflow-worker.log",
-        extra_env={"MLSTUDIO_PUBLIC_URL": live_server.url, **QUIET},
-    )  # fmt: skip
-    yield process
-    processes.stop(process)
+    log = tmp_path / "mlflow-worker.log"
+    with local_worker_process(log, MLSTUDIO_PUBLIC_URL=live_server.url, **QUIET) as process:
+        yield process
 
 
 def test_it_attaches_mlflow_start_run_to_the_submitted_run(owner, workspace, api_as,
