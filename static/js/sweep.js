@@ -1,10 +1,8 @@
 import { themed } from "./chart_theme.js";
 import { api, FINAL, liveSocket, loadScript } from "./common.js";
 
-// plotly.js is fetched at once but run only after the table is drawn: running it takes the
-// main thread for a while, and the table comes first.
+// plotly.js loads on first need (the run page does not load it up front).
 const plotlyUrl = JSON.parse(document.getElementById("page-data").textContent).plotly;
-document.head.append(Object.assign(document.createElement("link"), { rel: "preload", as: "script", href: plotlyUrl }));
 
 // The sweep part of a sweep's run page: trials table, best-so-far chart, overlaid curves and
 // parallel coordinates. Child events arrive over the run's websocket; each schedules one
@@ -156,12 +154,9 @@ function renderParcoords() {
   }], layout("hyperparameters against the primary metric", { margin: { t: 90, r: 40, b: 30, l: 60 } }), { responsive: true });
 }
 
-function fetchCurves() {
+async function renderCurves() {
   curvesAt = Date.now();
-  return api("GET", `${root.dataset.api}/curves?max_points=100`);
-}
-
-function renderCurves(curves) {
+  const curves = await api("GET", `${root.dataset.api}/curves?max_points=100`);
   // One trace for every curve, separated by gaps: a thousand trials draw as fast as one.
   const x = [], y = [];
   for (const points of Object.values(curves)) {
@@ -179,8 +174,6 @@ const nextFrame = () => new Promise((done) => requestAnimationFrame(() => setTim
 // The table first, then one chart a frame, so the page is readable before the charts are in.
 async function refresh() {
   due = null;
-  // The curves are asked for beside the state, not after it (at most every CURVES_MS).
-  const curves = Date.now() - curvesAt >= CURVES_MS ? fetchCurves() : null;
   state = await api("GET", root.dataset.api);
   renderSummary();
   renderTable();
@@ -190,7 +183,7 @@ async function refresh() {
   await nextFrame();
   renderProgress();
   await nextFrame();
-  if (curves || FINAL.has(state.status)) renderCurves(await (curves || fetchCurves()));
+  if (Date.now() - curvesAt >= CURVES_MS || FINAL.has(state.status)) await renderCurves();
   await nextFrame();
   renderParcoords();
   root.dataset.loaded = String(state.trials.length);
