@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -63,6 +64,8 @@ def in_container(plan: LaunchPlan, container: RunContainer) -> tuple[list[str], 
     user = _container_user(spec.image)
     if user and not container.copies_files:  # a copy is made the run user's as it goes in
         sandbox.workdir_hand_over(container.workdir, user)
+    elif not user and not container.copies_files:
+        _mounted_for_image_user(spec.image, container)
     if user:  # a user the image does not know has no home of its own
         env = {**env, "HOME": "/tmp"}  # noqa: S108 - the container's own /tmp
     network = settings.MLSTUDIO_RUN_NETWORK
@@ -76,6 +79,21 @@ def in_container(plan: LaunchPlan, container: RunContainer) -> tuple[list[str], 
                                   network=network)  # fmt: skip
     argv = start_container(run)
     return argv, containers.container_env(env)
+
+
+def _mounted_for_image_user(image: str, container: RunContainer) -> None:
+    """An image with its own numeric USER gets the mounted working folder as its own; a
+    named one only the image can resolve, which the system log says."""
+    named = envdocker.image_user(image)
+    found = re.fullmatch(r"(\d+)(?::(\d+))?", named)
+    if found:
+        uid = int(found[1])
+        sandbox.workdir_hand_over(container.workdir, (uid, int(found[2] or uid)))
+    elif named and named != "root":
+        container.say(f"The image runs as {named!r}, a user only the image knows: the mounted "
+                      "working folder stays the studio's, so that user may not write "
+                      "./outputs. Give the image a numeric USER (uid:gid) to have it handed "
+                      "over.")  # fmt: skip
 
 
 def _container_user(image: str) -> tuple[int, int] | None:

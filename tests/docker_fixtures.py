@@ -155,3 +155,26 @@ def _wait_for_registry(port: int, process: subprocess.Popen, log: Path) -> None:
             pass
         time.sleep(0.1)
     pytest.fail(f"docker-registry did not answer on port {port}: {log.read_text()}")
+
+
+@pytest.fixture
+def image_with_user(docker_engine, tmp_path):
+    """Build (from the base image, nothing pulled) an image that names its own USER, e.g.
+    `image_with_user("2345:2345")`; each is removed after the test."""
+    built = []
+
+    def build(user: str) -> str:
+        tag = f"mlstudio-test/own-user:{uuid.uuid4().hex[:8]}"
+        context = tmp_path / f"context-{len(built)}"
+        context.mkdir()
+        (context / "Dockerfile").write_text(
+            f"FROM {settings.MLSTUDIO_DEFAULT_BASE_IMAGE}\nUSER {user}\n"
+        )
+        subprocess.run(["docker", "build", "-q", "-t", tag, str(context)], check=True,
+                       capture_output=True)  # fmt: skip
+        built.append(tag)
+        return tag
+
+    yield build
+    for tag in built:
+        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, check=False)

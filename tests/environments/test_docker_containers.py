@@ -377,15 +377,10 @@ def test_it_names_docker_host_when_no_engine_answers(monkeypatch):
         docker.image_exists(BASE_IMAGE)
 
 
-def test_an_image_with_its_own_user_can_write_its_copied_files(container_name, tmp_path):
-    # An image built here from the base image (nothing is pulled) that names its own USER:
-    # the run goes as that user, and the copied working folder must be writable to it.
-    image = "mlstudio-test/own-user:1"
-    context = tmp_path / "context"
-    context.mkdir()
-    (context / "Dockerfile").write_text(f"FROM {BASE_IMAGE}\nUSER 2345:2345\n")
-    subprocess.run(["docker", "build", "-q", "-t", image, str(context)], check=True,
-                   capture_output=True)  # fmt: skip
+def test_an_image_with_its_own_user_can_write_its_copied_files(
+    container_name, tmp_path, image_with_user
+):
+    image = image_with_user("2345:2345")
     workdir = tmp_path / "work"
     (workdir / "outputs").mkdir(parents=True)
     script = (
@@ -405,4 +400,3 @@ def test_an_image_with_its_own_user_can_write_its_copied_files(container_name, t
         assert (workdir / "outputs" / "answer.txt").read_text() == "2345"
     finally:
         containers.container_remove(container_name)
-        subprocess.run(["docker", "rmi", "-f", image], capture_output=True, check=False)
