@@ -80,6 +80,7 @@ def run_detail(request, name: str, run_id: str):
         "snapshot_files": run.snapshot.manifest if run.snapshot else [],
         "api": f"/api/workspaces/{name}/runs/{run.pk}",
         "is_final": run.status in FINAL_STATUSES,
+        "log_tail_url": _log_tail_url(f"/api/workspaces/{name}/runs/{run.pk}", logs),
         "page_data": {
             "api": f"/api/workspaces/{name}/runs/{run.pk}",
             "runId": run.pk,
@@ -91,6 +92,18 @@ def run_detail(request, name: str, run_id: str):
         },
     }
     return render(request, "runs/detail.html", context)
+
+
+# How much of a log's end the run page shows first: run.js's TAIL.
+LOG_TAIL = 256 * 1024
+
+
+def _log_tail_url(api: str, logs: dict[str, int]) -> str:
+    """The request run.js makes first for the script's log, so the page can ask for it while
+    its modules load (a preload), instead of after."""
+    end = logs.get(store.USER_LOG, 0)
+    start = max(0, end - LOG_TAIL)
+    return f"{api}/logs/{store.USER_LOG}?offset={start}&limit={end - start}"
 
 
 def _status_age(run: Run) -> float:

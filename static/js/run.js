@@ -3,7 +3,7 @@ import { api, FINAL, liveSocket, loadScript, setStatus } from "./common.js";
 import { fileTree } from "./file_tree.js";
 
 const page = JSON.parse(document.getElementById("page-data").textContent);
-const TAIL = 256 * 1024;
+const TAIL = 256 * 1024;  // runs/views.py LOG_TAIL: the page preloads the first read
 
 // --- tabs: arrow keys move between them, as the WAI-ARIA pattern asks ---------------------
 const tabs = [...document.querySelectorAll("[role=tab]")];
