@@ -102,15 +102,11 @@ def _readable(request: HttpRequest, ws: str, snapshot_id: str) -> Snapshot:
 
 
 def _created_out(snapshot: Snapshot) -> dict:
-    return {
-        "id": snapshot.id,
-        "file_count": snapshot.file_count,
-        "total_size": snapshot.total_size,
-        "digest": snapshot.digest,
-    }
+    return SnapshotCreatedOut.model_validate(snapshot).model_dump()
 
 
-def _content_length(request: HttpRequest) -> int | None:
+def content_length(request: HttpRequest) -> int | None:
+    """The declared Content-Length; None when absent or not a number."""
     try:
         return int(request.META.get("CONTENT_LENGTH") or "")
     except ValueError:
@@ -148,7 +144,7 @@ def blob_put(request, ws: str, sha256: str):
         workspace=_writable(request, ws),
         sha256=sha256,
         body=request,
-        declared_size=_content_length(request),
+        declared_size=content_length(request),
     )
     return Status(201 if created else 200, {"sha256": blob.sha256, "size": blob.size})
 
