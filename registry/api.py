@@ -17,7 +17,7 @@ from ninja import Query, Router, Schema, Status
 from registry import selectors, services
 from registry.models import ModelVersion
 from runs.selectors import run_get_for_user
-from runs.snapshot_api import BINARY_BODY, ManifestEntry, NegotiateOut, content_length
+from runs.snapshot_api import BINARY_BODY, ManifestEntry, NegotiateOut, blob_stored
 from workspaces.auth import request_token
 from workspaces.models import Role, Workspace
 from workspaces.selectors import workspace_get_for_user
@@ -181,13 +181,12 @@ def model_blobs_negotiate(request, ws: str, payload: NegotiateModelIn):
     openapi_extra=BINARY_BODY,
 )
 def model_blob_put(request, ws: str, sha256: str):
-    blob, created = services.model_blob_store(
+    return blob_stored(
+        services.model_blob_store,
+        request=request,
         workspace=_workspace(request, ws, Role.CONTRIBUTOR),
         sha256=sha256,
-        body=request,
-        declared_size=content_length(request),
     )
-    return Status(201 if created else 200, {"sha256": blob.sha256, "size": blob.size})
 
 
 @router.post("/workspaces/{ws}/models", response={201: ModelOut})

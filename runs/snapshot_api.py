@@ -2,6 +2,7 @@
 curl, and reads (details, one file, the whole snapshot as a zip). Logic is in runs/snapshots.py.
 """
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
@@ -13,7 +14,7 @@ from ninja import Router, Schema, Status
 
 from mlstudio.errors import UserError
 from runs import blobs, snapshot_zips, snapshots
-from runs.models import Snapshot
+from runs.models import Blob, Snapshot
 from workspaces.auth import request_token
 from workspaces.models import Role, Workspace
 from workspaces.selectors import workspace_get_for_user
@@ -41,6 +42,10 @@ ZIP_BODY = {
         },
     }
 }
+
+
+# blobs.blob_store or a store with its own limits (registry's model_blob_store)
+BlobStore = Callable[..., tuple[Blob, bool]]
 
 
 class ManifestEntry(Schema):
@@ -105,12 +110,20 @@ def _created_out(snapshot: Snapshot) -> dict:
     return SnapshotCreatedOut.model_validate(snapshot).model_dump()
 
 
-def content_length(request: HttpRequest) -> int | None:
-    """The declared Content-Length; None when absent or not a number."""
+def _content_length(request: HttpRequest) -> int | None:
     try:
         return int(request.META.get("CONTENT_LENGTH") or "")
     except ValueError:
         return None
+
+
+def blob_stored(store: BlobStore, *, request: HttpRequest, workspace: Workspace, sha256: str):
+    """A blob PUT: the request body stored under `sha256` by `store`, 201 when it is new here
+    and 200 when the workspace already held it."""
+    blob, created = store(
+        workspace=workspace, sha256=sha256, body=request, declared_size=_content_length(request)
+    )
+    return Status(201 if created else 200, {"sha256": blob.sha256, "size": blob.size})
 
 
 def _zip_body(request: HttpRequest) -> UploadedFile | HttpRequest:
@@ -140,13 +153,9 @@ def snapshot_negotiate(request, ws: str, payload: NegotiateIn):
     openapi_extra=BINARY_BODY,
 )
 def blob_put(request, ws: str, sha256: str):
-    blob, created = blobs.blob_store(
-        workspace=_writable(request, ws),
-        sha256=sha256,
-        body=request,
-        declared_size=content_length(request),
+    return blob_stored(
+        blobs.blob_store, request=request, workspace=_writable(request, ws), sha256=sha256
     )
-    return Status(201 if created else 200, {"sha256": blob.sha256, "size": blob.size})
 
 
 @router.post("/workspaces/{ws}/snapshots", response={201: SnapshotCreatedOut})
