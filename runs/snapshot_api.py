@@ -68,6 +68,10 @@ class BlobOut(Schema):
     size: int
 
 
+# A blob PUT's contract, for snapshot and model blobs: the raw body in, 201 new or 200 held.
+BLOB_PUT = {"response": {200: BlobOut, 201: BlobOut}, "openapi_extra": BINARY_BODY}
+
+
 class SnapshotIn(Schema):
     files: list[ManifestEntry]
     git: dict[str, Any] | None = None
@@ -147,11 +151,7 @@ def snapshot_negotiate(request, ws: str, payload: NegotiateIn):
     return {"missing": missing}
 
 
-@router.put(
-    "/workspaces/{ws}/blobs/{sha256}",
-    response={200: BlobOut, 201: BlobOut},
-    openapi_extra=BINARY_BODY,
-)
+@router.put("/workspaces/{ws}/blobs/{sha256}", **BLOB_PUT)
 def blob_put(request, ws: str, sha256: str):
     return blob_stored(
         blobs.blob_store, request=request, workspace=_writable(request, ws), sha256=sha256
