@@ -1,9 +1,8 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 
 from compute import services
 from compute.models import ComputeTarget, Node, SlotLease
-from mlstudio.admin import RecordAdmin
-from mlstudio.errors import UserError
+from mlstudio.admin import RecordAdmin, apply_each
 
 
 @admin.register(ComputeTarget)
@@ -17,11 +16,7 @@ class ComputeTargetAdmin(RecordAdmin):
 
     def delete_queryset(self, request, queryset):
         """Through target_delete, so a target with active runs (or `local`) stays."""
-        for target in queryset:
-            try:
-                services.target_delete(target=target)
-            except UserError as exc:
-                self.message_user(request, exc.message, messages.ERROR)
+        apply_each(self, request, queryset, lambda target: services.target_delete(target=target))
 
 
 @admin.register(Node)

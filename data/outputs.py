@@ -4,13 +4,13 @@ blob store (no copy), and registered as a dataset version when asked."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from data import datasets, services
 from data.models import DEFAULT_DATASTORE, DatasetUse, DatasetVersion, Datastore
 from mlstudio.errors import UserError
+from mlstudio.paths import regular_files
 from runs.blobs import blob_link
 from workspaces.models import Workspace
 
@@ -48,15 +48,10 @@ def output_plan(item: dict, folder: Path) -> dict:
 
 def _entries(workspace: Workspace, folder: Path) -> list[dict]:
     entries = []
-    for current, dirs, names in os.walk(folder):
-        dirs.sort()
-        for name in sorted(names):
-            path = Path(current) / name
-            if path.is_symlink() or not path.is_file():
-                continue  # a link could lead anywhere on the worker
-            blob = blob_link(workspace=workspace, path=path)
-            entries.append({"path": path.relative_to(folder).as_posix(), "size": blob.size,
-                            "sha256": blob.sha256, "mode": 0o644})  # fmt: skip
+    for path in regular_files(folder):
+        blob = blob_link(workspace=workspace, path=path)
+        entries.append({"path": path.relative_to(folder).as_posix(), "size": blob.size,
+                        "sha256": blob.sha256, "mode": 0o644})  # fmt: skip
     return entries
 
 

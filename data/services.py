@@ -16,7 +16,7 @@ from django.db import transaction
 from data.models import DEFAULT_DATASTORE, DatasetVersion, Datastore, DatastoreFile
 from mlstudio.errors import Conflict, Forbidden, NotFound, UserError
 from mlstudio.names import asset_name_check
-from mlstudio.paths import clean_relative_path, confined
+from mlstudio.paths import clean_relative_path, confined, regular_files
 from runs import blobs, snapshots
 from workspaces.models import Workspace
 
@@ -162,16 +162,11 @@ def _local_files(datastore: Datastore, prefix: str) -> list[dict]:
             "visible on this host; mount it here."
         )
     found = []
-    for folder, dirs, names in os.walk(start):
-        dirs.sort()
-        for name in sorted(names):
-            path = Path(folder) / name
-            if path.is_symlink() or not path.is_file():
-                continue
-            found.append(
-                {"path": path.relative_to(root).as_posix(), "size": path.stat().st_size,
-                 "sha256": None, "mode": path.stat().st_mode & 0o777}
-            )  # fmt: skip
+    for path in regular_files(start):
+        found.append(
+            {"path": path.relative_to(root).as_posix(), "size": path.stat().st_size,
+             "sha256": None, "mode": path.stat().st_mode & 0o777}
+        )  # fmt: skip
     return found
 
 

@@ -1,16 +1,12 @@
 from django.contrib import admin
 
 from environments.models import Environment, EnvironmentVersion
-from mlstudio.admin import RecordAdmin
+from mlstudio.admin import ListedInline, RecordAdmin
 
 
-class VersionInline(admin.TabularInline):
+class VersionInline(ListedInline):
     model = EnvironmentVersion
     fields = ["number", "content_hash", "build_status", "built_at", "created_by", "created_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -11,6 +11,7 @@ import subprocess
 import tarfile
 import tempfile
 from collections.abc import Sequence
+from contextlib import closing, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -218,38 +219,29 @@ def _absolute(path: str, what: str) -> str:
 
 def container_stop(name: str, timeout: int = 10) -> None:
     """SIGTERM the container's process, SIGKILL after `timeout` seconds; fine if it is gone."""
-    engine = client()
-    try:
+    with closing(client()) as engine, suppress(docker_errors.NotFound):
         engine.api.stop(name, timeout=timeout)
-    except docker_errors.NotFound:
-        pass
-    finally:
-        engine.close()
 
 
 def container_remove(name: str) -> None:
     """Remove the container, running or not; fine if it is already gone."""
-    engine = client()
-    try:
-        engine.api.remove_container(name, force=True)
-    except docker_errors.NotFound:
-        pass
-    except docker_errors.APIError as error:
-        if "already in progress" not in str(error):
-            raise
-    finally:
-        engine.close()
+    with closing(client()) as engine:
+        try:
+            engine.api.remove_container(name, force=True)
+        except docker_errors.NotFound:
+            pass
+        except docker_errors.APIError as error:
+            if "already in progress" not in str(error):
+                raise
 
 
 def container_state(name: str) -> dict:
     """Docker's State of the container (Running, ExitCode, OOMKilled, …); {} when it is gone."""
-    engine = client()
-    try:
-        return engine.api.inspect_container(name)["State"]
-    except docker_errors.NotFound:
-        return {}
-    finally:
-        engine.close()
+    with closing(client()) as engine:
+        try:
+            return engine.api.inspect_container(name)["State"]
+        except docker_errors.NotFound:
+            return {}
 
 
 def container_exit_code(name: str) -> int | None:
@@ -275,11 +267,8 @@ def copy_in(
     with tarfile.open(fileobj=buffer, mode="w") as archive:
         archive.add(folder, arcname=dest.lstrip("/"), filter=_owned_by(owner, open_to_all))
     buffer.seek(0)
-    engine = client(timeout=600)
-    try:
+    with closing(client(timeout=600)) as engine:
         engine.api.put_archive(name, "/", buffer)
-    finally:
-        engine.close()
 
 
 def _owned_by(owner: tuple[int, int] | None, open_to_all: bool = False):
@@ -298,8 +287,7 @@ def copy_out(name: str, folder: str) -> None:
     """Copy the container's `folder` back over the host folder of the same path (new and
     changed files; nothing is deleted). Links and paths that would leave it are skipped."""
     folder = _absolute(folder, "folder")
-    engine = client(timeout=600)
-    try:
+    with closing(client(timeout=600)) as engine:
         stream, _ = engine.api.get_archive(name, folder)
         with tempfile.TemporaryFile() as spool:
             for chunk in stream:
@@ -308,8 +296,6 @@ def copy_out(name: str, folder: str) -> None:
             with tarfile.open(fileobj=spool, mode="r") as archive:
                 # Safe: every member goes through tarfile.data_filter first.
                 archive.extractall(Path(folder).parent, filter=_inside_only)  # noqa: S202
-    finally:
-        engine.close()
 
 
 def _inside_only(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:

@@ -16,6 +16,7 @@ import re
 import tarfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -98,25 +99,21 @@ def is_not_found(error: Exception) -> bool:
 
 
 def image_exists(tag: str) -> bool:
-    engine = client()
-    try:
-        engine.images.get(tag)
-        return True
-    except docker_errors.ImageNotFound:
-        return False
-    finally:
-        engine.close()
+    with closing(client()) as engine:
+        try:
+            engine.images.get(tag)
+            return True
+        except docker_errors.ImageNotFound:
+            return False
 
 
 def image_user(tag: str) -> str:
     """The user an image says its processes run as (its USER), "" when it names none."""
-    engine = client()
-    try:
-        return engine.api.inspect_image(tag).get("Config", {}).get("User") or ""
-    except docker_errors.ImageNotFound:
-        return ""
-    finally:
-        engine.close()
+    with closing(client()) as engine:
+        try:
+            return engine.api.inspect_image(tag).get("Config", {}).get("User") or ""
+        except docker_errors.ImageNotFound:
+            return ""
 
 
 # --- pip settings for builds -----------------------------------------------------------------
@@ -236,14 +233,11 @@ def build_image(
     network, so `pip install` reaches the same index the host does. Any failure raises
     BuildError with Docker's (or pip's) message; no intermediate container is left behind.
     """
-    engine = client(timeout=None)  # a quiet RUN step may take hours
-    try:
+    with closing(client(timeout=None)) as engine:  # a quiet RUN step may take hours
         for image in base_images(dockerfile):
             if not _has_image(engine, image):
                 pull(image, registry, log)
         _build(engine, tag, dockerfile, context_files, log)
-    finally:
-        engine.close()
 
 
 def pull(image: str, registry: dict | None, log: Log) -> None:
@@ -252,11 +246,8 @@ def pull(image: str, registry: dict | None, log: Log) -> None:
     An image named without a registry host (`team/base:1`) is pulled from the registry's
     address and also tagged under its short name, so `FROM team/base:1` builds.
     """
-    engine = client(timeout=600)
-    try:
+    with closing(client(timeout=600)) as engine:
         _pull(engine, image, registry, log)
-    finally:
-        engine.close()
 
 
 def _has_image(engine: docker.DockerClient, image: str) -> bool:

@@ -178,3 +178,12 @@ def _redact(url: str) -> str:
     if parts.password:
         return url.replace(f":{parts.password}@", ":***@")
     return url
+
+
+def control_beat(task: str, seconds: float, *, expires: int | None = None) -> dict:
+    """A Celery beat entry: `task` every `seconds` on the control queue; with `expires`, a
+    message still queued after that many seconds is dropped (the next beat sends another)."""
+    options: dict = {"queue": "control"}
+    if expires is not None:
+        options["expires"] = expires
+    return {"task": task, "schedule": seconds, "options": options}

@@ -8,6 +8,7 @@ refused with a message, before any file is touched.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from mlstudio.errors import UserError
@@ -65,3 +66,14 @@ def confined(root: Path, relative: str, *, what: str = "path") -> Path:
     if target != base and base not in target.parents:
         raise UserError(f"The {what} {relative!r} is not allowed: it leads outside its folder.")
     return target
+
+
+def regular_files(folder: Path) -> Iterator[Path]:
+    """The regular files under `folder`, in a stable order (folders and names sorted); links
+    are skipped, as a link could lead anywhere on this host."""
+    for current, dirs, names in os.walk(folder):
+        dirs.sort()
+        for name in sorted(names):
+            path = Path(current) / name
+            if not path.is_symlink() and path.is_file():
+                yield path

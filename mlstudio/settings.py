@@ -175,31 +175,11 @@ MLSTUDIO_NODE_ADDRESS = config.env_str("MLSTUDIO_NODE_ADDRESS", "")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
-    "runs-fail-lost": {
-        "task": "runs.tasks.runs_fail_lost",
-        "schedule": 15.0,
-        "options": {"queue": "control"},
-    },
-    "runs-queue-positions": {
-        "task": "runs.tasks.runs_queue_positions",
-        "schedule": 2.0,
-        "options": {"queue": "control", "expires": 10},
-    },
-    "login-links-purge": {
-        "task": "workspaces.tasks.login_links_purge",
-        "schedule": 3600.0,
-        "options": {"queue": "control"},
-    },
-    "nodes-forget": {
-        "task": "compute.tasks.nodes_forget",
-        "schedule": 3600.0,
-        "options": {"queue": "control"},
-    },
-    "sweeps-reconcile": {
-        "task": "sweeps.tasks.sweeps_reconcile",
-        "schedule": 10.0,
-        "options": {"queue": "control", "expires": 30},
-    },
+    "runs-fail-lost": config.control_beat("runs.tasks.runs_fail_lost", 15.0),
+    "runs-queue-positions": config.control_beat("runs.tasks.runs_queue_positions", 2.0, expires=10),
+    "login-links-purge": config.control_beat("workspaces.tasks.login_links_purge", 3600.0),
+    "nodes-forget": config.control_beat("compute.tasks.nodes_forget", 3600.0),
+    "sweeps-reconcile": config.control_beat("sweeps.tasks.sweeps_reconcile", 10.0, expires=30),
 }
 # Cluster nodes (`manage.py worker --autoscale`) shrink after idle_seconds_before_scaledown.
 CELERY_WORKER_AUTOSCALER = "compute.autoscale:ScaleDownAutoscaler"

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from mlstudio.admin import ListedInline
 from registry import services
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
 
@@ -18,13 +19,9 @@ class DeleteThroughServices:
         services.model_versions_delete(versions=self.versions_of(queryset))
 
 
-class VersionInline(admin.TabularInline):
+class VersionInline(ListedInline):
     model = ModelVersion
     fields = ["version", "framework", "file_count", "total_size", "run_id_text", "created_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
 
 
 @admin.register(RegisteredModel)

@@ -17,7 +17,7 @@ from ninja import Query, Router, Schema, Status
 from registry import selectors, services
 from registry.models import ModelVersion
 from runs.selectors import run_get_for_user
-from runs.snapshot_api import BINARY_BODY, ManifestEntry, NegotiateOut
+from runs.snapshot_api import BLOB_PUT, ManifestEntry, NegotiateOut, blob_stored
 from workspaces.auth import request_token
 from workspaces.models import Role, Workspace
 from workspaces.selectors import workspace_get_for_user
@@ -175,23 +175,14 @@ def model_blobs_negotiate(request, ws: str, payload: NegotiateModelIn):
     return {"missing": missing}
 
 
-@router.put(
-    "/workspaces/{ws}/model-blobs/{sha256}",
-    response={200: dict, 201: dict},
-    openapi_extra=BINARY_BODY,
-)
+@router.put("/workspaces/{ws}/model-blobs/{sha256}", **BLOB_PUT)
 def model_blob_put(request, ws: str, sha256: str):
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or "")
-    except ValueError:
-        declared = None
-    blob, created = services.model_blob_store(
+    return blob_stored(
+        services.model_blob_store,
+        request=request,
         workspace=_workspace(request, ws, Role.CONTRIBUTOR),
         sha256=sha256,
-        body=request,
-        declared_size=declared,
     )
-    return Status(201 if created else 200, {"sha256": blob.sha256, "size": blob.size})
 
 
 @router.post("/workspaces/{ws}/models", response={201: ModelOut})

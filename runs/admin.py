@@ -1,7 +1,6 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 
-from mlstudio.admin import RecordAdmin
-from mlstudio.errors import UserError
+from mlstudio.admin import RecordAdmin, apply_each
 from runs import deleting, services
 from runs.models import Blob, Experiment, Metric, MetricRecord, Run, RunNode, Snapshot
 
@@ -22,21 +21,16 @@ class ExperimentAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reactivate selected experiments")
     def reactivate(self, request, queryset):
-        for experiment in queryset:
-            try:
-                services.experiment_reactivate(experiment=experiment)
-            except UserError as exc:
-                self.message_user(request, exc.message, messages.ERROR)
+        apply_each(self, request, queryset, lambda e: services.experiment_reactivate(experiment=e))
 
     @admin.action(description="Delete selected archived experiments and their runs")
     def delete(self, request, queryset):
-        deleted = 0
-        for experiment in queryset:
-            try:
-                deleting.experiment_delete(experiment=experiment, actor=request.user)
-                deleted += 1
-            except UserError as exc:
-                self.message_user(request, exc.message, messages.ERROR)
+        deleted = apply_each(
+            self,
+            request,
+            queryset,
+            lambda e: deleting.experiment_delete(experiment=e, actor=request.user),
+        )
         if deleted:
             self.message_user(
                 request, f"Deleted {deleted} experiment(s); their files are being purged."

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
@@ -41,18 +43,25 @@ def _check_experiment_name(name: str) -> None:
         ) from None
 
 
-def experiment_create(*, workspace: Workspace, name: str, user, tags: dict | None = None):
-    _check_experiment_name(name)
+@contextmanager
+def _name_unique_among_active(name: str) -> Iterator[None]:
+    """The database keeps active experiment names unique; its refusal becomes a Conflict."""
     try:
         with transaction.atomic():
-            return Experiment.objects.create(
-                workspace=workspace,
-                name=name,
-                created_by=user,
-                tags=tags_checked(string_map(tags, "tags")),
-            )
+            yield
     except IntegrityError:
         raise Conflict(f"An active experiment named {name!r} already exists.") from None
+
+
+def experiment_create(*, workspace: Workspace, name: str, user, tags: dict | None = None):
+    _check_experiment_name(name)
+    with _name_unique_among_active(name):
+        return Experiment.objects.create(
+            workspace=workspace,
+            name=name,
+            created_by=user,
+            tags=tags_checked(string_map(tags, "tags")),
+        )
 
 
 def experiment_get_or_create(*, workspace: Workspace, name: str, user) -> Experiment:
@@ -88,22 +97,16 @@ def experiment_reactivate(*, experiment: Experiment) -> Experiment:
             "Archive that one first."
         )
     experiment.archived_at = None
-    try:
-        with transaction.atomic():
-            experiment.save(update_fields=["archived_at"])
-    except IntegrityError:
-        raise Conflict(f"An active experiment named {experiment.name!r} already exists.") from None
+    with _name_unique_among_active(experiment.name):
+        experiment.save(update_fields=["archived_at"])
     return experiment
 
 
 def experiment_rename(*, experiment: Experiment, name: str) -> Experiment:
     _check_experiment_name(name)
     experiment.name = name
-    try:
-        with transaction.atomic():
-            experiment.save(update_fields=["name"])
-    except IntegrityError:
-        raise Conflict(f"An active experiment named {name!r} already exists.") from None
+    with _name_unique_among_active(name):
+        experiment.save(update_fields=["name"])
     return experiment
 
 

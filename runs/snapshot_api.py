@@ -2,6 +2,7 @@
 curl, and reads (details, one file, the whole snapshot as a zip). Logic is in runs/snapshots.py.
 """
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
@@ -13,7 +14,7 @@ from ninja import Router, Schema, Status
 
 from mlstudio.errors import UserError
 from runs import blobs, snapshot_zips, snapshots
-from runs.models import Snapshot
+from runs.models import Blob, Snapshot
 from workspaces.auth import request_token
 from workspaces.models import Role, Workspace
 from workspaces.selectors import workspace_get_for_user
@@ -43,6 +44,10 @@ ZIP_BODY = {
 }
 
 
+# blobs.blob_store or a store with its own limits (registry's model_blob_store)
+BlobStore = Callable[..., tuple[Blob, bool]]
+
+
 class ManifestEntry(Schema):
     path: str
     size: int
@@ -61,6 +66,10 @@ class NegotiateOut(Schema):
 class BlobOut(Schema):
     sha256: str
     size: int
+
+
+# A blob PUT's contract, for snapshot and model blobs: the raw body in, 201 new or 200 held.
+BLOB_PUT = {"response": {200: BlobOut, 201: BlobOut}, "openapi_extra": BINARY_BODY}
 
 
 class SnapshotIn(Schema):
@@ -102,12 +111,7 @@ def _readable(request: HttpRequest, ws: str, snapshot_id: str) -> Snapshot:
 
 
 def _created_out(snapshot: Snapshot) -> dict:
-    return {
-        "id": snapshot.id,
-        "file_count": snapshot.file_count,
-        "total_size": snapshot.total_size,
-        "digest": snapshot.digest,
-    }
+    return SnapshotCreatedOut.model_validate(snapshot).model_dump()
 
 
 def _content_length(request: HttpRequest) -> int | None:
@@ -115,6 +119,15 @@ def _content_length(request: HttpRequest) -> int | None:
         return int(request.META.get("CONTENT_LENGTH") or "")
     except ValueError:
         return None
+
+
+def blob_stored(store: BlobStore, *, request: HttpRequest, workspace: Workspace, sha256: str):
+    """A blob PUT: the request body stored under `sha256` by `store`, 201 when it is new here
+    and 200 when the workspace already held it."""
+    blob, created = store(
+        workspace=workspace, sha256=sha256, body=request, declared_size=_content_length(request)
+    )
+    return Status(201 if created else 200, {"sha256": blob.sha256, "size": blob.size})
 
 
 def _zip_body(request: HttpRequest) -> UploadedFile | HttpRequest:
@@ -138,19 +151,11 @@ def snapshot_negotiate(request, ws: str, payload: NegotiateIn):
     return {"missing": missing}
 
 
-@router.put(
-    "/workspaces/{ws}/blobs/{sha256}",
-    response={200: BlobOut, 201: BlobOut},
-    openapi_extra=BINARY_BODY,
-)
+@router.put("/workspaces/{ws}/blobs/{sha256}", **BLOB_PUT)
 def blob_put(request, ws: str, sha256: str):
-    blob, created = blobs.blob_store(
-        workspace=_writable(request, ws),
-        sha256=sha256,
-        body=request,
-        declared_size=_content_length(request),
+    return blob_stored(
+        blobs.blob_store, request=request, workspace=_writable(request, ws), sha256=sha256
     )
-    return Status(201 if created else 200, {"sha256": blob.sha256, "size": blob.size})
 
 
 @router.post("/workspaces/{ws}/snapshots", response={201: SnapshotCreatedOut})

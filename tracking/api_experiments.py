@@ -4,7 +4,7 @@ reactivates (nothing is ever deleted from MLflow's side)."""
 from __future__ import annotations
 
 from runs import services as runs_services
-from tracking import presenters, protocol, selectors, services
+from tracking import presenters, protocol, routing, selectors, services
 from tracking.errors import invalid
 
 VIEW_TYPES = ("ACTIVE_ONLY", "DELETED_ONLY", "ALL")
@@ -105,15 +105,17 @@ def delete_tag(call) -> dict:
     return {}
 
 
-ROUTES = {
-    ("POST", "experiments/create"): create,
-    ("GET", "experiments/get"): get,
-    ("GET", "experiments/get-by-name"): get_by_name,
-    ("POST", "experiments/search"): search,
-    ("GET", "experiments/search"): search,
-    ("POST", "experiments/update"): update,
-    ("POST", "experiments/delete"): delete,
-    ("POST", "experiments/restore"): restore,
-    ("POST", "experiments/set-experiment-tag"): set_tag,
-    ("POST", "experiments/delete-experiment-tag"): delete_tag,
-}
+ROUTES = routing.table(
+    {
+        "POST experiments/create": create,
+        "GET experiments/get": get,
+        "GET experiments/get-by-name": get_by_name,
+        "POST experiments/search": search,
+        "GET experiments/search": search,
+        "POST experiments/update": update,
+        "POST experiments/delete": delete,
+        "POST experiments/restore": restore,
+        "POST experiments/set-experiment-tag": set_tag,
+        "POST experiments/delete-experiment-tag": delete_tag,
+    }
+)

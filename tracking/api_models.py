@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from runs import store
-from tracking import presenters, protocol, selectors
+from tracking import presenters, protocol, routing, selectors
 from tracking.api_experiments import _experiment
 from tracking.artifacts import OUTPUTS
 from tracking.errors import MlflowError, invalid
@@ -132,18 +132,20 @@ def registry_not_implemented(call, *args) -> dict:
     )
 
 
-ROUTES = {
-    ("POST", "logged-models"): create,
-    ("POST", "logged-models/search"): search,
-    ("GET", "logged-models/<model_id>"): get,
-    ("PATCH", "logged-models/<model_id>"): finalize,
-    ("DELETE", "logged-models/<model_id>"): delete,
-    ("PATCH", "logged-models/<model_id>/tags"): set_tags,
-    ("DELETE", "logged-models/<model_id>/tags/<key>"): delete_tag,
-    ("POST", "logged-models/<model_id>/params"): log_params,
-    **{
-        (method, f"{kind}/<action>"): registry_not_implemented
-        for kind in ("registered-models", "model-versions")
-        for method in ("GET", "POST", "PATCH", "DELETE")
-    },
-}
+ROUTES = routing.table(
+    {
+        "POST logged-models": create,
+        "POST logged-models/search": search,
+        "GET logged-models/<model_id>": get,
+        "PATCH logged-models/<model_id>": finalize,
+        "DELETE logged-models/<model_id>": delete,
+        "PATCH logged-models/<model_id>/tags": set_tags,
+        "DELETE logged-models/<model_id>/tags/<key>": delete_tag,
+        "POST logged-models/<model_id>/params": log_params,
+        **{
+            f"{method} {kind}/<action>": registry_not_implemented
+            for kind in ("registered-models", "model-versions")
+            for method in ("GET", "POST", "PATCH", "DELETE")
+        },
+    }
+)

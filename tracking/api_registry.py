@@ -9,7 +9,7 @@ import re
 from registry import selectors as registry_selectors
 from registry import services as registry_services
 from registry.models import ModelVersion, RegisteredModel
-from tracking import model_files, protocol
+from tracking import model_files, protocol, routing
 from tracking.errors import MlflowError, invalid
 from tracking.models import LoggedModel
 from tracking.presenters import millis
@@ -164,17 +164,19 @@ def get_by_alias(call) -> dict:
     return {"model_version": _version_json(version)}
 
 
-ROUTES = {
-    ("POST", "registered-models/create"): create_model,
-    ("GET", "registered-models/get"): get_model,
-    ("GET", "registered-models/search"): search_models,
-    ("POST", "model-versions/create"): create_version,
-    ("GET", "model-versions/get"): get_version,
-    ("GET", "model-versions/get-download-uri"): get_download_uri,
-    ("POST", "registered-models/alias"): set_alias,
-    ("GET", "registered-models/alias"): get_by_alias,
-    ("DELETE", "registered-models/alias"): delete_alias,
-    ("GET", "model-versions/search"): search_versions,
-    ("GET", "registered-models/get-latest-versions"): latest_versions,
-    ("POST", "registered-models/get-latest-versions"): latest_versions,
-}
+ROUTES = routing.table(
+    {
+        "POST registered-models/create": create_model,
+        "GET registered-models/get": get_model,
+        "GET registered-models/search": search_models,
+        "POST model-versions/create": create_version,
+        "GET model-versions/get": get_version,
+        "GET model-versions/get-download-uri": get_download_uri,
+        "POST registered-models/alias": set_alias,
+        "GET registered-models/alias": get_by_alias,
+        "DELETE registered-models/alias": delete_alias,
+        "GET model-versions/search": search_versions,
+        "GET registered-models/get-latest-versions": latest_versions,
+        "POST registered-models/get-latest-versions": latest_versions,
+    }
+)

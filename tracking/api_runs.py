@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from tracking import presenters, protocol, search, selectors, services
+from tracking import presenters, protocol, routing, search, selectors, services
 from tracking.api_experiments import _experiment
 from tracking.errors import invalid
 
@@ -209,21 +209,23 @@ def metric_history(call) -> dict:
     return result
 
 
-ROUTES = {
-    ("POST", "runs/create"): create,
-    ("GET", "runs/get"): get,
-    ("POST", "runs/update"): update,
-    ("POST", "runs/delete"): delete,
-    ("POST", "runs/restore"): restore,
-    ("POST", "runs/log-metric"): log_metric,
-    ("POST", "runs/log-parameter"): log_param,
-    ("POST", "runs/log-batch"): log_batch,
-    ("POST", "runs/set-tag"): set_tag,
-    ("POST", "runs/delete-tag"): delete_tag,
-    ("POST", "runs/log-inputs"): log_inputs,
-    ("POST", "runs/outputs"): log_outputs,
-    ("POST", "runs/log-model"): log_model,
-    ("POST", "runs/search"): search_runs,
-    ("GET", "runs/search"): search_runs,
-    ("GET", "metrics/get-history"): metric_history,
-}
+ROUTES = routing.table(
+    {
+        "POST runs/create": create,
+        "GET runs/get": get,
+        "POST runs/update": update,
+        "POST runs/delete": delete,
+        "POST runs/restore": restore,
+        "POST runs/log-metric": log_metric,
+        "POST runs/log-parameter": log_param,
+        "POST runs/log-batch": log_batch,
+        "POST runs/set-tag": set_tag,
+        "POST runs/delete-tag": delete_tag,
+        "POST runs/log-inputs": log_inputs,
+        "POST runs/outputs": log_outputs,
+        "POST runs/log-model": log_model,
+        "POST runs/search": search_runs,
+        "GET runs/search": search_runs,
+        "GET metrics/get-history": metric_history,
+    }
+)

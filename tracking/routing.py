@@ -6,6 +6,11 @@ import re
 from functools import cache
 
 
+def table(routes: dict[str, object]) -> dict[tuple[str, str], object]:
+    """Routes written as request lines, "POST runs/create": handler, keyed (method, pattern)."""
+    return {tuple(line.split(" ", 1)): handler for line, handler in routes.items()}
+
+
 @cache
 def _compiled(pattern: str) -> re.Pattern:
     return re.compile(re.sub(r"<\w+>", "([^/]+)", pattern) + "/?")

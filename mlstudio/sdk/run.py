@@ -199,9 +199,7 @@ class Run(RunV1, _Metrics):
                 time.sleep(POLL_SECONDS)
         details = self.get_details()
         if show_output:
-            out.write(f"\nExecution Summary\n{'=' * 17}\nRunId: {self.id}\n")
-            out.write(f"Web View: {self.get_portal_url()}\n\n")
-            out.flush()
+            self._write_summary(out, f"Web View: {self.get_portal_url()}\n\n")
         if raise_on_error and details["status"] != "Completed":
             error = details.get("error", {}).get("error", {})
             message = error.get("message") or details.get("statusDetail") or details["status"]
@@ -212,6 +210,11 @@ class Run(RunV1, _Metrics):
                     message += f" {self._client.url}{hint['url']}"
             raise ActivityFailedException(f"Run {self.id} ended {details['status']}: {message}")
         return details
+
+    def _write_summary(self, out, last: str) -> None:
+        """v1's Execution Summary that ends wait_for_completion(show_output=True)."""
+        out.write(f"\nExecution Summary\n{'=' * 17}\nRunId: {self.id}\n{last}")
+        out.flush()
 
     def _read_log(self, name: str, offset: int) -> tuple[str, int, str]:
         with self._client.open("GET", f"{self._path}/logs/{name}?offset={offset}") as response:

@@ -42,6 +42,13 @@ def _peer(path, **kwargs):
     return pandas.read_csv(path, **kwargs).reset_index(drop=True)  # as v1: rows numbered from 0
 
 
+def _uploaded(ws, folder, target: str):
+    """The default datastore, once the folder's files are uploaded under `target` in it."""
+    datastore = ws.get_default_datastore()
+    datastore.upload(str(folder), target_path=target, show_progress=False)
+    return datastore
+
+
 @pytest.fixture
 def csvs(ws, tmp_path):
     folder = tmp_path / "csv"
@@ -54,8 +61,7 @@ def csvs(ws, tmp_path):
         out.write("id,x,when,label\n")
         for i in range(LARGE_ROWS):
             out.write(f"{i},{i * 0.25},2024-01-{i % 28 + 1:02d},c{i % 7}\n")
-    datastore = ws.get_default_datastore()
-    datastore.upload(str(folder), target_path="csv", show_progress=False)
+    datastore = _uploaded(ws, folder, "csv")
     return datastore, folder
 
 
@@ -95,8 +101,7 @@ def test_a_row_that_fails_to_parse_is_named_when_the_frame_is_read(ws, tmp_path,
     folder = tmp_path / "bad"
     folder.mkdir()
     (folder / "rows.csv").write_text("a,b\n1,2\n3,4,5\n")
-    datastore = ws.get_default_datastore()
-    datastore.upload(str(folder), target_path="bad", show_progress=False)
+    datastore = _uploaded(ws, folder, "bad")
     dataset = Dataset.Tabular.from_delimited_files((datastore, "bad/rows.csv"), validate=False)
     with pytest.raises(UserErrorException, match=r"bad/rows.csv: .*line 3"):
         dataset.to_pandas_dataframe()
@@ -117,8 +122,7 @@ def test_uvicorn_sends_a_large_file_as_it_reads_it(server, owner, workspace, tmp
         out.write("id,x\n")
         for i in range(LARGE_ROWS):
             out.write(f"{i},{i * 0.25}\n")
-    datastore = ws.get_default_datastore()
-    datastore.upload(str(folder), target_path="big", show_progress=False)
+    datastore = _uploaded(ws, folder, "big")
     request = urllib.request.Request(
         f"{server}/api/workspaces/lab/datastores/workspaceblobstore/files/big/rows.csv",
         headers={"Authorization": f"Bearer {ws._client._token}"},

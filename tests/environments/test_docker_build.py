@@ -28,6 +28,15 @@ class Recorder:
         return "\n".join(line for _, line in self.lines)
 
 
+def build_refused(tag: str, dockerfile: str, *, registry: dict | None = None, log=print) -> str:
+    """The message of the BuildError that building `dockerfile` (no context files) raises."""
+    with pytest.raises(docker.BuildError) as error:
+        docker.build_image(
+            tag=tag, dockerfile=dockerfile, context_files={}, registry=registry, log=log
+        )
+    return error.value.message
+
+
 def test_it_builds_a_dockerfile_and_streams_the_log_live(image_names):
     tag = image_names("live")
     log = Recorder()
@@ -66,47 +75,26 @@ def test_it_names_the_parse_error_of_a_malformed_dockerfile(image_names):
     log = Recorder()
     dockerfile = f"FROM {BASE_IMAGE}\nRUNN echo typo\n"
 
-    with pytest.raises(docker.BuildError) as error:
-        docker.build_image(
-            tag=image_names("malformed"),
-            dockerfile=dockerfile,
-            context_files={},
-            registry=None,
-            log=log,
-        )
+    message = build_refused(image_names("malformed"), dockerfile, log=log)
 
-    assert "unknown instruction: RUNN" in error.value.message
-    assert "line 2" in error.value.message
+    assert "unknown instruction: RUNN" in message
+    assert "line 2" in message
     assert "unknown instruction: RUNN" in log.text
 
 
 def test_it_reports_the_failing_step_of_a_build(image_names):
     dockerfile = f"FROM {BASE_IMAGE}\nRUN echo 'ERROR: disk on fire' >&2; exit 3\n"
 
-    with pytest.raises(docker.BuildError) as error:
-        docker.build_image(
-            tag=image_names("failing"),
-            dockerfile=dockerfile,
-            context_files={},
-            registry=None,
-            log=print,
-        )
+    message = build_refused(image_names("failing"), dockerfile)
 
-    assert "returned a non-zero code: 3" in error.value.message
-    assert "ERROR: disk on fire" in error.value.message
+    assert "returned a non-zero code: 3" in message
+    assert "ERROR: disk on fire" in message
 
 
 def test_it_refuses_an_unknown_base_image(image_names):
-    with pytest.raises(docker.BuildError) as error:
-        docker.build_image(
-            tag=image_names("unknown-base"),
-            dockerfile="FROM nosuch/base-image:9\n",
-            context_files={},
-            registry=None,
-            log=print,
-        )
+    message = build_refused(image_names("unknown-base"), "FROM nosuch/base-image:9\n")
 
-    assert error.value.message.startswith(
+    assert message.startswith(
         "Base image nosuch/base-image:9 not found locally or in registry docker.io"
     )
 
@@ -140,19 +128,12 @@ def test_it_says_when_the_registry_refuses_the_credentials(
     pushed = push_to_registry("team/guarded")
     wrong = {**private_registry, "password": "not-the-password"}
 
-    with pytest.raises(docker.BuildError) as error:
-        docker.build_image(
-            tag=image_names("wrong-password"),
-            dockerfile=f"FROM {pushed}\n",
-            context_files={},
-            registry=wrong,
-            log=print,
-        )
+    message = build_refused(image_names("wrong-password"), f"FROM {pushed}\n", registry=wrong)
 
-    assert error.value.message.startswith(
+    assert message.startswith(
         f"Registry {private_registry['address']} refused the credentials for team: "
     )
-    assert "docker.base_image_registry.username/password" in error.value.message
+    assert "docker.base_image_registry.username/password" in message
     with pytest.raises(docker_errors.ImageNotFound):
         docker_engine.images.get(pushed)
 
@@ -230,14 +211,8 @@ def test_it_pip_installs_from_the_index_inside_a_build_and_reports_pips_error(im
     )
 
     assert "six 1.16.0" in log.text
-    with pytest.raises(docker.BuildError) as error:
-        docker.build_image(
-            tag=image_names("pip-unresolvable"),
-            dockerfile=f"FROM {installed}\nRUN {venv} mlstudio-no-such-package-4711\n",
-            context_files={},
-            registry=None,
-            log=print,
-        )
-    assert "No matching distribution found for mlstudio-no-such-package-4711" in (
-        error.value.message
+    message = build_refused(
+        image_names("pip-unresolvable"),
+        f"FROM {installed}\nRUN {venv} mlstudio-no-such-package-4711\n",
     )
+    assert "No matching distribution found for mlstudio-no-such-package-4711" in message

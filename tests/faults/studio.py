@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from mlstudio.sdk import Workspace
+from mlstudio.sdk import Experiment, ScriptRunConfig, Workspace
 from mlstudio.sdk.compute import AmlCompute, ComputeTarget
 from tests import processes
 from tests.processes import StudioProcess, wait_until
@@ -95,6 +95,14 @@ def submit_printing(experiment, config, folder: Path, timeout: float = 60):
     run = experiment.submit(config)
     wait_until(lambda: printing(run, folder), timeout, "the run to print")
     return run
+
+
+def submit_counting(studio, folder: Path, *, lines: int, pause: float):
+    """A counting_script run (its source in folder/src) in experiment `faults`, once it prints."""
+    source = counting_script(folder / "src", lines=lines, pause=pause)
+    return submit_printing(
+        Experiment(studio.ws, "faults"), ScriptRunConfig(source, "train.py"), folder
+    )
 
 
 def cluster(ws, max_nodes: int):

@@ -19,6 +19,7 @@ from tests.faults.studio import (
     fault_table_add,
     running_studio,
     stored_lines,
+    submit_counting,
     submit_printing,
     wait_final,
 )
@@ -69,10 +70,8 @@ def test_it_restarts_a_killed_worker_and_web_server_and_ends_their_runs_honestly
 
 
 def test_it_cancels_running_runs_as_studio_stopped_when_it_stops(tmp_path):
-    source = counting_script(tmp_path / "src", lines=3000, pause=0.01)
     with running_studio(tmp_path) as studio:
-        experiment = Experiment(studio.ws, "faults")
-        run = submit_printing(experiment, ScriptRunConfig(source, "train.py"), tmp_path)
+        run = submit_counting(studio, tmp_path, lines=3000, pause=0.01)
         stopped = time.monotonic()
         studio.process.send_signal(signal.SIGTERM)
         assert studio.process.wait(90) == 0
@@ -87,10 +86,8 @@ def test_it_cancels_running_runs_as_studio_stopped_when_it_stops(tmp_path):
 
 
 def test_it_survives_a_restart_of_its_private_broker_mid_run(tmp_path):
-    source = counting_script(tmp_path / "src", lines=600, pause=0.01)
     with running_studio(tmp_path) as studio:
-        experiment = Experiment(studio.ws, "faults")
-        run = submit_printing(experiment, ScriptRunConfig(source, "train.py"), tmp_path)
+        run = submit_counting(studio, tmp_path, lines=600, pause=0.01)
         killed = time.monotonic()
         os.kill(child_pid(studio, "redis"), signal.SIGKILL)
         wait_until(lambda: studio.text().count("started redis ") == 2, 20, "the broker restart")
@@ -98,7 +95,8 @@ def test_it_survives_a_restart_of_its_private_broker_mid_run(tmp_path):
         assert_no_gap(stored_lines(run, tmp_path), at_least=600)
         fault_table_add("private broker kill -9 mid-run (run Completed)", since=killed,
                         lines_lost=600 - len(stored_lines(run, tmp_path)))  # fmt: skip
-        again = experiment.submit(ScriptRunConfig(source_directory=source, script="train.py"))
+        source = tmp_path / "src"  # the counting script's folder
+        again = run.experiment.submit(ScriptRunConfig(source_directory=source, script="train.py"))
         assert wait_final([again], timeout=60) == ["Completed"]
         assert studio.process.poll() is None
         for part in ("worker-local", "worker-control"):

@@ -50,6 +50,17 @@ def src(tmp_path):
     )
 
 
+def _random_quality(src, metric: str, **limits) -> HyperDriveConfig:
+    """A sweep of `src` over --quality drawn from uniform(0.1, 0.9) that maximizes `metric`."""
+    return HyperDriveConfig(
+        run_config=src,
+        hyperparameter_sampling=RandomParameterSampling({"--quality": uniform(0.1, 0.9)}),
+        primary_metric_name=metric,
+        primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
+        **limits,
+    )
+
+
 def test_it_runs_a_sweep_and_stops_a_bad_child_saying_why(
     ws, src, control_worker, local_worker, capsys
 ):
@@ -93,14 +104,7 @@ def test_it_runs_a_sweep_and_stops_a_bad_child_saying_why(
 
 def test_it_names_what_children_logged_when_none_logged_the_metric(ws, src, control_worker,
                                                                    local_worker):  # fmt: skip
-    config = HyperDriveConfig(
-        run_config=src,
-        hyperparameter_sampling=RandomParameterSampling({"--quality": uniform(0.1, 0.9)}),
-        primary_metric_name="Accuracy",
-        primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
-        max_total_runs=1,
-    )
-    run = Experiment(ws, "tune").submit(config)
+    run = Experiment(ws, "tune").submit(_random_quality(src, "Accuracy", max_total_runs=1))
     run.wait_for_completion(show_output=False)
     assert run.get_best_run_by_primary_metric() is None
     assert run.get_details()["statusDetail"] == (
@@ -130,14 +134,7 @@ def test_it_stops_when_the_first_batch_all_fails(ws, src, control_worker, local_
 
 def test_cancel_cancels_every_child(ws, src, control_worker, local_worker):
     src.arguments = ["--epochs", 100]
-    config = HyperDriveConfig(
-        run_config=src,
-        hyperparameter_sampling=RandomParameterSampling({"--quality": uniform(0.1, 0.9)}),
-        primary_metric_name="acc",
-        primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
-        max_total_runs=4,
-        max_concurrent_runs=2,
-    )
+    config = _random_quality(src, "acc", max_total_runs=4, max_concurrent_runs=2)
     run = Experiment(ws, "tune").submit(config)
     deadline = time.monotonic() + 60
     while RunRow.objects.filter(parent_id=run.id, status="Running").count() < 1:

@@ -13,6 +13,11 @@ from mlstudio.sdk._surface import V1Surface
 from mlstudio.sdk.exceptions import UserErrorException
 
 
+def _registered_field(field: str) -> property:
+    """A read-only attribute: the registered version's `field`, None before registration."""
+    return property(lambda dataset: (dataset._registered or {}).get(field))
+
+
 class AbstractDataset(V1Surface):
     def __init__(self, workspace, definition: dict, _registered: dict | None = None,
                  _local_root: str | None = None):  # fmt: skip
@@ -23,21 +28,10 @@ class AbstractDataset(V1Surface):
 
     # --- identity ---------------------------------------------------------------------------
 
-    @property
-    def name(self) -> str | None:
-        return (self._registered or {}).get("name")
-
-    @property
-    def version(self) -> int | None:
-        return (self._registered or {}).get("version")
-
-    @property
-    def id(self) -> str | None:
-        return (self._registered or {}).get("id")
-
-    @property
-    def description(self) -> str | None:
-        return (self._registered or {}).get("description")
+    name = _registered_field("name")
+    version = _registered_field("version")
+    id = _registered_field("id")
+    description = _registered_field("description")
 
     @property
     def tags(self) -> dict:

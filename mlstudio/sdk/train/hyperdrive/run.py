@@ -111,9 +111,9 @@ class HyperDriveRun(Run):
             time.sleep(POLL_SECONDS)
         details = self.get_details()
         if show_output:
-            out.write(f"\nExecution Summary\n{'=' * 17}\nRunId: {self.id}\n")
-            out.write(f"Status: {details['status']} {details.get('statusDetail', '')}\n")
-            out.flush()
+            self._write_summary(
+                out, f"Status: {details['status']} {details.get('statusDetail', '')}\n"
+            )
         if raise_on_error and details["status"] == "Failed":
             raise ActivityFailedException(
                 f"Run {self.id} ended Failed: {details.get('statusDetail') or 'see its children'}"
