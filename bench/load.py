@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import multiprocessing
 import os
 import sys
@@ -55,7 +56,7 @@ def run(quick: bool) -> list[Figure]:
     with BenchStudio(slots=runs) as studio:
         memory = PeakMemory(studio.process.pid)
         memory.start()
-        delays, lost, events, failed = _load(studio, runs, rate, seconds)
+        delays, lost, events, failed, connects = _load(studio, runs, rate, seconds)
         memory.stop()
     delays.sort()
     lines = runs * WATCHERS_PER_RUN * rate * seconds
@@ -65,6 +66,9 @@ def run(quick: bool) -> list[Figure]:
         Figure("load: runs not Completed", len(failed), "runs", 0),
         Figure("load: print -> watcher p50", _percentile(delays, 0.5) * 1000, "ms"),
         Figure("load: print -> watcher p99", _percentile(delays, 0.99) * 1000, "ms", 250),
+        # Lines printed while a watcher connects reach it only once it has connected.
+        Figure("load: watcher connect -> first event p50", _percentile(connects, 0.5), "s"),
+        Figure("load: watcher connect -> first event p99", _percentile(connects, 0.99), "s"),
         Figure("load: log events per line received", events / max(1, lines - lost), "events"),
         Figure("load: peak memory of the studio's processes", memory.peak / 2**20, "MiB"),
     ]
@@ -83,27 +87,30 @@ def _load(studio: BenchStudio, runs: int, rate: int, seconds: int):
     url = studio.url.replace("http", "ws")
     with multiprocessing.get_context("spawn").Pool(WATCHER_PROCESSES) as pool:
         results = pool.starmap(_watch_share, [(url, studio.token, share) for share in shares])
-    pairs = sorted(d for share in results for watched, _, _ in share for d in watched)
+    watchers = [watcher for share in results for watcher in share]
+    pairs = sorted(d for watched, *_ in watchers for d in watched)
     _print_by_window(pairs)
     delays = [delay for _, delay in pairs]
-    lost = sum(rate * seconds - seen for share in results for _, seen, _ in share)
-    events = sum(count for share in results for _, _, count in share)
+    lost = sum(rate * seconds - seen for _, seen, _, _ in watchers)
+    events = sum(count for _, _, count, _ in watchers)
+    connects = sorted(first for *_, first in watchers)
     failed = [r for r in submitted if r.get_status() != "Completed"]
     for r in failed:
         print(f"{r.id}: {r.get_status()}: {r.get_details().get('statusDetail')}", file=sys.stderr)
-    return delays, lost, events, failed
+    return delays, lost, events, failed, connects
 
 
-def _watch_share(url: str, token: str, run_ids: list[str]) -> list[tuple[list[float], int, int]]:
+def _watch_share(url: str, token: str, run_ids: list[str]) -> list[tuple]:
     async def watch_all():
         return await asyncio.gather(*(_watch(url, token, run_id) for run_id in run_ids))
 
     return asyncio.run(watch_all())
 
 
-async def _watch(url: str, token: str, run_id: str) -> tuple[list[tuple[float, float]], int, int]:
+async def _watch(url: str, token: str, run_id: str) -> tuple:
     """Like the run page: on a dropped connection, connect again and ask for what follows the
-    bytes it has (the reconnects count as events)."""
+    bytes it has (the reconnects count as events). Returns the (printed at, delay) pairs, the
+    lines seen, the events, and the seconds from connecting to the first event."""
     import websockets
 
     watcher = _Watcher()
@@ -118,7 +125,7 @@ async def _watch(url: str, token: str, run_id: str) -> tuple[list[tuple[float, f
                     watcher.take(json.loads(await sock.recv()))
         except websockets.ConnectionClosedError:
             watcher.events += 1
-    return watcher.delays, watcher.seen, watcher.events
+    return watcher.delays, watcher.seen, watcher.events, watcher.first
 
 
 class _Watcher:
@@ -130,9 +137,12 @@ class _Watcher:
         # Lines printed before the watcher was there come from the store, not live: they
         # count for loss and order, not for delay.
         self.connected = time.time()
+        self.first = float("nan")
 
     def take(self, event: dict) -> None:
         now = time.time()
+        if math.isnan(self.first):
+            self.first = now - self.connected
         if event["kind"] == "status" and event["status"] in ("Completed", "Failed"):
             self.done = True
         if event["kind"] != "log" or event["name"] != LOG:

@@ -8,6 +8,7 @@ the client has and a live message is filled from the store.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from urllib.parse import parse_qs
 
@@ -38,7 +39,9 @@ class RunConsumer(MemberConsumer):
             fields=["status", "status_detail", "status_history"]
         )
         await self.send_json(status_event(self.run))
-        names = await database_sync_to_async(store.log_files)(self.run.pk)
+        # The logs are files: they are read in a thread of their own, not in the one thread
+        # every consumer's database calls share (100 watchers connecting at once queued there).
+        names = await asyncio.to_thread(store.log_files, self.run.pk)
         for name in sorted(set(names) | set(self.positions)):
             await self.catch_up(name, names.get(name, 0))
 
@@ -46,8 +49,8 @@ class RunConsumer(MemberConsumer):
         """Send the stored bytes of `name` from the client's position up to `until`."""
         position = self.positions.get(name, 0)
         while position < until:
-            text, following = await database_sync_to_async(store.read_log)(
-                self.run.pk, name, position, min(store.READ_CHUNK, until - position)
+            text, following = await asyncio.to_thread(
+                store.read_log, self.run.pk, name, position, min(store.READ_CHUNK, until - position)
             )
             if following == position:
                 break

@@ -73,6 +73,15 @@ class MemberConsumer(AsyncJsonWebsocketConsumer):
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
+    async def dispatch(self, message):
+        # Channels closes stale database connections before every message, in a thread hop;
+        # live events only forward what arrived, so they skip it (one hop per event for each
+        # watcher was most of the web server's time under load).
+        if message["type"] == "live.event":
+            await self.live_event(message)
+        else:
+            await super().dispatch(message)
+
     async def live_event(self, message):
         await self.send_json(message["event"])
 
