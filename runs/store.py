@@ -83,6 +83,18 @@ def read_log(run_id: str, name: str, offset: int, limit: int = READ_CHUNK) -> tu
     return data.decode("utf-8", "replace"), offset + len(data)
 
 
+def read_log_tail(run_id: str, name: str, size: int, limit: int) -> tuple[str, int, int]:
+    """The whole lines among the last `limit` of the first `size` bytes of a log: the text,
+    the offset it starts at and the offset that follows it (a viewer's first screen)."""
+    start = max(0, size - limit)
+    text, following = read_log(run_id, name, start, size - start)
+    if start > 0:  # the read began inside a line: drop that line's end
+        cut = text.find("\n") + 1
+        start += len(text[:cut].encode())
+        text = text[cut:]
+    return text, start, following
+
+
 class AppendLog:
     """One log file opened for appending; each append returns the offset it was written at."""
 

@@ -66,6 +66,11 @@ def run_detail(request, name: str, run_id: str):
     workspace, membership = workspace_get_for_user(user=request.user, name=name)
     run = selectors.run_get_for_user(user=request.user, workspace_name=name, run_id=run_id)
     logs = store.log_files(run.pk)
+    # The script's log tail is in the page itself: it shows at the first paint, with no
+    # request after the modules load.
+    tail, tail_start, tail_end = store.read_log_tail(
+        run.pk, store.USER_LOG, logs.get(store.USER_LOG, 0), LOG_TAIL
+    )
     context = {
         "workspace": workspace,
         "membership": membership,
@@ -80,12 +85,13 @@ def run_detail(request, name: str, run_id: str):
         "snapshot_files": run.snapshot.manifest if run.snapshot else [],
         "api": f"/api/workspaces/{name}/runs/{run.pk}",
         "is_final": run.status in FINAL_STATUSES,
-        "log_tail_url": _log_tail_url(f"/api/workspaces/{name}/runs/{run.pk}", logs),
+        "log_tail": tail,
         "page_data": {
             "api": f"/api/workspaces/{name}/runs/{run.pk}",
             "runId": run.pk,
             "ws": f"/ws/runs/{run.pk}/",
             "logs": logs,
+            "tail": {"start": tail_start, "end": tail_end},
             "plotly": static("vendor/plotly/plotly.min.js"),
             "final": run.status in FINAL_STATUSES,
             "statusAge": _status_age(run),
@@ -96,14 +102,6 @@ def run_detail(request, name: str, run_id: str):
 
 # How much of a log's end the run page shows first: run.js's TAIL.
 LOG_TAIL = 256 * 1024
-
-
-def _log_tail_url(api: str, logs: dict[str, int]) -> str:
-    """The request run.js makes first for the script's log, so the page can ask for it while
-    its modules load (a preload), instead of after."""
-    end = logs.get(store.USER_LOG, 0)
-    start = max(0, end - LOG_TAIL)
-    return f"{api}/logs/{store.USER_LOG}?offset={start}&limit={end - start}"
 
 
 def _status_age(run: Run) -> float:

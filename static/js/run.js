@@ -3,7 +3,7 @@ import { api, FINAL, liveSocket, loadScript, setStatus } from "./common.js";
 import { fileTree } from "./file_tree.js";
 
 const page = JSON.parse(document.getElementById("page-data").textContent);
-const TAIL = 256 * 1024;  // runs/views.py LOG_TAIL: the page preloads the first read
+const TAIL = 256 * 1024;  // runs/views.py LOG_TAIL: the page comes with the script log's tail
 
 // --- tabs: arrow keys move between them, as the WAI-ARIA pattern asks ---------------------
 const tabs = [...document.querySelectorAll("[role=tab]")];
@@ -411,7 +411,12 @@ function tabFromHash() {
 window.addEventListener("hashchange", tabFromHash);
 tabFromHash();
 showElapsed(statusBadge.textContent);
-showLog();
+// The page came with the tail of the script's log, the first choice; a browser that restored
+// another choice reads that one.
+if (logChoice.selectedIndex === 0) {
+  [shownStart, shownEnd] = [page.tail.start, page.tail.end];
+  logView.scrollTop = logView.scrollHeight;
+} else showLog();
 liveSocket(page.ws, {
   offsets: () => ({ ...ends }),
   onEvent(event) {

@@ -1,6 +1,7 @@
 """Run files over the API: listing, downloads, and paths that must never leave the run."""
 
 import io
+import json
 import zipfile
 
 import pytest
@@ -101,3 +102,21 @@ def test_it_serves_plotly_from_the_package(owner, logged_in):
     from django.contrib.staticfiles import finders
 
     assert finders.find("vendor/plotly/plotly.min.js")
+
+
+def test_the_run_page_comes_with_the_log_tail_in_whole_lines(owner, run, logged_in, monkeypatch):
+    from runs import views
+
+    monkeypatch.setattr(views, "LOG_TAIL", 20)  # the tail starts inside the second line
+    lines = ["first line\n", "second <b>line</b>\n", "the end\n"]
+    store.run_file(run.pk, store.USER_LOG).write_text("".join(lines))
+    page = logged_in(owner).get(f"/w/lab/runs/{run.pk}/").content.decode()
+    shown = page.split('aria-label="Log output">\n', 1)[1].split("</pre>", 1)[0]
+    assert shown == "the end\n"  # the cut line is left out, not shown from its middle
+    data = page.split('id="page-data" type="application/json">', 1)[1].split("</script>")[0]
+    size = len("".join(lines).encode())
+    assert json.loads(data)["tail"] == {"start": size - len("the end\n"), "end": size}
+
+    monkeypatch.setattr(views, "LOG_TAIL", 1000)
+    page = logged_in(owner).get(f"/w/lab/runs/{run.pk}/").content.decode()
+    assert "second &lt;b&gt;line&lt;/b&gt;\nthe end\n</pre>" in page  # escaped, never markup
