@@ -6,6 +6,8 @@ has to keep them."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from mlstudio.sdk import Dataset, UserErrorException
@@ -133,3 +135,46 @@ def test_uvicorn_sends_a_large_file_as_it_reads_it(server, owner, workspace, tmp
     assert body == (folder / "rows.csv").read_bytes()
     dataset = Dataset.Tabular.from_delimited_files((datastore, "big/rows.csv"), validate=False)
     pandas.testing.assert_frame_equal(dataset.to_pandas_dataframe(), _peer(folder / "rows.csv"))
+
+
+def _files_in(cache):
+    return sorted(p.name for p in cache.rglob("*") if p.is_file())
+
+
+def test_a_first_read_that_fails_keeps_nothing_in_the_cache(ws, tmp_path, monkeypatch):
+    """The first read parses the file as it arrives: a parse error leaves no part behind."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "rows.csv").write_text("a,b\n1,2\n" + "5,6\n" * 100_000 + "3,4,5\n")
+    datastore = _uploaded(ws, folder, "bad")
+    dataset = Dataset.Tabular.from_delimited_files((datastore, "bad/rows.csv"), validate=False)
+    with pytest.raises(UserErrorException, match=r"bad/rows.csv: .*line 100003"):
+        dataset.to_pandas_dataframe()
+    assert _files_in(cache) == []
+
+
+def test_a_registered_version_reads_its_pinned_content_and_damage_is_refused(
+    ws, tmp_path, monkeypatch
+):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    folder = tmp_path / "pinned"
+    folder.mkdir()
+    (folder / "rows.csv").write_text("a,b\n1,2\n")
+    datastore = _uploaded(ws, folder, "pinned")
+    Dataset.Tabular.from_delimited_files((datastore, "pinned/rows.csv")).register(ws, "rows")
+    (folder / "rows.csv").write_text("a,b\n9,9\n")  # the datastore's file changes afterwards
+    datastore.upload(str(folder), target_path="pinned", overwrite=True, show_progress=False)
+    registered = Dataset.get_by_name(ws, "rows")
+    assert registered.to_pandas_dataframe().to_dict("list") == {"a": [1], "b": [2]}
+
+    # A fake of bytes damaged on the way (nothing here corrupts a loopback transfer): the
+    # manifest pins another sha256 than the bytes that arrive.
+    shutil.rmtree(cache)
+    damaged = [{**entry, "sha256": "0" * 64} for entry in registered._manifest()]
+    monkeypatch.setattr(type(registered), "_manifest", lambda self: damaged)
+    with pytest.raises(UserErrorException, match="does not have the content the dataset pinned"):
+        registered.to_pandas_dataframe()
+    assert _files_in(cache) == []
