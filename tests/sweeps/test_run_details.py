@@ -2,30 +2,18 @@
 workers): the view follows the sweep to its end and shows every child with its
 hyperparameters and best primary metric, the best child marked."""
 
-import textwrap
-
 import pytest
 
 from mlstudio.sdk import Experiment, ScriptRunConfig, Workspace
 from mlstudio.sdk._widget_html import render
 from mlstudio.sdk.train.hyperdrive import GridParameterSampling, HyperDriveConfig, choice
 from mlstudio.sdk.widgets import RunDetails
+from tests.sweeps.children import acc_child
 from workspaces import services
 
 pytestmark = pytest.mark.slow
 
-TRAIN = """
-    import argparse, time
-    from mlstudio.sdk import Run
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quality", type=float)
-    args = parser.parse_args()
-    run = Run.get_context()
-    for epoch in range(3):
-        run.log("acc", args.quality * (1 - epoch / 10))  # its best is its first value
-        run.flush()
-        time.sleep(0.2)
-"""
+TRAIN = acc_child("args.quality * (1 - epoch / 10)", pause=0.2)  # its best is its first value
 
 
 def test_run_details_of_a_sweep_shows_its_children_and_the_best(
@@ -33,7 +21,7 @@ def test_run_details_of_a_sweep_shows_its_children_and_the_best(
 ):
     token = services.api_token_create(user=owner, name="sdk")[1]
     ws = Workspace(name="lab", url=live_server.url, token=token)
-    (tmp_path / "train.py").write_text(textwrap.dedent(TRAIN))
+    (tmp_path / "train.py").write_text(TRAIN)
     config = HyperDriveConfig(
         run_config=ScriptRunConfig(source_directory=tmp_path, script="train.py"),
         hyperparameter_sampling=GridParameterSampling({"quality": choice(0.4, 0.8, 0.6)}),

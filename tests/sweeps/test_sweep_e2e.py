@@ -2,7 +2,6 @@
 worker (the sweep's controller steps) and a real local worker (the children)."""
 
 import json
-import textwrap
 import time
 
 import pytest
@@ -18,33 +17,29 @@ from mlstudio.sdk.train.hyperdrive import (
     uniform,
 )
 from runs.models import Run as RunRow
+from tests.sweeps.children import child_script
 
 pytestmark = pytest.mark.slow
 
-TRAIN = """
-    import argparse, time
-    from mlstudio.sdk import Run
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quality", type=float, default=0.5)
+TRAIN = child_script("""
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--fail", default="")
     args = parser.parse_args()
     if args.fail:
         raise SystemExit(f"cannot train: {args.fail}")
-    run = Run.get_context()
     for epoch in range(args.epochs):
         run.log("acc", args.quality * (epoch + 1) / args.epochs)
         run.log("loss", 1 - args.quality)
         run.flush()
         time.sleep(0.3)
-"""
+""")
 
 
 @pytest.fixture
 def src(tmp_path):
     folder = tmp_path / "project"
     folder.mkdir()
-    (folder / "train.py").write_text(textwrap.dedent(TRAIN))
+    (folder / "train.py").write_text(TRAIN)
     return ScriptRunConfig(
         source_directory=folder, script="train.py", arguments=["--epochs", 3, "--quality", 0.1]
     )

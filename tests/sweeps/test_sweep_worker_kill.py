@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
@@ -16,22 +15,12 @@ from mlstudio.sdk.train.hyperdrive import GridParameterSampling, HyperDriveConfi
 from runs.models import Metric, Run
 from sweeps.models import Sweep, Trial
 from tests import processes
+from tests.sweeps.children import acc_child
 from workspaces import services
 
 pytestmark = pytest.mark.slow
 
-TRAIN = """
-    import argparse, time
-    from mlstudio.sdk import Run
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quality", type=float)
-    args = parser.parse_args()
-    run = Run.get_context()
-    for epoch in range(3):
-        run.log("acc", args.quality * (epoch + 1) / 3)
-        run.flush()
-        time.sleep(0.5)
-"""
+TRAIN = acc_child("args.quality * (epoch + 1) / 3", pause=0.5)
 QUALITIES = (0.3, 0.9, 0.5, 0.7, 0.2, 0.6)
 
 
@@ -45,7 +34,7 @@ def test_a_killed_control_worker_loses_nothing(live_server, owner, workspace, lo
     ws = Workspace(name="lab", url=live_server.url, token=token)
     folder = tmp_path / "project"
     folder.mkdir()
-    (folder / "train.py").write_text(textwrap.dedent(TRAIN))
+    (folder / "train.py").write_text(TRAIN)
     config = HyperDriveConfig(
         run_config=ScriptRunConfig(source_directory=folder, script="train.py"),
         hyperparameter_sampling=GridParameterSampling({"quality": choice(*QUALITIES)}),

@@ -5,24 +5,18 @@ from __future__ import annotations
 
 from mlstudio.sdk._surface import module_getattr
 from mlstudio.sdk.train._distributed import Gloo, Mpi, Nccl, ParameterServer
-from mlstudio.sdk.train.estimator import Estimator
+from mlstudio.sdk.train.estimator import _FrameworkEstimator
 
 
-class PyTorch(Estimator):
+class PyTorch(_FrameworkEstimator):
     _framework_packages = ("torch",)
     _curated = "MLStudio-PyTorch-CPU"
-
-    @staticmethod
-    def get_supported_versions(current_version=None) -> list[str]:
-        return ["2.13"]
+    _supported_versions = ("2.13",)
 
 
-class TensorFlow(Estimator):
+class TensorFlow(_FrameworkEstimator):
     _framework_packages = ("tensorflow",)
-
-    @staticmethod
-    def get_supported_versions(current_version=None) -> list[str]:
-        return ["2"]
+    _supported_versions = ("2",)
 
 
 __all__ = ["Gloo", "Mpi", "Nccl", "ParameterServer", "PyTorch", "TensorFlow"]

@@ -180,4 +180,15 @@ class Estimator(V1Surface):
         return f"{type(self).__name__}(entry_script={self._config.script!r})"
 
 
+class _FrameworkEstimator(Estimator):
+    """An estimator for one framework (PyTorch, TensorFlow, SKLearn): v1 asks it, not the plain
+    Estimator, which framework versions it supports."""
+
+    _supported_versions: tuple[str, ...] = ()
+
+    @classmethod
+    def get_supported_versions(cls, current_version=None) -> list[str]:
+        return list(cls._supported_versions)
+
+
 __all__ = ["ContainerRegistry", "Estimator"]

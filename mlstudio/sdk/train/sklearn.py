@@ -3,16 +3,13 @@ runs in MLStudio's curated MLStudio-SKLearn environment."""
 
 from __future__ import annotations
 
-from mlstudio.sdk.train.estimator import Estimator
+from mlstudio.sdk.train.estimator import _FrameworkEstimator
 
 
-class SKLearn(Estimator):
+class SKLearn(_FrameworkEstimator):
     _framework_packages = ("scikit-learn",)
     _curated = "MLStudio-SKLearn"
-
-    @staticmethod
-    def get_supported_versions(current_version=None) -> list[str]:
-        return ["1.9"]
+    _supported_versions = ("1.9",)
 
 
 __all__ = ["SKLearn"]
