@@ -1,7 +1,8 @@
 """`/ws/runs/<run id>/`: a run's status, log and file events, resumable from per-log offsets.
 
 A client connects with `?offsets={"user_logs/std_log.txt": 1234}` (URL-encoded JSON) and gets
-exactly the bytes after each offset, then the live ones: no gap, no duplicate, in order. The
+exactly the bytes after each offset, then the live ones: no gap, no duplicate, in order. It
+also gets a file event for every file the run has when it connects. The
 store is the truth: live messages only say what was appended where, and any gap between what
 the client has and a live message is filled from the store.
 """
@@ -44,6 +45,10 @@ class RunConsumer(MemberConsumer):
         names = await asyncio.to_thread(store.log_files, self.run.pk)
         for name in sorted(set(names) | set(self.positions)):
             await self.catch_up(name, names.get(name, 0))
+        # Files have no offsets to resume from: the client hears of every file there is now,
+        # so one written while it was connecting (its event sent to nobody) is not missed.
+        for found in await asyncio.to_thread(store.list_files, self.run.pk):
+            await self.send_json(live.file_event(found["name"], found["size"]))
 
     async def catch_up(self, name: str, until: int) -> None:
         """Send the stored bytes of `name` from the client's position up to `until`."""

@@ -141,3 +141,19 @@ async def test_it_keeps_a_watcher_connected_through_a_quiet_spell(owner, workspa
     event = await communicator.receive_json_from(timeout=10)
     assert (event["kind"], event["status"]) == ("status", "Preparing")
     await communicator.disconnect()
+
+
+async def test_it_tells_a_client_of_the_files_written_before_it_listened(owner, workspace, api_as):
+    """A file written while the page connected had its event sent to nobody: the client hears
+    of every file there is once it listens (the browser's file tree adds what it lacks)."""
+    client = await database_sync_to_async(api_as)(owner)
+    run_id = await database_sync_to_async(submit_true)(client, workspace, owner)
+    written = store.run_dir(run_id) / "logs" / "x.txt"
+    written.parent.mkdir(parents=True)
+    written.write_text("a log of its own\n")
+    communicator = connect(client.raw_token, run_id)
+    assert (await communicator.connect())[0]
+    events = [await communicator.receive_json_from(timeout=10) for _ in range(2)]
+    await communicator.disconnect()
+    assert events[0]["kind"] == "status"
+    assert events[1] == {"kind": "file", "name": "logs/x.txt", "size": 17}
