@@ -3,9 +3,7 @@ entries (hashes cached between calls, as for snapshots), and fetch files, each c
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import os
 import shutil
 import tempfile
@@ -78,30 +76,18 @@ def _hashed(root: Path, found: list[_Found]) -> list[ManifestEntry]:
 def fetch(client: Client, url: str, entry: dict, target: Path, progress=None,
           damaged: str = "") -> None:  # fmt: skip
     """One file into `target`, replaced by a rename after its sha256 matched (when known)."""
-    with fetching(client, url, entry, target, progress=progress, damaged=damaged):
-        pass  # what is not read inside is copied on the way out
-
-
-@contextlib.contextmanager
-def fetching(client: Client, url: str, entry: dict, target: Path, progress=None,
-             damaged: str = ""):  # fmt: skip
-    """A readable stream of one file as it arrives, written to `target` on the way: a reader
-    (pandas' parser) works while the rest is still coming. On leaving, the rest is copied and
-    the file renamed into place once its sha256 matched; on an error, nothing is kept."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with (
         client.open("GET", url) as answer,
         tempfile.NamedTemporaryFile(dir=target.parent, prefix=".part-", delete=False) as out,
     ):
-        tee = _Tee(answer, out, progress)
-        try:
-            yield io.BufferedReader(tee, CHUNK_SIZE)
-            while tee.readinto(bytearray(CHUNK_SIZE)):
-                pass
-        except BaseException:
-            os.unlink(out.name)
-            raise
-    if entry.get("sha256") and tee.digest.hexdigest() != entry["sha256"]:
+        digest = hashlib.sha256()
+        while chunk := answer.read(CHUNK_SIZE):
+            digest.update(chunk)
+            out.write(chunk)
+            if progress is not None:
+                progress(len(chunk))
+    if entry.get("sha256") and digest.hexdigest() != entry["sha256"]:
         os.unlink(out.name)
         raise UserErrorException(
             damaged
@@ -111,27 +97,6 @@ def fetching(client: Client, url: str, entry: dict, target: Path, progress=None,
         )
     os.chmod(out.name, entry.get("mode", 0o644))
     os.replace(out.name, target)
-
-
-class _Tee(io.RawIOBase):
-    """Reads from an HTTP answer, hashing and writing each piece to `out` as it passes."""
-
-    def __init__(self, answer, out, progress):
-        self.answer, self.out, self.progress = answer, out, progress
-        self.digest = hashlib.sha256()
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        count = self.answer.readinto(buffer)
-        if count:
-            piece = memoryview(buffer)[:count]
-            self.digest.update(piece)
-            self.out.write(piece)
-            if self.progress is not None:
-                self.progress(count)
-        return count
 
 
 def confined(root: Path, relative: str) -> Path:

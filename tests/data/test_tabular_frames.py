@@ -141,20 +141,6 @@ def _files_in(cache):
     return sorted(p.name for p in cache.rglob("*") if p.is_file())
 
 
-def test_a_first_read_that_fails_keeps_nothing_in_the_cache(ws, tmp_path, monkeypatch):
-    """The first read parses the file as it arrives: a parse error leaves no part behind."""
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
-    folder = tmp_path / "bad"
-    folder.mkdir()
-    (folder / "rows.csv").write_text("a,b\n1,2\n" + "5,6\n" * 100_000 + "3,4,5\n")
-    datastore = _uploaded(ws, folder, "bad")
-    dataset = Dataset.Tabular.from_delimited_files((datastore, "bad/rows.csv"), validate=False)
-    with pytest.raises(UserErrorException, match=r"bad/rows.csv: .*line 100003"):
-        dataset.to_pandas_dataframe()
-    assert _files_in(cache) == []
-
-
 def test_a_registered_version_reads_its_pinned_content_and_damage_is_refused(
     ws, tmp_path, monkeypatch
 ):

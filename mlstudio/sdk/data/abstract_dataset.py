@@ -93,19 +93,15 @@ class AbstractDataset(V1Surface):
 
     def _cached(self, entries: list[dict]) -> Path:
         """The files in a local cache folder keyed by their hashes, fetched once."""
-        folder, complete = self._cache_place(entries)
-        if not complete:
-            self._fetch_all(entries, folder, overwrite=True)
-            (folder / ".complete").write_text("")
-        return folder
-
-    def _cache_place(self, entries: list[dict]) -> tuple[Path, bool]:
-        """The local folder of these files (a cache keyed by their hashes), and whether it
-        holds them all."""
         if self._local_root:
-            return Path(self._local_root), True
-        folder = files.cache_home() / "datasets" / files.digest_of(entries)
-        return folder, (folder / ".complete").exists()
+            return Path(self._local_root)
+        key = files.digest_of(entries)
+        folder = files.cache_home() / "datasets" / key
+        done = folder / ".complete"
+        if not done.exists():
+            self._fetch_all(entries, folder, overwrite=True)
+            done.write_text("")
+        return folder
 
     # --- registration -----------------------------------------------------------------------
 

@@ -3,7 +3,6 @@ pandas DataFrame on the client (pandas, and pyarrow for parquet, are needed only
 
 from __future__ import annotations
 
-from mlstudio.sdk import _data_files as files
 from mlstudio.sdk.data.abstract_dataset import AbstractDataset
 from mlstudio.sdk.exceptions import UserErrorException
 
@@ -23,23 +22,10 @@ class TabularDataset(AbstractDataset):
     def to_pandas_dataframe(self, on_error="null", out_of_range_datetime="null"):
         pandas = _pandas()
         entries = self._manifest()
-        folder, complete = self._cache_place(entries)
-        if complete:
-            frames = [self._read(pandas, folder / e["path"], e) for e in entries]
-        else:  # a first read parses each file as it arrives, and keeps it for the next
-            frames = [self._read_arriving(pandas, folder, e) for e in entries]
-            (folder / ".complete").write_text("")
+        folder = self._cached(entries)
+        frames = [self._read(pandas, folder / e["path"], e) for e in entries]
         frame = pandas.concat(frames, ignore_index=True) if len(frames) != 1 else frames[0]
         return self._transformed(frame)
-
-    def _read_arriving(self, pandas, folder, entry):
-        if self._definition.get("format") == "parquet":  # its reader seeks: the whole file
-            self._fetch_all([entry], folder, overwrite=True)
-            return self._read(pandas, folder / entry["path"], entry)
-        target = files.confined(folder, entry["path"])
-        url = self._file_url(entry)
-        with files.fetching(self._workspace._client, url, entry, target) as arriving:
-            return self._read(pandas, arriving, entry)
 
     def _read(self, pandas, path, entry):
         options = self._definition.get("options") or {}
