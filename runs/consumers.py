@@ -40,14 +40,15 @@ class RunConsumer(MemberConsumer):
             fields=["status", "status_detail", "status_history"]
         )
         await self.send_json(status_event(self.run))
-        # The logs are files: they are read in a thread of their own, not in the one thread
-        # every consumer's database calls share (100 watchers connecting at once queued there).
-        names = await asyncio.to_thread(store.log_files, self.run.pk)
+        # The run's files are read in a thread of their own, not in the one thread every
+        # consumer's database calls share (100 watchers connecting at once queued there).
+        files = await asyncio.to_thread(store.list_files, self.run.pk)
+        names = store.logs_among(files)
         for name in sorted(set(names) | set(self.positions)):
             await self.catch_up(name, names.get(name, 0))
-        # Files have no offsets to resume from: the client hears of every file there is now,
-        # so one written while it was connecting (its event sent to nobody) is not missed.
-        for found in await asyncio.to_thread(store.list_files, self.run.pk):
+        # Files have no offsets to resume from: the client hears of every file there was, so
+        # one written while it was connecting (its event sent to nobody) is not missed.
+        for found in files:
             await self.send_json(live.file_event(found["name"], found["size"]))
 
     async def catch_up(self, name: str, until: int) -> None:

@@ -63,22 +63,18 @@ def log_files(run_id: str) -> dict[str, int]:
     return found
 
 
+def logs_among(files: list[dict]) -> dict[str, int]:
+    """The logs in a `list_files` listing and their sizes (what `log_files` reads), for a
+    caller that lists every file anyway."""
+    return {f["name"]: f["size"] for f in files if LOG_NAME.fullmatch(f["name"])}
+
+
 def read_log(run_id: str, name: str, offset: int, limit: int = READ_CHUNK) -> tuple[str, int]:
     """Text after byte `offset`, at most `limit` bytes, cut at a UTF-8 boundary.
 
     Returns the text and the offset that follows it. A log not written yet reads as empty.
     """
-    if not LOG_NAME.fullmatch(name):
-        raise NotFound(
-            f"{name!r} is not a log name; logs are user_logs/*.txt and system_logs/*.txt."
-        )
-    path = run_file(run_id, name)
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(offset)
-            data = handle.read(limit)
-    except FileNotFoundError:
-        return "", offset
+    data = _log_bytes(run_id, name, offset, limit)
     data = data[: utf8_boundary(data)]
     return data.decode("utf-8", "replace"), offset + len(data)
 
@@ -87,12 +83,25 @@ def read_log_tail(run_id: str, name: str, size: int, limit: int) -> tuple[str, i
     """The whole lines among the last `limit` of the first `size` bytes of a log: the text,
     the offset it starts at and the offset that follows it (a viewer's first screen)."""
     start = max(0, size - limit)
-    text, following = read_log(run_id, name, start, size - start)
-    if start > 0:  # the read began inside a line: drop that line's end
-        cut = text.find("\n") + 1
-        start += len(text[:cut].encode())
-        text = text[cut:]
-    return text, start, following
+    data = _log_bytes(run_id, name, start, size - start)
+    if start > 0:  # the read began inside a line, perhaps inside a character: drop that line
+        cut = data.find(b"\n") + 1
+        start, data = start + cut, data[cut:]
+    data = data[: utf8_boundary(data)]
+    return data.decode("utf-8", "replace"), start, start + len(data)
+
+
+def _log_bytes(run_id: str, name: str, offset: int, limit: int) -> bytes:
+    if not LOG_NAME.fullmatch(name):
+        raise NotFound(
+            f"{name!r} is not a log name; logs are user_logs/*.txt and system_logs/*.txt."
+        )
+    try:
+        with open(run_file(run_id, name), "rb") as handle:
+            handle.seek(offset)
+            return handle.read(limit)
+    except FileNotFoundError:
+        return b""
 
 
 class AppendLog:

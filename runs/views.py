@@ -65,7 +65,8 @@ def run_children_table(request, name: str, run_id: str):
 def run_detail(request, name: str, run_id: str):
     workspace, membership = workspace_get_for_user(user=request.user, name=name)
     run = selectors.run_get_for_user(user=request.user, workspace_name=name, run_id=run_id)
-    logs = store.log_files(run.pk)
+    files = store.list_files(run.pk)
+    logs = store.logs_among(files)
     # The script's log tail is in the page itself: it shows at the first paint, with no
     # request after the modules load.
     tail, tail_start, tail_end = store.read_log_tail(
@@ -80,7 +81,7 @@ def run_detail(request, name: str, run_id: str):
         "properties": properties_without_git(run.properties),
         # The script's own output first: what the viewer shows unless another log is chosen.
         "log_names": [store.USER_LOG, *sorted({store.SYSTEM_LOG, *logs} - {store.USER_LOG})],
-        "files": store.list_files(run.pk),
+        "files": files,
         "children": run.children.order_by("number"),
         "snapshot_files": run.snapshot.manifest if run.snapshot else [],
         "api": f"/api/workspaces/{name}/runs/{run.pk}",

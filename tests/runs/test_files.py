@@ -120,3 +120,12 @@ def test_the_run_page_comes_with_the_log_tail_in_whole_lines(owner, run, logged_
     monkeypatch.setattr(views, "LOG_TAIL", 1000)
     page = logged_in(owner).get(f"/w/lab/runs/{run.pk}/").content.decode()
     assert "second &lt;b&gt;line&lt;/b&gt;\nthe end\n</pre>" in page  # escaped, never markup
+
+
+def test_a_log_tail_that_starts_inside_a_character_keeps_its_offsets(run):
+    log = "ééé\nthe end\n".encode()
+    store.run_file(run.pk, store.USER_LOG).write_bytes(log)
+    # the last len(log) - 1 bytes start inside the first "é": that line is dropped, and the
+    # offsets are those of the stored bytes, not of the text decoded with replacements
+    text, start, end = store.read_log_tail(run.pk, store.USER_LOG, len(log), len(log) - 1)
+    assert (text, start, end) == ("the end\n", log.index(b"the end"), len(log))
