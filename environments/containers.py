@@ -124,7 +124,8 @@ class ContainerRun:
     """A run's script in a container: its image and command, the host folder it works in
     (`workdir`), its variables, and the folder holding the studio's `mlstudio` package.
     `user` is who the script runs as (user[:group], None for the image's own); `network`
-    False gives it no network at all (`--network none`), True the host's."""
+    False gives it no network at all (`--network none`), True the host's. `read_only` are
+    folders under `workdir` mounted read-only over it (a mounted dataset's linked files)."""
 
     name: str
     image: str
@@ -136,6 +137,7 @@ class ContainerRun:
     arguments: Sequence[str] = ()
     user: str | None = None
     network: bool = True
+    read_only: Sequence[str] = ()
 
 
 def container_argv(run: ContainerRun) -> list[str]:
@@ -151,6 +153,9 @@ def container_argv(run: ContainerRun) -> list[str]:
     workdir = _absolute(run.workdir, "workdir")
     sdk_package = _absolute(str(Path(run.sdk_path) / "mlstudio"), "sdk_path")
     mounts = ["-v", f"{workdir}:{workdir}", "-v", f"{sdk_package}:{SDK_DIR}/mlstudio:ro"]
+    for folder in run.read_only:  # over the working folder's mount: nobody inside writes them
+        folder = _absolute(folder, "read_only")
+        mounts += ["-v", f"{folder}:{folder}:ro"]
     return ["docker", "run", *_run_options(run, workdir), *mounts, run.image, *run.argv]
 
 

@@ -195,9 +195,10 @@ class Execution:
         plan.env.update(
             mlflow_variables(run=self.run, env=plan.env, in_container=in_container, say=self.say)
         )
+        plan = preparing.datasets_read_only(plan, self.datasets)
         argv, env = self.process.place(plan, python=built.python)
         return preparing.datasets_materialize(self.run, self.definition, self.datasets, argv, env,
-                                              say=self.say)  # fmt: skip
+                                              say=self.say, in_container=in_container)  # fmt: skip
 
     def checks(self) -> list[Every]:
         def watch() -> None:

@@ -56,6 +56,7 @@ class ContainerSpec:
     shm_size: str | None
     arguments: tuple[str, ...]
     sdk_path: str
+    read_only: tuple[str, ...] = ()  # host folders mounted read-only at the same path
 
 
 @dataclass(frozen=True)

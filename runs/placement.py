@@ -28,6 +28,12 @@ _NETWORK_KEPT = (
     "of its own: it keeps the host's network. Install bubblewrap to cut it."
 )
 
+_READ_ONLY = {
+    False: "Read-only volumes in the container (linked dataset files): {}",
+    True: "Dataset folders copied into the container (the copies are the script's to "
+    "change; the store's files are not reached): {}",
+}
+
 
 def on_host(plan: LaunchPlan, *, python: str, workdir: Path,
             say: Callable[[str], None]) -> tuple[list[str], dict[str, str], type]:  # fmt: skip
@@ -68,6 +74,8 @@ def in_container(plan: LaunchPlan, container: RunContainer) -> tuple[list[str], 
         _mounted_for_image_user(spec.image, container)
     if user:  # a user the image does not know has no home of its own
         env = {**env, "HOME": "/tmp"}  # noqa: S108 - the container's own /tmp
+    if spec.read_only:
+        container.say(_READ_ONLY[container.copies_files].format(", ".join(spec.read_only)))
     network = settings.MLSTUDIO_RUN_NETWORK
     if not network:
         how = "come by copy" if container.copies_files else "come by mount"
@@ -76,7 +84,7 @@ def in_container(plan: LaunchPlan, container: RunContainer) -> tuple[list[str], 
                                   workdir=spec.workdir, env=env, sdk_path=spec.sdk_path,
                                   shm_size=spec.shm_size, arguments=list(spec.arguments),
                                   user=f"{user[0]}:{user[1]}" if user else None,
-                                  network=network)  # fmt: skip
+                                  network=network, read_only=spec.read_only)  # fmt: skip
     argv = start_container(run)
     return argv, containers.container_env(env)
 

@@ -170,16 +170,28 @@ def datasets_plan(run: Run, definition: RunDefinition, workdir: Path) -> tuple[R
                    environment_variables=variables), placed  # fmt: skip
 
 
+def datasets_read_only(plan: launch.LaunchPlan, placed: dict) -> launch.LaunchPlan:
+    """A container gets each linked (mounted or direct) input folder as a read-only volume
+    over its working folder: linked files share the store's inodes, and the script may run
+    as root there."""
+    folders = tuple(i["path"] for i in placed.values() if i["mode"] not in ("download", "upload"))
+    if plan.container is None or not folders:
+        return plan
+    return replace(plan, container=replace(plan.container, read_only=folders))
+
+
 def datasets_materialize(
-    run: Run, definition: RunDefinition, placed: dict, argv: list, env: dict, say
-) -> tuple[list, dict]:
+    run: Run, definition: RunDefinition, placed: dict, argv: list, env: dict, say, *,
+    in_container: bool,
+) -> tuple[list, dict]:  # fmt: skip
     """Make the planned folders, after the working folder went to the run user, so the
     linked (read-only) files stay the studio's; record the run's inputs."""
     if not placed:
         return argv, env
     workspace = run.experiment.workspace
-    # Linked files are the studio's, read-only: safe only when the script is another user.
-    zero_copy = isolation().user is not None
+    # Linked files are the studio's: safe when the script is another user, or in a container
+    # (a read-only volume, datasets_read_only, or a copy for an engine on another machine).
+    zero_copy = in_container or isolation().user is not None
     try:
         inputs_materialize(workspace=workspace, placed=placed, zero_copy=zero_copy, say=say)
     except UserError as exc:

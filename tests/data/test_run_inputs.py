@@ -13,6 +13,7 @@ from mlstudio.sdk import Dataset, Experiment, ScriptRunConfig
 from registry.models import ModelVersion
 from tests import processes
 
+pytest_plugins = ["tests.docker_fixtures"]
 pytestmark = pytest.mark.slow
 
 TRAIN = """
@@ -144,3 +145,50 @@ def test_an_output_folder_is_uploaded_and_registered_on_completion(ws, connected
     assert "registered as dataset scores:1" in _system_log(run, tmp_path)
     roles = list(DatasetUse.objects.values_list("role", "run_id"))
     assert roles == [("output", run.id)]
+
+
+BOXED = """
+    import errno, os, sys
+    mounted = sys.argv[2]
+    print("IN A CONTAINER", os.path.exists("/.dockerenv"))
+    print("MOUNT", sorted(os.listdir(os.path.join(mounted, "train"))))
+    try:
+        open(os.path.join(mounted, "train", "labels.bin"), "ab").write(b"x")
+        print("WROTE")
+    except OSError as exc:
+        print("REFUSED", errno.errorcode[exc.errno])
+    mounts = [line.split() for line in open("/proc/mounts")]
+    print("READ-ONLY VOLUME", any(m[1] == mounted and "ro" in m[3].split(",") for m in mounts))
+"""
+
+
+def test_a_mounted_dataset_is_a_read_only_volume_in_a_docker_run(
+    ws, connected_worker, docker_engine, mnist, tmp_path
+):
+    from mlstudio.sdk import Environment
+
+    datastore = ws.get_default_datastore()
+    datastore.upload(str(mnist), target_path="mnist", show_progress=False)
+    dataset = Dataset.File.from_files((datastore, "mnist/")).register(ws, "mnist")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "train.py").write_text(textwrap.dedent(BOXED))
+    env = Environment("boxed")
+    env.docker.enabled = True
+    env.python.user_managed_dependencies = True
+    env.python.interpreter_path = "python3"
+    mount = dataset.as_named_input("mnist").as_mount()
+    config = ScriptRunConfig(str(project), "train.py", environment=env, arguments=["--data", mount])
+    run = Experiment(ws, "data").submit(config)
+    run.wait_for_completion(show_output=False, raise_on_error=False)
+    log, system = _log(run, tmp_path), _system_log(run, tmp_path)
+    assert run.get_status() == "Completed", log + system
+    assert "IN A CONTAINER True" in log
+    assert "MOUNT ['images.bin', 'labels.bin']" in log
+    assert "REFUSED E" in log and "WROTE" not in log
+    assert "READ-ONLY VOLUME True" in log
+    assert "mounted read-only (linked, no copy)" in system
+    assert "Read-only volumes in the container (linked dataset files)" in system
+    again = tmp_path / "again"
+    Dataset.get_by_name(ws, "mnist").download(str(again))
+    assert (again / "train" / "labels.bin").read_bytes() == b"\x02" * 100

@@ -111,6 +111,26 @@ def test_it_mounts_the_sdk_read_only(container_name, tmp_path):
     assert any("Read-only file system" in line for _, _, line in lines)
 
 
+def test_it_mounts_a_read_only_folder_over_the_working_folder(container_name, tmp_path):
+    data = tmp_path / "datasets" / "mnist"
+    data.mkdir(parents=True)
+    (data / "labels.bin").write_bytes(b"\x02" * 10)
+    script = (
+        "import os; print('uid', os.geteuid()); open('beside.txt', 'w').write('ok'); "
+        f"open('{data}/labels.bin', 'ab').write(b'x')"
+    )
+    code, lines = run_in_container(container_name, tmp_path, script, read_only=[str(data)])
+
+    assert code == 1
+    said = [line for _, _, line in lines]
+    assert "uid 0" in said  # root in the container, which file modes would not stop
+    assert any("Read-only file system" in line for line in said)
+    assert (tmp_path / "beside.txt").read_text() == "ok"  # the rest stays writable
+    assert (data / "labels.bin").read_bytes() == b"\x02" * 10
+    with pytest.raises(ValueError, match="read_only must be an absolute path"):
+        script_argv(container_name, tmp_path, "pass", read_only=["datasets/mnist"])
+
+
 def test_it_applies_the_shm_size(container_name, tmp_path):
     code, lines = run_in_container(
         container_name,
