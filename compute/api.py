@@ -120,9 +120,8 @@ def target_list(request, ws: str):
 
 @router.post("/workspaces/{ws}/compute", response={201: TargetOut})
 def target_create(request, ws: str, payload: TargetIn):
-    target = services.target_create(
-        workspace=_workspace(request, ws, Role.CONTRIBUTOR), user=request.user, **payload.dict()
-    )
+    workspace = _workspace(request, ws, Role.CONTRIBUTOR)
+    target = services.target_create(workspace=workspace, user=request.user, **payload.dict())
     return Status(201, target_out(target))
 
 

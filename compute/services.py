@@ -56,19 +56,10 @@ def target_local_ensure(*, workspace: Workspace) -> ComputeTarget:
 
 
 def target_create(
-    *,
-    workspace: Workspace,
-    user,
-    name: str,
-    type: str,
-    vm_size: str = "",
-    min_nodes: int = 0,
-    max_nodes: int | None = None,
-    idle_seconds_before_scaledown: int | None = None,
-    docker_host: str = "",
-    description: str = "",
-    tags: dict | None = None,
-) -> ComputeTarget:
+    *, workspace: Workspace, user, name: str, type: str, vm_size: str = "", min_nodes: int = 0,
+    max_nodes: int | None = None, idle_seconds_before_scaledown: int | None = None,
+    docker_host: str = "", description: str = "", tags: dict | None = None,
+) -> ComputeTarget:  # fmt: skip
     """Register a docker or cluster target; refuse bad values before anything is stored."""
     _check_name(name)
     if type not in (TargetType.DOCKER, TargetType.CLUSTER):

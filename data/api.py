@@ -15,6 +15,7 @@ from ninja import Query, Router, Schema, Status
 
 from data import blob_batch, datasets, services
 from data.models import DatasetVersion, Datastore
+from mlstudio.schemas import VersionOut
 from runs.snapshot_api import BINARY_BODY, ManifestEntry
 from workspaces.auth import request_token
 from workspaces.models import Role, Workspace
@@ -99,10 +100,7 @@ class DataRegisterIn(Schema):
     create_new_version: bool = False
 
 
-class DatasetOut(Schema):
-    id: str
-    name: str
-    version: int
+class DatasetOut(VersionOut):
     kind: str
     description: str
     tags: dict[str, str]

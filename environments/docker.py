@@ -335,16 +335,9 @@ def _build(
     lines = _LineSplitter(log)
     try:
         events = engine.api.build(
-            fileobj=context,
-            custom_context=True,
-            tag=tag,
-            rm=True,
-            forcerm=True,
-            pull=False,
-            decode=True,
-            network_mode="host",
-            buildargs=_build_args(dockerfile),
-        )
+            fileobj=context, custom_context=True, tag=tag, buildargs=_build_args(dockerfile),
+            rm=True, forcerm=True, pull=False, decode=True, network_mode="host",
+        )  # fmt: skip
         for event in events:
             if "stream" in event:
                 lines.feed(event["stream"])

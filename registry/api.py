@@ -14,6 +14,7 @@ from typing import Any
 from django.http import FileResponse, HttpRequest
 from ninja import Query, Router, Schema, Status
 
+from mlstudio.schemas import VersionOut
 from registry import selectors, services
 from registry.models import ModelVersion
 from runs.selectors import run_get_for_user
@@ -26,10 +27,7 @@ router = Router(tags=["models"])
 DOWNLOAD_BLOCK = 1024 * 1024
 
 
-class ModelOut(Schema):
-    id: str
-    name: str
-    version: int
+class ModelOut(VersionOut):
     description: str
     tags: dict[str, str]
     properties: dict[str, str]

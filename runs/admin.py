@@ -43,15 +43,8 @@ class ExperimentAdmin(admin.ModelAdmin):
 
 @admin.register(Run)
 class RunAdmin(RecordAdmin):
-    list_display = [
-        "id",
-        "experiment",
-        "number",
-        "status",
-        "submitted_by",
-        "created_at",
-        "ended_at",
-    ]
+    list_display = ["id", "experiment", "number", "status", "submitted_by", "created_at",
+                    "ended_at"]  # fmt: skip
     list_filter = ["status", "experiment__workspace", "created_at"]
     search_fields = ["id", "display_name", "experiment__name"]
     actions = ["cancel"]

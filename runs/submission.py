@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from django.conf import settings
 
@@ -108,19 +108,10 @@ class RunConfig:
             )
 
     def as_definition(self) -> dict:
-        return {
-            "script": self.script,
-            "command": self.command,
-            "arguments": self.arguments,
-            "compute_target": self.compute_target,
-            "queue": self.queue,
-            "target_type": self.target_type,
-            "environment": self.environment,
-            "environment_variables": self.environment_variables,
-            "max_run_duration_seconds": self.max_run_duration_seconds,
-            "distributed": self.distributed,
-            "datasets": self.datasets,
-        }
+        """Every field, in order, but those kept elsewhere: the run's own columns (tags,
+        properties, display_name) and environment_spec (resolved into `environment`)."""
+        elsewhere = {"tags", "properties", "display_name", "environment_spec"}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in elsewhere}
 
 
 def _distributed(raw) -> dict | None:

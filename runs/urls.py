@@ -1,7 +1,12 @@
-from django.urls import path
+from django.urls import include, path
 
 from runs import tensorboard_views, views
 
+tensorboard_pages = [
+    path("", tensorboard_views.tensorboard_open, name="tensorboard"),
+    path("<str:key>/", tensorboard_views.tensorboard_proxy, name="tensorboard_proxy"),
+    path("<str:key>/<path:path>", tensorboard_views.tensorboard_proxy),
+]
 urlpatterns = [
     path("w/<str:name>/", views.workspace_home, name="workspace"),
     path("w/<str:name>/experiments/", views.experiment_list, name="experiments"),
@@ -15,11 +20,5 @@ urlpatterns = [
         name="run_children_table",
     ),
     path("w/<str:name>/submit/", views.submit_page, name="submit"),
-    path("w/<str:name>/tensorboard/", tensorboard_views.tensorboard_open, name="tensorboard"),
-    path(
-        "w/<str:name>/tensorboard/<str:key>/",
-        tensorboard_views.tensorboard_proxy,
-        name="tensorboard_proxy",
-    ),
-    path("w/<str:name>/tensorboard/<str:key>/<path:path>", tensorboard_views.tensorboard_proxy),
+    path("w/<str:name>/tensorboard/", include(tensorboard_pages)),
 ]

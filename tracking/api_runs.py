@@ -143,8 +143,7 @@ def set_tag(call) -> dict:
 
 
 def delete_tag(call) -> dict:
-    run = _run(call, write=True)
-    services.run_delete_tag(run=run, key=protocol.required(call.body, "key"))
+    services.run_delete_tag(run=_run(call, write=True), key=protocol.required(call.body, "key"))
     return {}
 
 
@@ -160,14 +159,14 @@ def log_inputs(call) -> dict:
 
 
 def log_outputs(call) -> dict:
-    run = _run(call, write=True)
-    services.run_log_outputs(run=run, models=protocol.array(call.body, "models"))
+    services.run_log_outputs(run=_run(call, write=True), models=protocol.array(call.body, "models"))
     return {}
 
 
 def log_model(call) -> dict:
-    run = _run(call, write=True)
-    services.run_log_model(run=run, model_json=protocol.required(call.body, "model_json"))
+    services.run_log_model(
+        run=_run(call, write=True), model_json=protocol.required(call.body, "model_json")
+    )
     return {}
 
 

@@ -3,6 +3,7 @@ and the dictionaries by name (experiments, environments, compute targets)."""
 
 from __future__ import annotations
 
+from mlstudio import sdk  # its classes are imported on first use (mlstudio/sdk/__init__.py)
 from mlstudio.sdk._surface import V1Surface
 
 PLACEHOLDER = "local"  # subscription_id, resource_group and location: not Azure here
@@ -14,6 +15,10 @@ def v1_positional(name, url, token):
     if url is not None and "://" not in str(url):
         return token, None, None
     return name, url, token
+
+
+def _by_name(items) -> dict:
+    return {item.name: item for item in items}
 
 
 class WorkspaceV1(V1Surface):
@@ -49,57 +54,22 @@ class WorkspaceV1(V1Surface):
             **dict(self._details),
         }
 
-    @property
-    def experiments(self) -> dict:
-        """Name → Experiment, the active ones, as v1."""
-        from mlstudio.sdk.experiment import Experiment
-
-        return {experiment.name: experiment for experiment in Experiment.list(self)}
-
-    @property
-    def environments(self) -> dict:
-        """Name → Environment (the latest version), curated ones included."""
-        from mlstudio.sdk.environment import Environment
-
-        return Environment.list(self)
-
-    @property
-    def compute_targets(self) -> dict:
-        """Name → ComputeTarget of the right kind (AmlCompute, DockerCompute, LocalCompute)."""
-        from mlstudio.sdk.compute_target import ComputeTarget
-
-        return {target.name: target for target in ComputeTarget.list(self)}
-
-    @property
-    def datastores(self) -> dict:
-        """Name → Datastore, `workspaceblobstore` (the studio's file store) first."""
-        from mlstudio.sdk.datastore import Datastore
-
-        return {datastore.name: datastore for datastore in Datastore.list(self)}
-
-    @property
-    def datasets(self) -> dict:
-        """Name → the latest version of each registered dataset."""
-        from mlstudio.sdk.dataset import Dataset
-
-        return Dataset.get_all(self)
-
-    @property
-    def models(self) -> dict:
-        """Name → the latest version of each registered model."""
-        from mlstudio.sdk.model import Model
-
-        return {model.name: model for model in Model.list(self, latest=True)}
+    # v1's dictionaries, name → item, each read from the studio when asked for: the active
+    # experiments; the latest version of each environment (curated ones included), dataset
+    # and model; the compute targets, each of its kind (AmlCompute, DockerCompute,
+    # LocalCompute); the datastores, `workspaceblobstore` (the studio's file store) first.
+    experiments = property(lambda self: _by_name(sdk.Experiment.list(self)))
+    environments = property(lambda self: sdk.Environment.list(self))
+    compute_targets = property(lambda self: _by_name(sdk.ComputeTarget.list(self)))
+    datastores = property(lambda self: _by_name(sdk.Datastore.list(self)))
+    datasets = property(lambda self: sdk.Dataset.get_all(self))
+    models = property(lambda self: _by_name(sdk.Model.list(self, latest=True)))
 
     def get_default_datastore(self):
-        from mlstudio.sdk.datastore import Datastore
-
-        return Datastore(self, "workspaceblobstore")
+        return sdk.Datastore(self, "workspaceblobstore")
 
     def get_default_compute_target(self, type=None):
-        from mlstudio.sdk.compute_target import ComputeTarget
-
-        return ComputeTarget(workspace=self, name="local")
+        return sdk.ComputeTarget(workspace=self, name="local")
 
     def get_run(self, run_id: str):
         """A run of this workspace by id, whichever experiment holds it."""

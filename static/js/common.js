@@ -56,6 +56,12 @@ export function liveSocket(path, { offsets = () => ({}), onEvent, onState = () =
   return { close() { closed = true; if (socket) socket.close(); } };
 }
 
+// The page's elements by id, under the names a script gives them:
+// elements({ form: "submit-form" }).form is the element whose id is "submit-form".
+export function elements(ids) {
+  return Object.fromEntries(Object.entries(ids).map(([name, id]) => [name, document.getElementById(id)]));
+}
+
 export function setStatus(element, status) {
   element.textContent = status;
   element.className = `status status-${status}`;

@@ -1,14 +1,12 @@
 // The datastore page's folder upload, as Datastore.upload does it: hash, ask which bodies
 // the studio lacks, send those (uploader.js), then put every file at its path.
-import { api } from "./common.js";
+import { api, elements } from "./common.js";
 import { hashed, human, pickedFiles, sendBatches } from "./uploader.js";
 
-const form = document.getElementById("datastore-upload");
-const folder = document.getElementById("upload-folder");
-const summary = document.getElementById("upload-summary");
-const errorBox = document.getElementById("upload-error");
-const progress = document.getElementById("upload-progress");
-const button = document.getElementById("upload-button");
+const { form, folder, summary, errorBox, progress, button } = elements({
+  form: "datastore-upload", folder: "upload-folder", summary: "upload-summary",
+  errorBox: "upload-error", progress: "upload-progress", button: "upload-button",
+});
 let chosen = [];
 
 function fail(message) {

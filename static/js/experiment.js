@@ -1,4 +1,4 @@
-import { api, FINAL, liveSocket, loadScript, setStatus } from "./common.js";
+import { api, elements, FINAL, liveSocket, loadScript, setStatus } from "./common.js";
 import { chartsPanel } from "./charts_panel.js";
 import { columnChoices, columnLabel, columnText, columnValue, environmentLabel, gitCommit, IMAGE_PROPERTY, sortValue } from "./columns.js";
 import { showComparison } from "./compare.js";
@@ -15,16 +15,12 @@ const table = document.getElementById("runs");
 const body = table.tBodies[0];
 const data = JSON.parse(document.getElementById("runs-data").textContent);
 const summaries = data.metrics;
-const metricSelect = document.getElementById("metric-column");
-const statSelect = document.getElementById("metric-stat");
-const statusFilter = document.getElementById("status-filter");
-const tagFilter = document.getElementById("tag-filter");
-const search = document.getElementById("search");
-const compareButton = document.getElementById("compare");
-const tensorboardForm = document.getElementById("tensorboard-form");
-const shownNote = document.getElementById("runs-shown");
-const moreButton = document.getElementById("show-more");
-const allButton = document.getElementById("show-all");
+const { metricSelect, statSelect, statusFilter, tagFilter, search } = elements({
+  metricSelect: "metric-column", statSelect: "metric-stat", statusFilter: "status-filter", tagFilter: "tag-filter", search: "search",
+});
+const { compareButton, tensorboardForm, shownNote, moreButton, allButton } = elements({
+  compareButton: "compare", tensorboardForm: "tensorboard-form", shownNote: "runs-shown", moreButton: "show-more", allButton: "show-all",
+});
 
 const seconds = (iso) => (iso ? Date.parse(iso) / 1000 : null);
 const canEdit = table.dataset.canEdit === "true";
