@@ -11,9 +11,8 @@ from ninja import Router, Schema, Status
 from compute import selectors, services
 from compute.models import ComputeTarget, Node
 from compute.selectors import TargetStatus
-from workspaces.auth import request_token
+from workspaces.auth import workspace_for
 from workspaces.models import Role
-from workspaces.selectors import workspace_get_for_user
 
 router = Router(tags=["compute"])
 
@@ -66,12 +65,6 @@ class NodeOut(Schema):
     heartbeat_at: datetime
 
 
-def _workspace(request, ws: str, role: str = Role.READER):
-    return workspace_get_for_user(
-        user=request.user, name=ws, min_role=role, token=request_token(request)
-    )[0]
-
-
 def target_out(target: ComputeTarget, status=None) -> dict:
     status = status or getattr(target, "status", None) or selectors.target_status(target=target)
     return {
@@ -115,19 +108,21 @@ def node_out(node: Node, target_name: str) -> dict:
 
 @router.get("/workspaces/{ws}/compute", response=list[TargetOut])
 def target_list(request, ws: str):
-    return [target_out(t) for t in selectors.targets_with_status(workspace=_workspace(request, ws))]
+    return [
+        target_out(t) for t in selectors.targets_with_status(workspace=workspace_for(request, ws))
+    ]
 
 
 @router.post("/workspaces/{ws}/compute", response={201: TargetOut})
 def target_create(request, ws: str, payload: TargetIn):
-    workspace = _workspace(request, ws, Role.CONTRIBUTOR)
+    workspace = workspace_for(request, ws, Role.CONTRIBUTOR)
     target = services.target_create(workspace=workspace, user=request.user, **payload.dict())
     return Status(201, target_out(target))
 
 
 @router.get("/workspaces/{ws}/compute/{name}", response=TargetOut)
 def target_detail(request, ws: str, name: str):
-    return target_out(selectors.target_get(workspace=_workspace(request, ws), name=name))
+    return target_out(selectors.target_get(workspace=workspace_for(request, ws), name=name))
 
 
 class ScaleIn(Schema):
@@ -138,7 +133,7 @@ class ScaleIn(Schema):
 
 @router.patch("/workspaces/{ws}/compute/{name}", response=TargetOut)
 def target_update(request, ws: str, name: str, payload: ScaleIn):
-    workspace = _workspace(request, ws, Role.CONTRIBUTOR)
+    workspace = workspace_for(request, ws, Role.CONTRIBUTOR)
     target = selectors.target_get(workspace=workspace, name=name)
     services.target_update(target=target, **payload.dict())
     return target_out(selectors.target_get(workspace=workspace, name=name))
@@ -146,25 +141,25 @@ def target_update(request, ws: str, name: str, payload: ScaleIn):
 
 @router.delete("/workspaces/{ws}/compute/{name}", response={204: None})
 def target_delete(request, ws: str, name: str):
-    workspace = _workspace(request, ws, Role.CONTRIBUTOR)
+    workspace = workspace_for(request, ws, Role.CONTRIBUTOR)
     services.target_delete(target=selectors.target_get(workspace=workspace, name=name))
     return Status(204, None)
 
 
 @router.get("/workspaces/{ws}/compute/{name}/status", response=TargetStatus)
 def target_status(request, ws: str, name: str):
-    target = selectors.target_get(workspace=_workspace(request, ws), name=name)
+    target = selectors.target_get(workspace=workspace_for(request, ws), name=name)
     return selectors.target_status(target=target).as_dict()
 
 
 @router.get("/workspaces/{ws}/compute/{name}/nodes", response=list[NodeOut])
 def target_nodes(request, ws: str, name: str):
-    target = selectors.target_get(workspace=_workspace(request, ws), name=name)
+    target = selectors.target_get(workspace=workspace_for(request, ws), name=name)
     return [node_out(n, target.name) for n in selectors.target_nodes(target=target)]
 
 
 @router.get("/workspaces/{ws}/nodes", response=list[NodeOut])
 def workspace_nodes(request, ws: str):
     """Every node serving one of the workspace's targets, online ones first."""
-    nodes = selectors.workspace_nodes(workspace=_workspace(request, ws))
+    nodes = selectors.workspace_nodes(workspace=workspace_for(request, ws))
     return [node_out(n, n.target_name) for n in nodes]

@@ -17,9 +17,8 @@ from data import blob_batch, datasets, services
 from data.models import DatasetVersion, Datastore
 from mlstudio.schemas import VersionOut
 from runs.snapshot_api import BINARY_BODY, ManifestEntry
-from workspaces.auth import request_token
-from workspaces.models import Role, Workspace
-from workspaces.selectors import workspace_get_for_user
+from workspaces.auth import workspace_for
+from workspaces.models import Role
 
 router = Router(tags=["data"])
 DOWNLOAD_BLOCK = 1024 * 1024
@@ -122,15 +121,8 @@ class DataUpdateIn(Schema):
     tags: dict[str, Any] | None = None
 
 
-def _workspace(request: HttpRequest, ws: str, role: str = Role.READER) -> Workspace:
-    workspace, _ = workspace_get_for_user(
-        user=request.user, name=ws, min_role=role, token=request_token(request)
-    )
-    return workspace
-
-
 def _datastore(request, ws: str, name: str, role: str = Role.READER) -> Datastore:
-    return services.datastore_get(workspace=_workspace(request, ws, role), name=name)
+    return services.datastore_get(workspace=workspace_for(request, ws, role), name=name)
 
 
 def datastore_out(datastore: Datastore) -> dict:
@@ -184,7 +176,7 @@ async def _blocks(handle):
 @router.post("/workspaces/{ws}/blob-batches/missing", response=DataMissingOut)
 def blobs_missing(request, ws: str, payload: DataMissingIn):
     """Which of these sha256s the workspace lacks: the first step of every upload."""
-    workspace = _workspace(request, ws, Role.CONTRIBUTOR)
+    workspace = workspace_for(request, ws, Role.CONTRIBUTOR)
     return {"missing": blob_batch.blobs_missing(workspace=workspace, shas=payload.sha256)}
 
 
@@ -194,7 +186,7 @@ def blobs_missing(request, ws: str, payload: DataMissingIn):
 def blobs_batch(request, ws: str):
     """Many bodies in one request: a JSON index line, then the bodies (see data/blob_batch.py)."""
     stored = blob_batch.blobs_store_batch(
-        workspace=_workspace(request, ws, Role.CONTRIBUTOR), body=request
+        workspace=workspace_for(request, ws, Role.CONTRIBUTOR), body=request
     )
     return Status(201, stored)
 
@@ -204,13 +196,15 @@ def blobs_batch(request, ws: str):
 
 @router.get("/workspaces/{ws}/datastores", response=list[DatastoreOut])
 def datastore_list(request, ws: str):
-    return [datastore_out(d) for d in services.datastores_list(workspace=_workspace(request, ws))]
+    return [
+        datastore_out(d) for d in services.datastores_list(workspace=workspace_for(request, ws))
+    ]
 
 
 @router.post("/workspaces/{ws}/datastores/local", response={201: DatastoreOut})
 def datastore_register_local(request, ws: str, payload: DataLocalIn):
     datastore = services.datastore_register_local(
-        workspace=_workspace(request, ws, Role.OWNER), user=request.user, name=payload.name,
+        workspace=workspace_for(request, ws, Role.OWNER), user=request.user, name=payload.name,
         path=payload.path,
     )  # fmt: skip
     return Status(201, datastore_out(datastore))
@@ -255,7 +249,7 @@ def datastore_file_download(request, ws: str, name: str, path: str):
 def dataset_resolve(request, ws: str, payload: DataDefinitionIn):
     """The files an unregistered dataset's definition matches now, each with its sha256."""
     files = datasets.definition_resolve(
-        workspace=_workspace(request, ws), definition=payload.definition
+        workspace=workspace_for(request, ws), definition=payload.definition
     )
     return {"files": files}
 
@@ -263,7 +257,7 @@ def dataset_resolve(request, ws: str, payload: DataDefinitionIn):
 @router.get("/workspaces/{ws}/datasets", response=list[DatasetOut])
 def dataset_list(request, ws: str):
     """The latest version of every dataset."""
-    workspace = _workspace(request, ws)
+    workspace = workspace_for(request, ws)
     latest = {}
     for version in DatasetVersion.objects.select_related("dataset__workspace", "created_by").filter(
         dataset__workspace=workspace
@@ -275,7 +269,7 @@ def dataset_list(request, ws: str):
 @router.post("/workspaces/{ws}/datasets", response={201: DatasetOut})
 def dataset_register(request, ws: str, payload: DataRegisterIn):
     version = datasets.dataset_register(
-        workspace=_workspace(request, ws, Role.CONTRIBUTOR), user=request.user,
+        workspace=workspace_for(request, ws, Role.CONTRIBUTOR), user=request.user,
         name=payload.name, definition=payload.definition, description=payload.description,
         tags=payload.tags, create_new_version=payload.create_new_version,
     )  # fmt: skip
@@ -284,28 +278,28 @@ def dataset_register(request, ws: str, payload: DataRegisterIn):
 
 @router.get("/workspaces/{ws}/datasets/by-id/{uid}", response=DatasetOut)
 def dataset_by_id(request, ws: str, uid: str):
-    version = datasets.dataset_version_by_id(workspace=_workspace(request, ws), uid=uid)
+    version = datasets.dataset_version_by_id(workspace=workspace_for(request, ws), uid=uid)
     return dataset_out(request, version)
 
 
 @router.get("/workspaces/{ws}/datasets/{name}", response=DatasetOut)
 def dataset_detail(request, ws: str, name: str, query: Query[DataVersionQuery]):
     version = datasets.dataset_version_get(
-        workspace=_workspace(request, ws), name=name, version=query.version
+        workspace=workspace_for(request, ws), name=name, version=query.version
     )
     return dataset_out(request, version)
 
 
 @router.get("/workspaces/{ws}/datasets/{name}/versions", response=list[DatasetOut])
 def dataset_versions(request, ws: str, name: str):
-    latest = datasets.dataset_version_get(workspace=_workspace(request, ws), name=name)
+    latest = datasets.dataset_version_get(workspace=workspace_for(request, ws), name=name)
     return [dataset_out(request, v) for v in latest.dataset.versions.all()]
 
 
 @router.patch("/workspaces/{ws}/datasets/{name}/versions/{version}", response=DatasetOut)
 def dataset_update(request, ws: str, name: str, version: str, payload: DataUpdateIn):
     found = datasets.dataset_version_get(
-        workspace=_workspace(request, ws, Role.CONTRIBUTOR), name=name, version=version
+        workspace=workspace_for(request, ws, Role.CONTRIBUTOR), name=name, version=version
     )
     updated = datasets.dataset_version_update(version=found, **payload.model_dump())
     return dataset_out(request, updated)
@@ -314,7 +308,7 @@ def dataset_update(request, ws: str, name: str, version: str, payload: DataUpdat
 @router.delete("/workspaces/{ws}/datasets/{name}/versions/{version}", response={204: None})
 def dataset_delete(request, ws: str, name: str, version: str):
     found = datasets.dataset_version_get(
-        workspace=_workspace(request, ws, Role.OWNER), name=name, version=version
+        workspace=workspace_for(request, ws, Role.OWNER), name=name, version=version
     )
     datasets.dataset_version_delete(version=found)
     return Status(204, None)
@@ -322,7 +316,7 @@ def dataset_delete(request, ws: str, name: str, version: str):
 
 @router.get("/workspaces/{ws}/datasets/{name}/versions/{version}/files/{path:path}")
 def dataset_file_download(request, ws: str, name: str, version: str, path: str):
-    found = datasets.dataset_version_get(workspace=_workspace(request, ws), name=name,
+    found = datasets.dataset_version_get(workspace=workspace_for(request, ws), name=name,
                                          version=version)  # fmt: skip
     handle, entry = datasets.version_file_open(version=found, path=path)
     return _download(request, handle, entry["path"])
@@ -330,6 +324,6 @@ def dataset_file_download(request, ws: str, name: str, version: str, path: str):
 
 @router.get("/workspaces/{ws}/datasets/{name}/versions/{version}/preview")
 def dataset_preview(request, ws: str, name: str, version: str) -> dict:
-    found = datasets.dataset_version_get(workspace=_workspace(request, ws), name=name,
+    found = datasets.dataset_version_get(workspace=workspace_for(request, ws), name=name,
                                          version=version)  # fmt: skip
     return datasets.tabular_preview(version=found)

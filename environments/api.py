@@ -9,24 +9,17 @@ from ninja import Body, Router, Status
 
 from environments import builders, presenters, selectors, services
 from environments import spec as specs
-from workspaces.auth import request_token
+from workspaces.auth import workspace_for
 from workspaces.models import Role
-from workspaces.selectors import workspace_get_for_user
 
 router = Router(tags=["environments"])
-
-
-def _workspace(request, ws: str, role: str = Role.READER):
-    return workspace_get_for_user(
-        user=request.user, name=ws, min_role=role, token=request_token(request)
-    )[0]
 
 
 @router.post("/workspaces/{ws}/environments", response={200: dict, 201: dict})
 def environment_register(request, ws: str, payload: dict[str, Any] = Body(...)):  # noqa: B008
     """Register the spec (what the SDK's Environment.to_dict() sends) as the next version, or
     get the existing version when nothing changed ("created": false)."""
-    workspace = _workspace(request, ws, Role.CONTRIBUTOR)
+    workspace = workspace_for(request, ws, Role.CONTRIBUTOR)
     warnings = specs.normalize(payload).warnings
     version, created = services.environment_register(
         workspace=workspace, spec=payload, user=request.user
@@ -38,7 +31,7 @@ def environment_register(request, ws: str, payload: dict[str, Any] = Body(...)):
 @router.get("/workspaces/{ws}/environments")
 def environment_list(request, ws: str):
     """Name → latest version with its spec, curated environments included."""
-    latest = selectors.environments_latest(workspace=_workspace(request, ws))
+    latest = selectors.environments_latest(workspace=workspace_for(request, ws))
     return {
         name: {**presenters.version_summary(v), "spec": presenters.public_spec(v)}
         for name, v in latest.items()
@@ -47,14 +40,14 @@ def environment_list(request, ws: str):
 
 @router.get("/workspaces/{ws}/environments/{name}")
 def environment_versions(request, ws: str, name: str):
-    versions = selectors.environment_versions(workspace=_workspace(request, ws), name=name)
+    versions = selectors.environment_versions(workspace=workspace_for(request, ws), name=name)
     return {"name": name, "versions": [presenters.version_summary(v) for v in versions]}
 
 
 @router.get("/workspaces/{ws}/environments/{name}/versions/{version}")
 def environment_version(request, ws: str, name: str, version: str):
     found = selectors.environment_version_get(
-        workspace=_workspace(request, ws), name=name, version=version
+        workspace=workspace_for(request, ws), name=name, version=version
     )
     return presenters.version_details(found)
 
@@ -64,7 +57,7 @@ def environment_build_log(request, ws: str, name: str, version: str, offset: int
     """The last build log of this version's content hash from `offset`; poll with the
     returned offset while build_status is Building."""
     found = selectors.environment_version_get(
-        workspace=_workspace(request, ws), name=name, version=version
+        workspace=workspace_for(request, ws), name=name, version=version
     )
     text, next_offset = builders.build_log_read(found.content_hash, offset)
     return {"text": text, "offset": next_offset, "build_status": found.build_status}

@@ -19,9 +19,8 @@ from registry import selectors, services
 from registry.models import ModelVersion
 from runs.selectors import run_get_for_user
 from runs.snapshot_api import BLOB_PUT, ManifestEntry, NegotiateOut, blob_stored
-from workspaces.auth import request_token
-from workspaces.models import Role, Workspace
-from workspaces.selectors import workspace_get_for_user
+from workspaces.auth import request_token, workspace_for
+from workspaces.models import Role
 
 router = Router(tags=["models"])
 DOWNLOAD_BLOCK = 1024 * 1024
@@ -99,16 +98,9 @@ class OneQuery(Schema):
     alias: str | None = None
 
 
-def _workspace(request: HttpRequest, ws: str, role: str = Role.READER) -> Workspace:
-    workspace, _ = workspace_get_for_user(
-        user=request.user, name=ws, min_role=role, token=request_token(request)
-    )
-    return workspace
-
-
 def _version(request, ws: str, name: str, version: str, role: str = Role.READER) -> ModelVersion:
     return selectors.model_version_get(
-        workspace=_workspace(request, ws, role), name=name, version=version
+        workspace=workspace_for(request, ws, role), name=name, version=version
     )
 
 
@@ -157,7 +149,7 @@ def _fields(payload: RegisterFields) -> dict:
 def model_list(request, ws: str, query: Query[ListQuery]):
     """Model.list(): `tag` and `property` repeat, each `key` or `key=value`."""
     versions = selectors.models_list(
-        workspace=_workspace(request, ws), name=query.name, tags=query.tag,
+        workspace=workspace_for(request, ws), name=query.name, tags=query.tag,
         properties=query.property, run_id=query.run_id, framework=query.framework,
         latest=query.latest,
     )  # fmt: skip
@@ -167,7 +159,7 @@ def model_list(request, ws: str, query: Query[ListQuery]):
 @router.post("/workspaces/{ws}/model-blobs/negotiate", response=NegotiateOut)
 def model_blobs_negotiate(request, ws: str, payload: NegotiateModelIn):
     missing = services.model_blobs_missing(
-        workspace=_workspace(request, ws, Role.CONTRIBUTOR),
+        workspace=workspace_for(request, ws, Role.CONTRIBUTOR),
         files=[f.model_dump() for f in payload.files],
     )
     return {"missing": missing}
@@ -178,7 +170,7 @@ def model_blob_put(request, ws: str, sha256: str):
     return blob_stored(
         services.model_blob_store,
         request=request,
-        workspace=_workspace(request, ws, Role.CONTRIBUTOR),
+        workspace=workspace_for(request, ws, Role.CONTRIBUTOR),
         sha256=sha256,
     )
 
@@ -186,7 +178,7 @@ def model_blob_put(request, ws: str, sha256: str):
 @router.post("/workspaces/{ws}/models", response={201: ModelOut})
 def model_register(request, ws: str, payload: RegisterIn):
     """Model.register(): the manifest of blobs uploaded through model-blobs."""
-    workspace = _workspace(request, ws, Role.CONTRIBUTOR)
+    workspace = workspace_for(request, ws, Role.CONTRIBUTOR)
     run = None
     if payload.run_id:
         run = run_get_for_user(
@@ -226,7 +218,7 @@ def models_of_run(request, ws: str, run_id: str):
 def model_detail(request, ws: str, name: str, query: Query[OneQuery]):
     """One version: `version` (a number), `alias`, or else the latest."""
     version = selectors.model_version_get(
-        workspace=_workspace(request, ws), name=name, version=query.version, alias=query.alias
+        workspace=workspace_for(request, ws), name=name, version=query.version, alias=query.alias
     )
     return model_out(request, version)
 

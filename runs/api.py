@@ -12,9 +12,8 @@ from runs import deleting, editing, quotas, selectors, services, store
 from runs.models import Experiment, Run, Snapshot
 from runs.presenters import run_details, zip_folder_response
 from runs.submission import RunConfig
-from workspaces.auth import request_token
+from workspaces.auth import request_token, workspace_for
 from workspaces.models import Role
-from workspaces.selectors import workspace_get_for_user
 
 router = Router(tags=["runs"])
 
@@ -53,15 +52,9 @@ def _experiment_out(e: Experiment) -> dict:
     }
 
 
-def _workspace(request, ws: str, role: str = Role.READER):
-    return workspace_get_for_user(
-        user=request.user, name=ws, min_role=role, token=request_token(request)
-    )[0]
-
-
 def _experiment(request, ws: str, experiment_id: int, role: str = Role.READER) -> Experiment:
     return selectors.experiment_get(
-        workspace=_workspace(request, ws, role), experiment_id=experiment_id
+        workspace=workspace_for(request, ws, role), experiment_id=experiment_id
     )
 
 
@@ -78,7 +71,7 @@ def _run(request, ws: str, run_id: str, role: str = Role.READER) -> Run:
 @router.get("/workspaces/{ws}/experiments", response=list[ExperimentOut])
 def experiment_list(request, ws: str, view_type: str = "ActiveOnly", name: str | None = None):
     experiments = selectors.experiments_list(
-        workspace=_workspace(request, ws), view_type=view_type, name=name
+        workspace=workspace_for(request, ws), view_type=view_type, name=name
     )
     return [_experiment_out(e) for e in experiments]
 
@@ -86,7 +79,7 @@ def experiment_list(request, ws: str, view_type: str = "ActiveOnly", name: str |
 @router.post("/workspaces/{ws}/experiments", response={201: ExperimentOut})
 def experiment_create(request, ws: str, payload: ExperimentIn):
     experiment = services.experiment_create(
-        workspace=_workspace(request, ws, Role.CONTRIBUTOR),
+        workspace=workspace_for(request, ws, Role.CONTRIBUTOR),
         name=payload.name,
         user=request.user,
         tags=payload.tags,
@@ -98,7 +91,7 @@ def experiment_create(request, ws: str, payload: ExperimentIn):
 def experiment_resolve(request, ws: str, payload: ExperimentIn):
     """Get the experiment of that name, creating it when missing (azureml's Experiment())."""
     experiment = services.experiment_get_or_create(
-        workspace=_workspace(request, ws, Role.CONTRIBUTOR), name=payload.name, user=request.user
+        workspace=workspace_for(request, ws, Role.CONTRIBUTOR), name=payload.name, user=request.user
     )
     return _experiment_out(experiment)
 

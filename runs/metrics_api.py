@@ -15,9 +15,10 @@ from ninja import Query, Router, Schema
 from mlstudio import live
 from mlstudio.errors import Conflict, NotFound, UserError
 from runs import metrics, selectors
-from runs.api import _experiment, _run, _workspace
+from runs.api import _experiment, _run
 from runs.definition import RunDefinition
 from runs.models import Metric, Run
+from workspaces.auth import workspace_for
 from workspaces.models import Role
 
 router = Router(tags=["metrics"])
@@ -132,7 +133,7 @@ def metric_series_of_runs(request, ws: str, query: Query[SeriesQuery]):
     if not 10 <= query.max_points <= MAX_CHART_POINTS:
         raise UserError(f"max_points must be between 10 and {MAX_CHART_POINTS}.")
     found = selectors.metrics_of_runs(
-        workspace=_workspace(request, ws), run_ids=query.run, names=query.name
+        workspace=workspace_for(request, ws), run_ids=query.run, names=query.name
     )
     series: dict[str, dict] = {run_id: {} for run_id in query.run}
     for metric in found:

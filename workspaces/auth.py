@@ -6,6 +6,8 @@ from django.http import JsonResponse
 from ninja.security import HttpBearer, django_auth
 
 from mlstudio.errors import Unauthorized
+from workspaces.models import Role, Workspace
+from workspaces.selectors import workspace_get_for_user
 from workspaces.services import api_token_authenticate
 
 
@@ -24,6 +26,14 @@ def api_auth() -> list:
 def request_token(request):
     """The API token the request came with, or None for a browser session."""
     return getattr(request, "api_token", None)
+
+
+def workspace_for(request, ws: str, role: str = Role.READER) -> Workspace:
+    """The workspace named `ws` if the request's user (or token) holds `role` in it; a
+    stranger gets NotFound, as if it did not exist."""
+    return workspace_get_for_user(
+        user=request.user, name=ws, min_role=role, token=request_token(request)
+    )[0]
 
 
 def docs_require_auth(view):
