@@ -77,6 +77,7 @@ def _oom_counters() -> Iterator[Path]:
 
 
 READ_SIZE = 64 * 1024
+GATHER_BYTES = 16 * 1024  # a pending batch below this waits for its next lines in the pipe
 MEMORY_SECONDS = 0.25  # how often the memory of supervised processes is sampled
 
 
@@ -90,9 +91,13 @@ class Every:
 
 @dataclass(frozen=True)
 class Streaming:
-    """How output is batched: a batch goes out after `flush_seconds` or `flush_bytes`."""
+    """How output is batched: a batch goes out when its first line is `flush_seconds` old, but
+    no sooner than `spacing_seconds` after the previous batch (a burst of lines coalesces into
+    fewer, larger events; a line after a quiet spell still goes out at once), or when it
+    holds `flush_bytes`."""
 
     flush_seconds: float = 0.01
+    spacing_seconds: float = 0.04
     flush_bytes: int = 256 * 1024
     leftover_seconds: float = 2.0  # how long leftovers may hold the output after the exit
 
@@ -240,31 +245,46 @@ class _StreamLoop:
         self.selector.register(process.stdout, selectors.EVENT_READ)
         self.fd = process.stdout.fileno()
         self.batch_started: float | None = None
+        self.flushed_at = float("-inf")  # when the last batch went out
         self.exited_at: float | None = None
         self.open_pipe = True
 
+    def due(self) -> float:
+        """When the pending batch goes out."""
+        return max(self.batch_started + self.how.flush_seconds,
+                   self.flushed_at + self.how.spacing_seconds)  # fmt: skip
+
     def step(self) -> None:
-        age = time.monotonic() - self.batch_started if self.batch_started else 0.0
-        wait = max(0.0, self.how.flush_seconds - age) if self.lines.pending_output else 0.2
+        pending = self.lines.pending_output
+        wait = max(0.0, self.due() - time.monotonic()) if pending else 0.2
         if not self.open_pipe:  # only the exit is left to see: wake up as soon as it comes
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=wait)
+        elif pending and self.lines.pending_size < GATHER_BYTES:
+            # A small batch gathers the lines printed until it is due in the pipe, and reads
+            # them at once: one wake-up a batch, not one a line.
+            time.sleep(wait)
+            if self.selector.select(timeout=0):
+                self.read()
         elif self.selector.select(timeout=wait):
-            chunk = os.read(self.fd, READ_SIZE)
-            self.open_pipe = bool(chunk)
-            self.lines.feed(chunk)
-            if self.lines.pending_output and self.batch_started is None:
-                self.batch_started = time.monotonic()
+            self.read()
         now = time.monotonic()
         if self.lines.pending_output and (
             not self.open_pipe
-            or now - self.batch_started >= self.how.flush_seconds
+            or now >= self.due()
             or self.lines.pending_size >= self.how.flush_bytes
         ):
             self.output(self.lines.take())
-            self.batch_started = None
+            self.batch_started, self.flushed_at = None, now
         if self.exited_at is None and self.process.poll() is not None:
             self.exited_at = now
+
+    def read(self) -> None:
+        chunk = os.read(self.fd, READ_SIZE)
+        self.open_pipe = bool(chunk)
+        self.lines.feed(chunk)
+        if self.lines.pending_output and self.batch_started is None:
+            self.batch_started = time.monotonic()
 
     def over(self) -> bool:
         if self.exited_at is None:

@@ -24,6 +24,7 @@ from runs.tbevents import TensorBoardImporter
 from runs.transport import TransportReader
 
 METRICS_SECONDS = 0.05  # at most 20 metric messages a second per run reach browsers
+IDLE_METRICS_SECONDS = 0.25  # the longest wait between looks while no metric comes
 CONTAINER_COPY_SECONDS = 1.0  # how often a remote engine's container is copied from
 TENSORBOARD_SECONDS = 0.25  # how often ./logs is read for new TensorBoard events
 
@@ -51,9 +52,15 @@ class MetricPump(threading.Thread):
         self.skipped = 0
 
     def run(self) -> None:
+        wait = METRICS_SECONDS
         try:
-            while not self.stopping.wait(METRICS_SECONDS):
+            while not self.stopping.wait(wait):
+                before = self.stored + self.skipped
                 self.pump_once(final=False)
+                # While nothing comes, look less often: a quiet run's poll costs CPU that the
+                # busy ones streaming logs need.
+                idle = self.stored + self.skipped == before
+                wait = min(IDLE_METRICS_SECONDS, wait * 2) if idle else METRICS_SECONDS
         finally:
             connection.close()
 

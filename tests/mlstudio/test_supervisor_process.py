@@ -37,6 +37,32 @@ def test_it_streams_output_in_lines_and_makes_its_checks(tmp_path):
     assert b"".join(out) == b"a\nb\n" and supervisor.returncode == 0 and checked
 
 
+FAST_THEN_QUIET = """
+import sys, time
+for i in range(200):
+    print(i, flush=True)
+    time.sleep(0.002)
+time.sleep(0.3)
+print("alone", time.monotonic(), flush=True)
+"""
+
+
+def test_a_burst_of_lines_coalesces_and_a_lone_line_goes_out_at_once(tmp_path):
+    batches: list[tuple[float, bytes]] = []
+    supervisor = supervised(FAST_THEN_QUIET, tmp_path, [])
+    supervisor.start()
+    supervisor.stream(lambda data: batches.append((time.monotonic(), data)), checks=[])
+    supervisor.close()
+    text = b"".join(data for _, data in batches).decode()
+    assert text.split()[:200] == [str(i) for i in range(200)]
+    burst = [at for at, data in batches if b"alone" not in data]
+    # 200 lines over about 0.5 s: one batch each 40 ms at most, not one a line
+    assert len(burst) <= (burst[-1] - burst[0]) / 0.04 + 2, len(burst)
+    arrived, data = next((at, data) for at, data in batches if b"alone" in data)
+    printed = float(data.split()[-1])
+    assert arrived - printed < 0.1  # after a quiet spell it is not held back for the spacing
+
+
 def test_it_stops_with_sigterm_then_sigkill_after_the_grace(tmp_path):
     notes: list[str] = []
     code = (
