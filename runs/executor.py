@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
+from django.db import connection
 
 from compute.selectors import target_of_queue
 from compute.services import slot_release, slot_wait
@@ -141,12 +143,10 @@ class Execution:
             if not self.move(RunStatus.STARTING):
                 return self.finish_canceled_early()
             self.process.start(argv, env)
-            self.role.started(self)
-            if self.role.pumps_metrics:
-                self.metrics = MetricPump(self.run, self.workdir, say=self.say,
-                                          copy_out=self.process.copy_out)  # fmt: skip
-                self.metrics.start()
-            self.process.stream(self.logs.output, checks=self.checks())
+            with ThreadPoolExecutor(1, thread_name_prefix=f"running-{self.run.pk}") as beside:
+                begun = beside.submit(self.begin_running)
+                self.process.stream(self.logs.output, checks=self.checks())
+                begun.result()
             self.role.after(self)
         except PreparationError as exc:
             self.say(f"Preparation failed: {exc.message}")
@@ -165,6 +165,19 @@ class Execution:
             raise
         finally:
             self.role.finish(self)
+
+    def begin_running(self) -> None:
+        """The run Running and its metric pump started, beside the stream loop: with 50 runs
+        starting at once the database can keep this waiting for seconds, while the script
+        prints into a pipe nobody read."""
+        try:
+            self.role.started(self)
+            if self.role.pumps_metrics:
+                self.metrics = MetricPump(self.run, self.workdir, say=self.say,
+                                          copy_out=self.process.copy_out)  # fmt: skip
+                self.metrics.start()
+        finally:
+            connection.close()  # this thread's own
 
     def move(self, to: str, **fields) -> Run | None:
         if not self.role.moves_status:  # a follower: statuses are the leader's to change
