@@ -11,7 +11,10 @@ django_asgi = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from mlstudio.routing import websocket_urlpatterns  # noqa: E402
+from mlstudio.sqlite_keep import keep_open  # noqa: E402
 from workspaces.consumers import WebsocketAuthMiddleware  # noqa: E402
+
+keep_open()
 
 application = ProtocolTypeRouter(
     {

@@ -127,7 +127,9 @@ class Ingestor:
                 )
             elif len(rows):
                 batch.points[name] = _Rows(rows)
-        with transaction.atomic():
+        # Inside the caller's transaction (the MLflow API's) no savepoint of its own: a failure
+        # rolls the whole batch back anyway.
+        with transaction.atomic(savepoint=False):
             self._store(batch, report)
         signals.metrics_stored.send(sender=Run, run=self.run, names=list(batch.points))
         return report

@@ -50,9 +50,13 @@ def experiments_search(*, workspace, view_type: str, max_results: int, offset: i
     return page[:max_results], len(page) > max_results
 
 
-def run_by_id(*, workspace, run_id) -> Run:
+RUN_RELATED = ("experiment", "submitted_by", "mlflow")
+
+
+def run_by_id(*, workspace, run_id, related: tuple[str, ...] = RUN_RELATED) -> Run:
+    """The run with its `related` rows (a logging call needs only its MLflow data)."""
     found = (
-        Run.objects.select_related("experiment", "submitted_by", "mlflow")
+        Run.objects.select_related(*related)
         .filter(pk=str(run_id), experiment__workspace=workspace)
         .first()
         if run_id

@@ -118,31 +118,35 @@ def writable(run: Run) -> None:
 # --- logging -----------------------------------------------------------------------------------
 
 
-def run_log(*, run: Run, metrics: list[dict], params: dict[str, str], tags: dict[str, str]) -> None:
+def run_log(
+    *, run: Run, metrics: dict[str, np.ndarray], params: dict[str, str], tags: dict[str, str]
+) -> None:
     """Store a checked batch all or nothing: params and tags in one transaction, the metric
-    points last (their series only grow once everything else is in), then push the points to
-    open pages."""
+    points (rows per key, from series_of or split_rows) last, their series only growing once
+    everything else is in, then push the points to open pages."""
     writable(run)
     with transaction.atomic():
-        locked = Run.objects.select_for_update().get(pk=run.pk)
-        # Read under the lock: each metric's count decides where its next points go.
-        ingestor = Ingestor(locked) if metrics else None
-        series = _metric_series(run, metrics, ingestor.metrics) if metrics else {}
+        # The run row locked (PostgreSQL) for the batch: each metric's count, read under the
+        # lock, decides where its next points go. Only its key is read, not the whole row.
+        Run.objects.select_for_update().values_list("pk", flat=True).get(pk=run.pk)
+        ingestor = Ingestor(run) if metrics else None
+        if metrics:
+            _series_checked(run, metrics, ingestor.metrics)
         if params:
-            _params_add(locked, params)
+            _params_add(run, params)
         if tags:
-            run_set_tags(run=locked, tags=tags)
-        report = ingestor.ingest_series(series) if series else None
+            run_set_tags(run=run, tags=tags)
+        report = ingestor.ingest_series(metrics) if metrics else None
     if report and report.live:
         live.publish(live.run_group(run.pk), live.metric_event(run.pk, report.live))
 
 
-def _metric_series(run: Run, metrics: list[dict], known: dict) -> dict[str, np.ndarray]:
-    """The points of each key as (step, value, time in s) rows, refusing up front (before
-    anything of the batch is written) what the store would leave out."""
+def _series_checked(run: Run, series: dict[str, np.ndarray], known: dict) -> None:
+    """Refuse up front (before anything of the batch is written) what the store would leave
+    out."""
     from django.conf import settings
 
-    names = {m["key"] for m in metrics}
+    names = set(series)
     for name in sorted(names & set(known)):
         if known[name].kind not in ("scalar", "list"):
             raise invalid(
@@ -154,13 +158,30 @@ def _metric_series(run: Run, metrics: list[dict], known: dict) -> dict[str, np.n
             "(MLSTUDIO_METRICS_PER_RUN); log fewer distinct keys."
         )
     limit = min(protocol.MAX_KEY, settings.MLSTUDIO_METRIC_NAME_MAX)
-    for name in names:
+    for name in series:
         if len(name) > limit:
             raise invalid(f"Metric key {name[:40]!r}… is longer than {limit} characters.")
+
+
+def series_of(metrics: list[dict]) -> dict[str, np.ndarray]:
+    """Checked metrics ({key, value, timestamp, step}) as (step, value, time in s) rows per
+    key, keys in the order they first appear."""
     grouped: dict[str, list[dict]] = {}
     for metric in metrics:
         grouped.setdefault(metric["key"], []).append(metric)
     return {name: _rows(points) for name, points in grouped.items()}
+
+
+def split_rows(rows: np.ndarray, keys: list[str], names: list[str]) -> dict[str, np.ndarray]:
+    """Rows of several keys (keys[i] the key of rows[i]) as rows per key, each in its logged
+    order; `names` are the distinct keys in the order they first appear."""
+    if len(names) == 1:
+        return {names[0]: rows}
+    code = {name: index for index, name in enumerate(names)}
+    codes = np.fromiter((code[key] for key in keys), dtype=np.intp, count=len(keys))
+    ordered = rows[np.argsort(codes, kind="stable")]
+    bounds = np.cumsum(np.bincount(codes, minlength=len(names)))[:-1]
+    return dict(zip(names, np.split(ordered, bounds), strict=True))
 
 
 def _rows(points: list[dict]) -> np.ndarray:

@@ -194,3 +194,37 @@ def test_a_deleted_run_takes_no_logging_until_restored(alice, run):
     assert post(alice, "runs/restore", {"run_id": run.pk}).status_code == 200
     assert post(alice, "runs/log-metric", {"run_id": run.pk, **metric(1)}).status_code == 200
     assert Metric.objects.get(run=run, name="loss").count == 1
+
+
+def test_a_batch_of_plain_numbers_is_read_column_by_column_as_each_metric_would_be():
+    import numpy as np
+
+    from tracking import api_runs, services
+
+    items = [{"key": "a", "value": 1, "timestamp": 1_000, "step": 5},
+             {"key": "b", "value": 0.25, "timestamp": 1_001},
+             {"key": "a", "value": 2.5, "timestamp": 1_002, "step": 6},
+             {"key": "c", "value": -3, "timestamp": 1_003, "step": 0},
+             {"key": "b", "value": 7.0, "timestamp": 1_004, "step": 2}]  # fmt: skip
+    columns = api_runs._number_columns(items)
+    each = services.series_of(api_runs._each_metric(items))
+    assert list(columns) == list(each) == ["a", "b", "c"]
+    for name, rows in each.items():
+        assert np.array_equal(columns[name], rows)
+    assert columns["a"].tolist() == [[5, 1, 1], [6, 2.5, 1.002]]
+    for odd in ({"value": True}, {"value": "NaN"}, {"step": "3"}, {"timestamp": 1.0},
+                {"key": ["a"]}, {"key": "/a"}, {"value": None}):  # fmt: skip
+        assert api_runs._number_columns([items[0], {**items[1], **odd}]) is None
+    assert api_runs._number_columns([items[0], 3]) is None
+
+
+def test_interleaved_keys_of_a_batch_keep_their_order(alice, run):
+    from runs.metrics import series_read
+
+    points = [{"key": "ab"[i % 2], "value": i, "timestamp": 1_000 + i, "step": i}
+              for i in range(6)]  # fmt: skip
+    assert post(alice, "runs/log-batch", {"run_id": run.pk, "metrics": points}).status_code == 200
+    for name, steps in (("a", [0, 2, 4]), ("b", [1, 3, 5])):
+        rows = series_read(Metric.objects.get(run=run, name=name))
+        assert rows[:, 0].tolist() == steps == rows[:, 1].tolist()
+        assert rows[:, 2].tolist() == [(1_000 + s) / 1000 for s in steps]
