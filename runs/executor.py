@@ -176,6 +176,9 @@ class Execution:
                 self.metrics = MetricPump(self.run, self.workdir, say=self.say,
                                           copy_out=self.process.copy_out)  # fmt: skip
                 self.metrics.start()
+        except Exception:
+            self.kill()  # the stream loop ends, and go() raises this from begun.result()
+            raise
         finally:
             connection.close()  # this thread's own
 

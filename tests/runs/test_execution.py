@@ -114,3 +114,39 @@ def test_a_sweep_failing_a_running_trial_stops_its_script_at_once(owner, experim
     ended = Run.objects.get(pk=run.pk)
     assert ended.status == "Failed" and ended.error["message"] == "stopped early"
     assert "Cancel requested: stopped early" in store.read_log(run.pk, store.SYSTEM_LOG, 0)[0]
+
+
+def test_it_reads_the_output_while_the_running_transition_waits(owner, experiment, monkeypatch):
+    recorded = threading.Event()
+    slow_database = executor.Solo.started
+
+    def started_slowly(self, execution):  # a fake: the database as slow as under a burst
+        time.sleep(2)
+        slow_database(self, execution)
+        recorded.set()
+
+    monkeypatch.setattr(executor.Solo, "started", started_slowly)
+    run = submitted(owner, experiment, "import time; print('up', flush=True); time.sleep(3)")
+    worker = threading.Thread(target=executor.execute, args=(run.pk,),
+                              kwargs={"worker": "in-process@test"})  # fmt: skip
+    worker.start()
+    deadline = time.monotonic() + 30
+    while "up" not in store.read_log(run.pk, store.USER_LOG, 0)[0] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not recorded.is_set()  # the line was stored before Running was
+    worker.join(30)
+    assert statuses(run.pk)[-3:] == ["Running", "Finalizing", "Completed"]
+
+
+def test_a_failed_running_transition_stops_the_script(owner, experiment, monkeypatch):
+    def started_badly(self, execution):  # a fake: the database refuses the write
+        raise RuntimeError("database is gone")
+
+    monkeypatch.setattr(executor.Solo, "started", started_badly)
+    run = submitted(owner, experiment, "import time; print('up', flush=True); time.sleep(60)")
+    began = time.monotonic()
+    with pytest.raises(RuntimeError, match="database is gone"):
+        executor.execute(run.pk, worker="in-process@test")
+    assert time.monotonic() - began < 30  # not the script's 60 s
+    ended = Run.objects.get(pk=run.pk)
+    assert ended.status == "Failed" and "database is gone" in ended.error["message"]
