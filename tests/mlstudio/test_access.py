@@ -77,3 +77,4 @@ async def test_it_refuses_anonymous_websockets(path):
     connected, code = await communicator.connect()
     assert not connected
     assert code == 4401
+    await communicator.disconnect()  # the refusal ends inside the test, not at the loop's close

@@ -96,6 +96,7 @@ async def test_it_refuses_a_stranger(owner, stranger, workspace, api_as):
     communicator = connect(stranger_client.raw_token, run_id)
     connected, code = await communicator.connect()
     assert not connected and code == 4404
+    await communicator.disconnect()  # the refusal ends inside the test, not at the loop's close
 
 
 async def test_it_sends_the_status_as_it_is_once_the_client_is_listening(
