@@ -147,6 +147,12 @@ def inputs_plan(*, workspace: Workspace, inputs: list[dict], workdir: Path) -> d
     return placed
 
 
+def is_linked(info: dict) -> bool:
+    """A planned input whose folder links the store's files (mount and direct), when linking
+    is safe: not a download (a copy) nor an output folder."""
+    return info["mode"] not in ("download", "upload")
+
+
 def inputs_materialize(
     *, workspace: Workspace, placed: dict[str, dict], zero_copy: bool, say: Callable[[str], None]
 ) -> None:
@@ -159,7 +165,7 @@ def inputs_materialize(
         folder = Path(info["path"])
         if folder.exists():
             shutil.rmtree(folder)
-        link = zero_copy and info["mode"] != "download"
+        link = zero_copy and is_linked(info)
         manifest = info["dataset"]["files"]
         _materialize(workspace, manifest, folder, link=link)
         how = "mounted read-only (linked, no copy)" if link else "downloaded (copied)"

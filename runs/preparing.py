@@ -14,7 +14,13 @@ from pathlib import Path
 
 from django.conf import settings
 
-from data.inputs import argv_with_inputs, inputs_materialize, inputs_plan, inputs_record
+from data.inputs import (
+    argv_with_inputs,
+    inputs_materialize,
+    inputs_plan,
+    inputs_record,
+    is_linked,
+)
 from data.outputs import outputs_upload
 from environments.builders import Built, environment_build
 from environments.selectors import environment_version_by_pk
@@ -174,7 +180,7 @@ def datasets_read_only(plan: launch.LaunchPlan, placed: dict) -> launch.LaunchPl
     """A container gets each linked (mounted or direct) input folder as a read-only volume
     over its working folder: linked files share the store's inodes, and the script may run
     as root there."""
-    folders = tuple(i["path"] for i in placed.values() if i["mode"] not in ("download", "upload"))
+    folders = tuple(info["path"] for info in placed.values() if is_linked(info))
     if plan.container is None or not folders:
         return plan
     return replace(plan, container=replace(plan.container, read_only=folders))
