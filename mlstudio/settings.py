@@ -140,7 +140,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "mlstudio.channel_layer.BatchingRedisChannelLayer",
         # A consumer waits for its messages with a 5 s blocking read (channels_redis), and
         # redis-py's default read timeout is 5 s too: without a longer one, every watcher
         # that got nothing for 5 s raised TimeoutError and lost its websocket.
