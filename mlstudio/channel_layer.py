@@ -11,7 +11,8 @@ four round trips (a clean-up script, BZPOPMIN, and a backup queue's ZADD and ZPO
   not drop a batch that other consumers' messages are in. That replaces the backup queue,
   which existed for exactly that cancellation.
 - `group_send` is two round trips: the group's members in one pipeline, the send script and
-  its expiry clean-up in another.
+  its expiry clean-up in another. `group_send_blocking` is the same on a blocking client,
+  for the threads that publish without an event loop (the executor's stream loop).
 
 Messages, their order (by send time), capacity and expiry are channels_redis' own.
 """
@@ -21,11 +22,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import threading
 import time
 
+import redis
 from channels_redis.core import RedisChannelLayer
 
 logger = logging.getLogger("channels_redis")
+PUBLISH_TIMEOUT = 5.0
 
 # Adds message i to key i if it has room (fewer messages than its capacity), and expires the
 # key; returns how many keys were full. channels_redis' group send, with its clean-up of
@@ -56,6 +60,8 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
         super().__init__(*args, **kwargs)
         self._taken: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._fetches: dict[str, asyncio.Future] = {}
+        self._blocking_clients: dict[int, redis.Redis] = {}  # redis-py starts anew after a fork
+        self._blocking_lock = threading.Lock()
 
     async def receive_single(self, channel):
         if "!" not in channel:  # a general channel: channels_redis' own, at-least-once path
@@ -84,27 +90,55 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
             self._taken[key].append(result[1])
 
     async def group_send(self, group, message):
-        assert self.require_valid_group_name(group), "Group name not valid"
         key = self._group_key(group)
         pipe = self.connection(self.consistent_hash(group)).pipeline(transaction=False)
+        _, members = await self._members(pipe, group, key).execute()
+        for index, keys, args in self._sends(members, message):
+            full = await self.connection(index).eval(SEND_TO_KEYS, len(keys), *keys, *args)
+            _log_full(group, full, len(members))
+
+    def group_send_blocking(self, group, message) -> None:
+        """`group_send` for a thread with no event loop (the executor's stream loop, Celery
+        tasks), on a blocking Redis client: no hop to an event loop's thread and back."""
+        key = self._group_key(group)
+        pipe = self._blocking(self.consistent_hash(group)).pipeline(transaction=False)
+        _, members = self._members(pipe, group, key).execute()
+        for index, keys, args in self._sends(members, message):
+            full = self._blocking(index).eval(SEND_TO_KEYS, len(keys), *keys, *args)
+            _log_full(group, full, len(members))
+
+    def _members(self, pipe, group, key):
+        assert self.require_valid_group_name(group), "Group name not valid"
         pipe.zremrangebyscore(key, min=0, max=int(time.time()) - self.group_expiry)
-        pipe.zrange(key, 0, -1)
-        _, members = await pipe.execute()
+        return pipe.zrange(key, 0, -1)
+
+    def _sends(self, members: list[bytes], message: dict):
+        """(connection index, keys, script arguments) for each Redis the members are on."""
         by_connection, messages, capacities = self._map_channel_keys_to_connection(
             [member.decode() for member in members], message
         )
         for index, keys in by_connection.items():
             args = [messages[k] for k in keys] + [capacities[k] for k in keys]
-            full = await self.connection(index).eval(
-                SEND_TO_KEYS, len(keys), *keys, *args, time.time(), self.expiry
-            )
-            if full:
-                logger.info(
-                    "%s of %s channels over capacity in group %s", full, len(members), group
-                )
+            yield index, keys, [*args, time.time(), self.expiry]
+
+    def _blocking(self, index: int) -> redis.Redis:
+        with self._blocking_lock:
+            if index not in self._blocking_clients:
+                host = dict(self.hosts[index])
+                # A publisher waits for its send; a Redis that stopped answering must not hold
+                # the executor's output for channels_redis' 30 s.
+                host.update(socket_timeout=PUBLISH_TIMEOUT, socket_connect_timeout=PUBLISH_TIMEOUT)
+                address = host.pop("address")
+                self._blocking_clients[index] = redis.Redis.from_url(address, **host)
+            return self._blocking_clients[index]
 
     async def close_pools(self):
         for fetch in self._fetches.values():
             fetch.cancel()
         self._fetches.clear()
         await super().close_pools()
+
+
+def _log_full(group: str, full: int, members: int) -> None:
+    if full:
+        logger.info("%s of %s channels over capacity in group %s", full, members, group)

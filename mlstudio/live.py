@@ -1,27 +1,19 @@
 """The one place that publishes to browsers over the channel layer.
 
 Producers persist first, then call `publish`; consumers only forward what arrives. Sync
-callers (Celery tasks, the executor, sync views) share one background event loop per
-process, so the channel layer keeps its Redis connections instead of opening a new event
-loop and connection pool for every message.
+callers (Celery tasks, the executor, sync views) send on the layer's blocking Redis client
+(mlstudio.channel_layer), in their own thread; async ones `apublish`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
-import os
-import threading
 from typing import Literal, TypedDict
 
 from channels.layers import get_channel_layer
 
 logger = logging.getLogger(__name__)
-PUBLISH_TIMEOUT = 5.0
-_lock = threading.Lock()
-_loop: asyncio.AbstractEventLoop | None = None
-_loop_pid: int | None = None
 
 
 class LogEvent(TypedDict):
@@ -128,10 +120,7 @@ def publish(group: str, event: Event) -> None:
     persisted before, and readers catch up from the store."""
     message = {"type": "live.event", "event": event}
     try:
-        future = asyncio.run_coroutine_threadsafe(
-            get_channel_layer().group_send(group, message), _background_loop()
-        )
-        future.result(PUBLISH_TIMEOUT)
+        get_channel_layer().group_send_blocking(group, message)
     except Exception:
         logger.warning(
             "could not publish a %s event to %s", event.get("kind"), group, exc_info=True
@@ -140,14 +129,3 @@ def publish(group: str, event: Event) -> None:
 
 async def apublish(group: str, event: Event) -> None:
     await get_channel_layer().group_send(group, {"type": "live.event", "event": event})
-
-
-def _background_loop() -> asyncio.AbstractEventLoop:
-    global _loop, _loop_pid
-    with _lock:
-        # After a fork (Celery's prefork pool) the parent's loop thread does not exist here.
-        if _loop is None or _loop_pid != os.getpid():
-            _loop = asyncio.new_event_loop()
-            _loop_pid = os.getpid()
-            threading.Thread(target=_loop.run_forever, name="live-publish", daemon=True).start()
-        return _loop

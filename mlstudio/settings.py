@@ -1,5 +1,6 @@
 """Django settings for MLStudio, read from environment variables only (see .env.example)."""
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -169,6 +170,11 @@ CELERY_WORKER_DIRECT = True
 # `manage.py studio` runs a node for each cluster and docker target on its own machine; false
 # leaves them to `manage.py worker` on other machines.
 MLSTUDIO_STUDIO_TARGET_NODES = config.env_bool("MLSTUDIO_STUDIO_TARGET_NODES", True)
+# `manage.py studio`'s web server processes, on one port: pages and websockets share this
+# many cores (each process is about 120 MB).
+MLSTUDIO_WEB_PROCESSES = config.env_int(
+    "MLSTUDIO_WEB_PROCESSES", min(2, os.cpu_count() or 1), minimum=1
+)
 # The address other nodes reach this worker node at, for a multi-node run's rendezvous; by
 # default the one this machine uses towards the broker.
 MLSTUDIO_NODE_ADDRESS = config.env_str("MLSTUDIO_NODE_ADDRESS", "")

@@ -56,6 +56,7 @@ class Child:
     started_at: float = 0.0
     fast_failures: int = 0  # deaths in a row, each soon after its start
     restart_at: float | None = None
+    pass_fds: tuple[int, ...] = ()  # descriptors it inherits: the web servers' listener
 
     def start(self, env: dict[str, str]) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
@@ -70,6 +71,7 @@ class Child:
                 env=env,
                 start_new_session=True,
                 preexec_fn=parent_death_signal(signal.SIGTERM),
+                pass_fds=self.pass_fds,
             )
 
     @property
@@ -104,6 +106,7 @@ class Studio:
     nodes: dict[str, Child] = field(default_factory=dict)
     _lock_file: object = None
     _synced_at: float = 0.0
+    listener: socket.socket | None = None  # the port, bound once for every web process
 
     @property
     def logs_dir(self) -> Path:
@@ -138,19 +141,24 @@ class Studio:
         self._lock_file = handle
         (self.data_dir / STOPPING_MARK).unlink(missing_ok=True)  # left by a studio killed -9
 
-    def check_port(self) -> None:
+    def open_port(self) -> None:
+        """Bind the studio's port and keep it for the life of the studio: each web process
+        accepts from this one socket, and one started again after a crash finds it bound."""
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            # As the web server binds: a previous studio's connections in TIME_WAIT don't
-            # hold the port, only a program listening on it does.
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind((self.host, self.port))
-            except OSError as exc:
-                raise StartupError(
-                    f"Port {self.port} on {self.host} is not available ({exc.strerror}): another "
-                    f"studio or program uses it. Stop it, or pass --port {self.port + 1}."
-                ) from None
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        # A previous studio's connections in TIME_WAIT don't hold the port, only a program
+        # listening on it does.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind((self.host, self.port))
+        except OSError as exc:
+            listener.close()
+            raise StartupError(
+                f"Port {self.port} on {self.host} is not available ({exc.strerror}): another "
+                f"studio or program uses it. Stop it, or pass --port {self.port + 1}."
+            ) from None
+        listener.listen(2048)
+        self.listener = listener
 
     def check_redis(self) -> None:
         if settings.REDIS_EMBEDDED:
@@ -207,14 +215,17 @@ class Studio:
                  "--schedule", str(self.data_dir / "celerybeat-schedule")],
                 self.logs_dir / "beat.log",
             ),
-            Child(
-                "web",
-                [python, "-m", "uvicorn", "mlstudio.asgi:application",
-                 "--host", self.host, "--port", str(self.port), "--lifespan", "off"],
-                self.logs_dir / "web.log",
-            ),
         ]  # fmt: skip
-        return children
+        return children + self.web_plan()
+
+    def web_plan(self) -> list[Child]:
+        """MLSTUDIO_WEB_PROCESSES web servers on the one listening socket: web, web-2, ..."""
+        if self.listener is None:
+            self.open_port()
+        fd = self.listener.fileno()
+        names = ["web"] + [f"web-{n}" for n in range(2, settings.MLSTUDIO_WEB_PROCESSES + 1)]
+        argv = [sys.executable, "-m", "mlstudio.web", "--fd", str(fd)]
+        return [Child(name, argv, self.logs_dir / f"{name}.log", pass_fds=(fd,)) for name in names]
 
     def worker_command(self, target: str, workspace: str | None = None) -> list[str]:
         where = ["--workspace", workspace] if workspace else []
@@ -357,6 +368,9 @@ class Studio:
             child.stop(STOP_GRACE_SECONDS)
         self.children.clear()
         self.nodes.clear()
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
         if started_redis:
             # Only ours to remove: a refused second studio must not touch the first's socket.
             self.redis_socket.unlink(missing_ok=True)

@@ -56,3 +56,15 @@ async def test_a_full_queue_drops_new_messages_until_it_is_read(layer):
 async def test_a_general_channel_still_works(layer):
     await layer.send("jobs", {"type": "job", "id": 1})
     assert (await layer.receive("jobs"))["id"] == 1
+
+
+async def test_a_send_from_a_thread_without_an_event_loop_keeps_its_order(layer):
+    watcher = await layer.new_channel()
+    await layer.group_add("run-blocking", watcher)
+
+    def publish():  # as the executor's stream loop does
+        for number in range(50):
+            layer.group_send_blocking("run-blocking", {"type": "live.event", "n": number})
+
+    await asyncio.to_thread(publish)
+    assert [(await layer.receive(watcher))["n"] for _ in range(50)] == list(range(50))

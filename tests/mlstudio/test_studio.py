@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.cookiejar
+import os
 import re
 import signal
 import socket
@@ -13,6 +14,7 @@ import urllib.request
 import psutil
 import pytest
 
+from tests.faults.studio import child_pid
 from tests.processes import (
     REPO,
     StudioProcess,
@@ -134,3 +136,19 @@ def test_its_links_go_to_the_public_url_and_login_link_finds_its_port(tmp_path):
             process.send_signal(signal.SIGTERM)
             process.wait(60)
         drop()
+
+
+def test_its_web_processes_share_one_port_and_a_killed_one_refuses_nobody(tmp_path):
+    """MLSTUDIO_WEB_PROCESSES web servers accept from the one socket the studio holds: with
+    one killed, every request is still answered, and the studio starts it again."""
+    with running_studio(tmp_path, env={"MLSTUDIO_WEB_PROCESSES": "2"}) as studio:
+        assert "started web " in studio.text() and "started web-2 " in studio.text()
+        os.kill(child_pid(studio, "web"), signal.SIGKILL)
+        for _ in range(20):
+            with urllib.request.urlopen(f"http://127.0.0.1:{studio.port}/healthz") as response:
+                assert response.status == 200
+        wait_until(lambda: studio.text().count("started web ") == 2, 30, "the web restart")
+        os.kill(child_pid(studio, "web-2"), signal.SIGKILL)
+        for _ in range(20):
+            with urllib.request.urlopen(f"http://127.0.0.1:{studio.port}/healthz") as response:
+                assert response.status == 200

@@ -40,7 +40,7 @@ class Command(BaseCommand):
         started = time.monotonic()
         try:
             studio.acquire_lock()
-            studio.check_port()
+            studio.open_port()
             studio.check_redis()
             self.say(f"MLStudio data folder: {studio.data_dir}")
             self.say(sandbox.isolation().summary)
