@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import threading
 import time
 
 import redis
@@ -60,8 +59,9 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
         super().__init__(*args, **kwargs)
         self._taken: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._fetches: dict[str, asyncio.Future] = {}
-        self._blocking_clients: dict[int, redis.Redis] = {}  # redis-py starts anew after a fork
-        self._blocking_lock = threading.Lock()
+        # redis-py's pool opens new connections in a forked child. No lock, so none is
+        # inherited held: two threads that race here make a client each, and one is kept.
+        self._blocking_clients: dict[int, redis.Redis] = {}
 
     async def receive_single(self, channel):
         if "!" not in channel:  # a general channel: channels_redis' own, at-least-once path
@@ -122,15 +122,15 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
             yield index, keys, [*args, time.time(), self.expiry]
 
     def _blocking(self, index: int) -> redis.Redis:
-        with self._blocking_lock:
-            if index not in self._blocking_clients:
-                host = dict(self.hosts[index])
-                # A publisher waits for its send; a Redis that stopped answering must not hold
-                # the executor's output for channels_redis' 30 s.
-                host.update(socket_timeout=PUBLISH_TIMEOUT, socket_connect_timeout=PUBLISH_TIMEOUT)
-                address = host.pop("address")
-                self._blocking_clients[index] = redis.Redis.from_url(address, **host)
-            return self._blocking_clients[index]
+        client = self._blocking_clients.get(index)
+        if client is None:
+            host = dict(self.hosts[index])
+            # A publisher waits for its send; a Redis that stopped answering must not hold the
+            # executor's output for channels_redis' 30 s.
+            host.update(socket_timeout=PUBLISH_TIMEOUT, socket_connect_timeout=PUBLISH_TIMEOUT)
+            client = redis.Redis.from_url(host.pop("address"), **host)
+            client = self._blocking_clients.setdefault(index, client)
+        return client
 
     async def close_pools(self):
         for fetch in self._fetches.values():
