@@ -26,13 +26,16 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 STOPPING_MARK = "studio.stopping"
 
 
-def parent_death_signal(sig: signal.Signals) -> Callable[[], None]:
+def parent_death_signal(sig: signal.Signals, *, niceness: int = 0) -> Callable[[], None]:
     """A `preexec_fn` that makes the child receive `sig` when its parent dies, so a killed
-    supervisor or worker never leaves orphans running."""
+    supervisor or worker never leaves orphans running; and lowers its priority by
+    `niceness`."""
 
     def arm() -> None:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, sig)
+        if niceness:
+            os.nice(niceness)
 
     return arm
 
@@ -120,6 +123,7 @@ class Supervisor:
         grace: float,
         stop_container: Callable[[float], None] | None = None,
         popen: type[subprocess.Popen] = subprocess.Popen,
+        niceness: int = 0,
     ):
         self.argv = argv
         self.cwd = cwd
@@ -129,6 +133,7 @@ class Supervisor:
         self.grace = grace
         self.stop_container = stop_container
         self.popen = popen  # a subclass for a wrapped command (mlstudio.sandbox.Popen)
+        self.niceness = niceness  # added to the process's nice value (a lower priority)
         self.process: subprocess.Popen | None = None
         self.memory: MemoryWatch | None = None
 
@@ -146,7 +151,7 @@ class Supervisor:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=parent_death_signal(signal.SIGKILL),
+            preexec_fn=parent_death_signal(signal.SIGKILL, niceness=self.niceness),
         )
         if watch_memory:
             self.memory = MemoryWatch(self.process.pid)

@@ -170,6 +170,9 @@ CELERY_WORKER_DIRECT = True
 # `manage.py studio` runs a node for each cluster and docker target on its own machine; false
 # leaves them to `manage.py worker` on other machines.
 MLSTUDIO_STUDIO_TARGET_NODES = config.env_bool("MLSTUDIO_STUDIO_TARGET_NODES", True)
+# Added to a run's script's nice value on its node (0 to 19): when runs keep the CPU busy, the
+# executors and web servers that carry their logs to the browser go first.
+MLSTUDIO_RUN_NICENESS = config.env_int("MLSTUDIO_RUN_NICENESS", 10, minimum=0, maximum=19)
 # `manage.py studio`'s web server processes, on one port: pages and websockets share this
 # many cores (each process is about 120 MB).
 MLSTUDIO_WEB_PROCESSES = config.env_int(

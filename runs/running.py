@@ -60,6 +60,9 @@ class RunProcess:
             grace=settings.MLSTUDIO_CANCEL_GRACE_SECONDS,
             stop_container=None if on_host else self.container.stop,
             popen=self.popen,
+            # A script yields the CPU to the studio's own processes (its output's path to the
+            # browser), never to another run: all runs get the same niceness.
+            niceness=settings.MLSTUDIO_RUN_NICENESS if on_host else 0,
         )
         try:
             pid = self.supervisor.start(watch_memory=on_host)

@@ -58,6 +58,15 @@ def test_it_runs_a_script_and_keeps_its_output(owner, experiment, api_as, local_
     ]  # fmt: skip
 
 
+def test_a_script_runs_at_a_lower_priority_than_the_studio(owner, experiment, api_as, local_worker):
+    """MLSTUDIO_RUN_NICENESS (10): the worker started with this process's nice value."""
+    files = {"train.py": "import os\nprint('nice', os.nice(0))\n"}
+    run_id = submit_script(api_as(owner), experiment, files)
+    run = wait_for_status(run_id, "Completed", "Failed")
+    assert run.status == "Completed", log_of(run_id, store.SYSTEM_LOG)
+    assert f"nice {min(19, os.nice(0) + 10)}" in log_of(run_id)
+
+
 def test_it_fails_with_the_traceback_as_error(owner, experiment, api_as, local_worker):
     files = {"train.py": "print('before')\n1 / 0\n"}
     run_id = submit_script(api_as(owner), experiment, files)
