@@ -95,13 +95,30 @@ class AbstractDataset(V1Surface):
         """The files in a local cache folder keyed by their hashes, fetched once."""
         if self._local_root:
             return Path(self._local_root)
-        key = files.digest_of(entries)
-        folder = files.cache_home() / "datasets" / key
-        done = folder / ".complete"
-        if not done.exists():
+        folder = self._cache_folder(entries)
+        if not (folder / ".complete").exists():
             self._fetch_all(entries, folder, overwrite=True)
-            done.write_text("")
+            (folder / ".complete").write_text("")
         return folder
+
+    def _cache_folder(self, entries: list[dict]) -> Path:
+        return files.cache_home() / "datasets" / files.digest_of(entries)
+
+    def _read_each(self, entries: list[dict], read) -> list:
+        """read(source, entry) of every file, in order: `source` is the cached file's path or,
+        on a first read, the file's bytes as they download into the cache, so that reading
+        (parsing) and the download overlap. The cache is complete only once every file was."""
+        folder = Path(self._local_root) if self._local_root else self._cache_folder(entries)
+        if self._local_root or (folder / ".complete").exists():
+            return [read(folder / entry["path"], entry) for entry in entries]
+        results = []
+        for entry in entries:
+            target = files.confined(folder, entry["path"])
+            client, url = self._workspace._client, self._file_url(entry)
+            with files.streamed(client, url, entry, target) as source:
+                results.append(read(source, entry))
+        (folder / ".complete").write_text("")
+        return results
 
     # --- registration -----------------------------------------------------------------------
 
