@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import os
 import shutil
 import tempfile
@@ -85,12 +86,13 @@ def fetch(client: Client, url: str, entry: dict, target: Path, progress=None,
 
 
 @contextlib.contextmanager
-def streamed(client: Client, url: str, entry: dict, target: Path):
+def streamed(client: Client, url: str, entry: dict, target: Path, answer=None):
     """One file's bytes as they arrive (a binary file object, read while a thread downloads
     the rest into a part file beside `target`), so a first read can parse during the
-    download. On leaving, the file is at `target` only if its sha256 matched; a mismatch is
-    raised in place of whatever the reading raised, since damage explains it."""
-    download = _Download(client, url, entry, target)
+    download. The bytes are the rest of `answer` if given, else a GET of `url`. On leaving,
+    the file is at `target` only if its sha256 matched; a mismatch is raised in place of
+    whatever the reading raised, since damage explains it."""
+    download = _Download(client, url, entry, target, answer=answer)
     reader = _Growing(download)
     worker = threading.Thread(target=download.run, name="mlstudio-fetch", daemon=True)
     worker.start()
@@ -107,14 +109,15 @@ def streamed(client: Client, url: str, entry: dict, target: Path):
 
 
 class _Download:
-    """A GET into a part file, hashed as it is written; finish() renames it to `target` once
-    its sha256 matched and removes it otherwise. `written` and `done` tell a reader in another
-    thread how far the part file is complete."""
+    """A GET (or the rest of an open answer) into a part file, hashed as it is written;
+    finish() renames it to `target` once its sha256 matched and removes it otherwise.
+    `written` and `done` tell a reader in another thread how far the part file is complete."""
 
     def __init__(self, client: Client, url: str, entry: dict, target: Path, progress=None,
-                 damaged: str = ""):  # fmt: skip
+                 damaged: str = "", answer=None):  # fmt: skip
         target.parent.mkdir(parents=True, exist_ok=True)
         self._client, self._url, self._entry, self._target = client, url, entry, target
+        self._answer = answer  # an open answer whose rest is the file, instead of a GET
         self._progress, self._damaged = progress, damaged
         self._fd, self.part = tempfile.mkstemp(dir=target.parent, prefix=".part-")
         self._digest = hashlib.sha256()
@@ -126,7 +129,10 @@ class _Download:
 
     def run(self) -> None:
         try:
-            with self._client.open("GET", self._url) as answer:
+            answer = (
+                self._answer if self._answer is not None else self._client.open("GET", self._url)
+            )
+            with answer:
                 self._copy(answer)
         except BaseException as exc:  # kept for finish(), in the caller's thread
             self._error = exc
@@ -227,6 +233,18 @@ def quoted(path: str) -> str:
 def digest_of(entries: list[dict]) -> str:
     canonical = "\n".join(f"{e['path']}\0{e['sha256']}" for e in entries)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def dataset_cache(digest: str) -> Path:
+    """The cache folder of the files a manifest with this digest_of names."""
+    return cache_home() / "datasets" / digest
+
+
+def resolved_memo(url: str, workspace: str, definition: dict) -> Path:
+    """Where the digest of the manifest an unregistered definition last resolved to is kept:
+    sent as `unless`, it spares a read whose files are cached from receiving them again."""
+    named = json.dumps([url, workspace, definition], sort_keys=True)
+    return cache_home() / "datasets" / "resolved" / hashlib.sha256(named.encode()).hexdigest()
 
 
 def cache_home() -> Path:

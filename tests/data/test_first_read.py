@@ -31,15 +31,26 @@ def _dataset(ws, tmp_path, text: str):
     return Dataset.Tabular.from_delimited_files((datastore, "first/rows.csv"), validate=False)
 
 
-def _with_manifest(monkeypatch, dataset, change: dict) -> None:
+def _with_manifest(monkeypatch, dataset, change: dict, sent: bool = True) -> None:
     """A fake of a manifest that no longer fits the studio's file (damage on the way, or the
-    file gone since the manifest was resolved): the real one, with `change` applied."""
-    entries = [{**entry, **change} for entry in dataset._manifest()]
-    monkeypatch.setattr(type(dataset), "_manifest", lambda self: entries)
+    file gone since the manifest was resolved): the real one, with `change` applied. With
+    sent=False the bytes the studio sent along are dropped, so the file is fetched by GET."""
+    real = type(dataset)._resolved
+
+    def changed(self):
+        entries, answer = real(self)
+        if answer is not None and not sent:
+            answer.close()
+            answer = None
+        return [{**entry, **change} for entry in entries], answer
+
+    monkeypatch.setattr(type(dataset), "_resolved", changed)
 
 
 def _left_behind(cache) -> list[str]:
-    parts = [p.name for p in cache.rglob("*") if p.is_file()]
+    """The files in the cache (but the memo of what a definition resolved to) and download
+    threads still running."""
+    parts = [p.name for p in cache.rglob("*") if p.is_file() and p.parent.name != "resolved"]
     threads = [t.name for t in threading.enumerate() if t.name == "mlstudio-fetch"]
     return parts + threads
 
@@ -73,7 +84,7 @@ def test_a_file_gone_from_the_studio_is_not_found_and_nothing_is_cached(
     ws, tmp_path, cache, monkeypatch
 ):
     dataset = _dataset(ws, tmp_path, "a,b\n1,2\n")
-    _with_manifest(monkeypatch, dataset, {"datastore_path": "first/gone.csv"})
+    _with_manifest(monkeypatch, dataset, {"datastore_path": "first/gone.csv"}, sent=False)
     with pytest.raises(NotFoundException, match=r"first/gone\.csv"):
         dataset.to_pandas_dataframe()
     assert _left_behind(cache) == []
@@ -88,3 +99,35 @@ def test_a_read_stopped_midway_stops_the_download_and_keeps_nothing(ws, tmp_path
         assert source.read(4) == b"a,b\n"
         raise KeyboardInterrupt
     assert _left_behind(cache) == []
+
+
+def _requests(monkeypatch, ws) -> list[str]:
+    """What the SDK asks the studio, in order (a spy: the requests still go out)."""
+    asked = []
+    real = ws._client.open
+
+    def spied(method, path, **kwargs):
+        asked.append(f"{method} {path.rsplit('/datasets/', 1)[-1]}")
+        return real(method, path, **kwargs)
+
+    monkeypatch.setattr(ws._client, "open", spied)
+    return asked
+
+
+def test_a_first_read_of_one_file_is_one_request_and_so_is_a_cached_read(
+    ws, tmp_path, cache, monkeypatch
+):
+    dataset = _dataset(ws, tmp_path, "a,b\n1,x\n2,y\n")
+    asked = _requests(monkeypatch, ws)
+    for _ in range(2):
+        assert dataset.to_pandas_dataframe().to_dict("list") == {"a": [1, 2], "b": ["x", "y"]}
+    assert asked == ["POST resolve/content"] * 2
+
+
+def test_a_cached_read_gets_the_datastores_new_content_after_an_overwrite(ws, tmp_path, cache):
+    dataset = _dataset(ws, tmp_path, "a,b\n1,2\n")
+    assert dataset.to_pandas_dataframe().to_dict("list") == {"a": [1], "b": [2]}
+    (tmp_path / "first" / "rows.csv").write_text("a,b\n9,9\n")
+    ws.get_default_datastore().upload(str(tmp_path / "first"), target_path="first",
+                                      overwrite=True, show_progress=False)  # fmt: skip
+    assert dataset.to_pandas_dataframe().to_dict("list") == {"a": [9], "b": [9]}
