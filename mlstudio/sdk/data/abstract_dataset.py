@@ -123,9 +123,14 @@ class AbstractDataset(V1Surface):
             if answer is not None:
                 answer.close()
         if not self._registered:
-            self._memo().parent.mkdir(parents=True, exist_ok=True)
-            self._memo().write_text(files.digest_of(entries))
+            self._remember(files.digest_of(entries))
         return results
+
+    def _remember(self, digest: str) -> None:
+        memo = self._memo()
+        if not memo.exists() or memo.read_text() != digest:
+            memo.parent.mkdir(parents=True, exist_ok=True)
+            memo.write_text(digest)
 
     def _read_fetching(self, entries: list[dict], folder: Path, answer, read) -> list:
         results = []
