@@ -4,13 +4,15 @@ data/datasets.py."""
 
 from __future__ import annotations
 
+import itertools
+import json
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
-from django.http import FileResponse, HttpRequest
+from django.http import FileResponse, HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 
 from data import blob_batch, datasets, services
@@ -91,6 +93,10 @@ class DataResolveOut(Schema):
     files: list[DatasetFileOut]
 
 
+class DataResolveContentIn(DataDefinitionIn):
+    unless: str | None = None  # the digest of a manifest whose files the client holds
+
+
 class DataRegisterIn(Schema):
     name: str
     definition: dict[str, Any]
@@ -154,17 +160,25 @@ def dataset_out(request: HttpRequest, version: DatasetVersion) -> dict:
     }
 
 
-def _download(request, handle, name: str) -> FileResponse:
+def _download(request, handle, name: str, head: bytes = b"") -> FileResponse:
+    """The file as an attachment, sent as it is read; `head`, if any, goes before it."""
     response = FileResponse(handle, as_attachment=True, filename=PurePosixPath(name).name)
     response.block_size = DOWNLOAD_BLOCK
+    if head and "Content-Length" in response:
+        response["Content-Length"] = str(len(head) + int(response["Content-Length"]))
     if isinstance(request, ASGIRequest):
         # Django serves a file's sync iterator under ASGI by reading all of it into memory
         # first; blocks read in a thread are sent as they are read.
-        response.streaming_content = _blocks(handle)
+        response.streaming_content = _blocks(handle, head)
+    elif head:
+        blocks = iter(lambda: handle.read(DOWNLOAD_BLOCK), b"")
+        response.streaming_content = itertools.chain([head], blocks)
     return response
 
 
-async def _blocks(handle):
+async def _blocks(handle, head: bytes = b""):
+    if head:
+        yield head
     read = sync_to_async(handle.read, thread_sensitive=False)
     while block := await read(DOWNLOAD_BLOCK):
         yield block
@@ -252,6 +266,24 @@ def dataset_resolve(request, ws: str, payload: DataDefinitionIn):
         workspace=workspace_for(request, ws), definition=payload.definition
     )
     return {"files": files}
+
+
+@router.post("/workspaces/{ws}/datasets/resolve/content")
+def dataset_resolve_content(request, ws: str, payload: DataResolveContentIn):
+    """What resolve answers, and a single-file dataset's bytes in the same answer, so that a
+    first read takes one request: a JSON line {"files": [...], "sent": bool}, then the file
+    when sent. It is not sent for several files (the client GETs each) nor when the
+    manifest's digest is `unless` (the client holds those files)."""
+    workspace = workspace_for(request, ws)
+    files = datasets.definition_resolve(workspace=workspace, definition=payload.definition)
+    send = len(files) == 1 and datasets.manifest_digest(files) != payload.unless
+    head = json.dumps({"files": files, "sent": send}).encode() + b"\n"
+    if not send:
+        return HttpResponse(head, content_type="application/x-ndjson")
+    entry = files[0]
+    datastore = services.datastore_get(workspace=workspace, name=entry["datastore"])
+    handle, _ = services.datastore_file_open(datastore=datastore, path=entry["datastore_path"])
+    return _download(request, handle, entry["path"], head=head)
 
 
 @router.get("/workspaces/{ws}/datasets", response=list[DatasetOut])

@@ -5,6 +5,7 @@ over the same datastore path never changes what a version reads."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 import re
@@ -146,6 +147,13 @@ def definition_resolve(*, workspace: Workspace, definition: dict) -> list[dict]:
     if definition["kind"] == "tabular" and definition.get("validate", True):
         tabular_check(workspace=workspace, definition=definition, manifest=manifest)
     return manifest
+
+
+def manifest_digest(manifest: list[dict]) -> str:
+    """What names a manifest's files: the SDK's cache key (mlstudio/sdk/_data_files.py
+    digest_of), which the SDK sends back as `unless` when it holds those files."""
+    canonical = "\n".join(f"{e['path']}\0{e['sha256']}" for e in manifest)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 # --- tabular ------------------------------------------------------------------------------

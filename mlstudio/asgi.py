@@ -3,10 +3,20 @@ Channels, both authenticated."""
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
+from django.core.handlers.asgi import ASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mlstudio.settings")
-django_asgi = get_asgi_application()
+
+
+class StudioASGIHandler(ASGIHandler):
+    # Django sends a response body in messages of chunk_size (64 KiB), each a copy of its
+    # slice; a file download's 1 MiB blocks (data/api.py) go out whole instead.
+    chunk_size = 2**20
+
+
+django.setup(set_prefix=False)  # as django.core.asgi.get_asgi_application does
+django_asgi = StudioASGIHandler()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 

@@ -21,9 +21,12 @@ def _pandas():
 class TabularDataset(AbstractDataset):
     def to_pandas_dataframe(self, on_error="null", out_of_range_datetime="null"):
         pandas = _pandas()
-        entries = self._manifest()
-        folder = self._cached(entries)
-        frames = [self._read(pandas, folder / e["path"], e) for e in entries]
+        if self._definition.get("format") == "parquet":  # read from a file: parquet seeks
+            entries = self._manifest()
+            folder = self._cached(entries)
+            frames = [self._read(pandas, folder / e["path"], e) for e in entries]
+        else:
+            frames = self._read_each(lambda source, e: self._read(pandas, source, e))
         frame = pandas.concat(frames, ignore_index=True) if len(frames) != 1 else frames[0]
         return self._transformed(frame)
 
