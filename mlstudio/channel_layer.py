@@ -10,9 +10,9 @@ four round trips (a clean-up script, BZPOPMIN, and a backup queue's ZADD and ZPO
   consumer only waits on (`asyncio.shield`), so a consumer that disconnects mid-fetch does
   not drop a batch that other consumers' messages are in. That replaces the backup queue,
   which existed for exactly that cancellation.
-- `group_send` is two round trips: the group's members in one pipeline, the send script and
-  its expiry clean-up in another. `group_send_blocking` is the same on a blocking client,
-  for the threads that publish without an event loop (the executor's stream loop).
+- `group_send` is one round trip: a script reads the group's members and sends to them.
+  `group_send_blocking` is the same on a blocking client, for the threads that publish
+  without an event loop (the executor's stream loop).
 
 Messages, their order (by send time), capacity and expiry are channels_redis' own.
 """
@@ -26,30 +26,47 @@ import time
 
 import redis
 from channels_redis.core import RedisChannelLayer
+from django.core.exceptions import ImproperlyConfigured
 
 logger = logging.getLogger("channels_redis")
 PUBLISH_TIMEOUT = 5.0
 
-# Adds message i to key i if it has room (fewer messages than its capacity), and expires the
-# key; returns how many keys were full. channels_redis' group send, with its clean-up of
-# expired messages folded in. The send time stays a string, so Lua's 14 significant digits
-# do not round it (it orders the messages).
-SEND_TO_KEYS = """
-local count = #KEYS
-local now, expiry = ARGV[2 * count + 1], tonumber(ARGV[2 * count + 2])
+# A group send in one round trip. KEYS[1] is the group; ARGV: the message, the send time,
+# the messages' expiry, the group's oldest member time, a queue's capacity, the key prefix.
+# The group's members are grouped by the queue they read (a web process's channels share
+# one), and each queue with room gets the message once, followed by the names of its
+# channels there and their length in 8 digits (what `deserialize` reads back). channels_redis'
+# own send, with its clean-up of expired members and messages. The send time stays a string,
+# so Lua's 14 significant digits do not round it (it orders the messages).
+GROUP_SEND = """
+local body, now, expiry = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local capacity, prefix = tonumber(ARGV[5]), ARGV[6]
+redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[4])
+local channels, queues = {}, {}
+for _, channel in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+    local bang = string.find(channel, '!', 1, true)
+    local queue = prefix .. (bang and string.sub(channel, 1, bang) or channel)
+    if not channels[queue] then
+        channels[queue] = {}
+        queues[#queues + 1] = queue
+    end
+    table.insert(channels[queue], channel)
+end
 local oldest = math.floor(tonumber(now)) - expiry
 local full = 0
-for i = 1, count do
-    redis.call('ZREMRANGEBYSCORE', KEYS[i], 0, oldest)
-    if redis.call('ZCARD', KEYS[i]) < tonumber(ARGV[count + i]) then
-        redis.call('ZADD', KEYS[i], now, ARGV[i])
-        redis.call('EXPIRE', KEYS[i], expiry)
+for _, queue in ipairs(queues) do
+    redis.call('ZREMRANGEBYSCORE', queue, 0, oldest)
+    if redis.call('ZCARD', queue) < capacity then
+        local names = table.concat(channels[queue], '\\n')
+        redis.call('ZADD', queue, now, body .. names .. string.format('%08d', #names))
+        redis.call('EXPIRE', queue, expiry)
     else
         full = full + 1
     end
 end
-return full
+return {full, #queues}
 """
+NAMES_LENGTH = 8
 
 
 class BatchingRedisChannelLayer(RedisChannelLayer):
@@ -57,6 +74,11 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.ring_size != 1 or self.channel_capacity:
+            raise ImproperlyConfigured(
+                "BatchingRedisChannelLayer takes one Redis host and one capacity for every "
+                "channel; use channels_redis.core.RedisChannelLayer for several."
+            )
         self._taken: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._fetches: dict[str, asyncio.Future] = {}
         # redis-py's pool opens new connections in a forked child. No lock, so none is
@@ -90,36 +112,35 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
             self._taken[key].append(result[1])
 
     async def group_send(self, group, message):
-        key = self._group_key(group)
-        pipe = self.connection(self.consistent_hash(group)).pipeline(transaction=False)
-        _, members = await self._members(pipe, group, key).execute()
-        for index, keys, args in self._sends(members, message):
-            full = await self.connection(index).eval(SEND_TO_KEYS, len(keys), *keys, *args)
-            _log_full(group, full, len(members))
+        full = await self.connection(0).eval(GROUP_SEND, 1, *self._group_send_args(group, message))
+        _log_full(group, *full)
 
     def group_send_blocking(self, group, message) -> None:
         """`group_send` for a thread with no event loop (the executor's stream loop, Celery
         tasks), on a blocking Redis client: no hop to an event loop's thread and back."""
-        key = self._group_key(group)
-        pipe = self._blocking(self.consistent_hash(group)).pipeline(transaction=False)
-        _, members = self._members(pipe, group, key).execute()
-        for index, keys, args in self._sends(members, message):
-            full = self._blocking(index).eval(SEND_TO_KEYS, len(keys), *keys, *args)
-            _log_full(group, full, len(members))
+        full = self._blocking(0).eval(GROUP_SEND, 1, *self._group_send_args(group, message))
+        _log_full(group, *full)
 
-    def _members(self, pipe, group, key):
+    def _group_send_args(self, group: str, message: dict) -> list:
         assert self.require_valid_group_name(group), "Group name not valid"
-        pipe.zremrangebyscore(key, min=0, max=int(time.time()) - self.group_expiry)
-        return pipe.zrange(key, 0, -1)
+        now = time.time()
+        body = super().serialize(message)  # the script appends the names
+        return [self._group_key(group), body, now, self.expiry,
+                int(now) - self.group_expiry, self.capacity, self.prefix]  # fmt: skip
 
-    def _sends(self, members: list[bytes], message: dict):
-        """(connection index, keys, script arguments) for each Redis the members are on."""
-        by_connection, messages, capacities = self._map_channel_keys_to_connection(
-            [member.decode() for member in members], message
+    def serialize(self, message) -> bytes:
+        return super().serialize(message) + b"0" * NAMES_LENGTH  # names no channel
+
+    def deserialize(self, message: bytes) -> dict:
+        length = int(message[-NAMES_LENGTH:])
+        body, names = (
+            message[: -NAMES_LENGTH - length],
+            message[-NAMES_LENGTH - length : -NAMES_LENGTH],
         )
-        for index, keys in by_connection.items():
-            args = [messages[k] for k in keys] + [capacities[k] for k in keys]
-            yield index, keys, [*args, time.time(), self.expiry]
+        unpacked = super().deserialize(body)
+        if names:
+            unpacked["__asgi_channel__"] = names.decode().split("\n")
+        return unpacked
 
     def _blocking(self, index: int) -> redis.Redis:
         client = self._blocking_clients.get(index)
@@ -139,6 +160,6 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
         await super().close_pools()
 
 
-def _log_full(group: str, full: int, members: int) -> None:
+def _log_full(group: str, full: int, queues: int) -> None:
     if full:
-        logger.info("%s of %s channels over capacity in group %s", full, members, group)
+        logger.info("%s of %s receivers over capacity in group %s", full, queues, group)
