@@ -10,5 +10,4 @@ urlpatterns = [
     path("w/<str:name>/data/", views.data_home, name="data"),
     path("w/<str:name>/data/datastores/<str:datastore>/", views.datastore_browse, name="datastore"),
     path("w/<str:name>/data/datasets/<str:dataset>/", include(dataset_pages)),
-    path("w/<str:name>/runs/<str:run_id>/datasets/", views.run_datasets, name="run-datasets"),
 ]

@@ -1,7 +1,7 @@
 """The studio's Data pages: datastores (a file browser and a folder upload) and datasets
-(versions, tags, files, the runs that read them, a preview of the first 100 rows), and the run
-page's list of its datasets. Readers read; the rules are in data/services.py and
-data/datasets.py."""
+(versions, tags, files, the runs that read them, a preview of the first 100 rows). Readers
+read; the rules are in data/services.py and data/datasets.py. The run page lists a run's
+datasets itself (data/selectors.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.template.defaultfilters import filesizeformat, pluralize
 from django.views.decorators.http import require_GET
 
 from data import datasets, services
-from data.models import DatasetUse, DatasetVersion, Datastore
+from data.models import DatasetVersion, Datastore
 from mlstudio.errors import UserError
 from workspaces.models import Role
 from workspaces.selectors import workspace_get_for_user
@@ -94,13 +94,3 @@ def dataset_detail(request, name: str, dataset: str, version: int | None = None)
         "api": f"/api/workspaces/{workspace.name}/datasets/{found.dataset.name}"
                f"/versions/{found.version}",
     })  # fmt: skip
-
-
-@require_GET
-def run_datasets(request, name: str, run_id: str):
-    """The fragment the run page shows: the dataset versions this run read or wrote."""
-    workspace, _ = workspace_get_for_user(user=request.user, name=name)
-    uses = DatasetUse.objects.select_related("version__dataset").filter(
-        version__dataset__workspace=workspace, run_id=run_id
-    )
-    return render(request, "data/_run_datasets.html", {"uses": uses, "ws": name})

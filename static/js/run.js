@@ -1,4 +1,3 @@
-import { themed } from "./chart_theme.js";
 import { api, FINAL, liveSocket, loadScript, setStatus } from "./common.js";
 import { fileTree } from "./file_tree.js";
 
@@ -113,18 +112,20 @@ function showLive(event) {
 // --- metrics: one chart per numeric series, extended live; zoom re-queries ---------------
 const chartsBox = document.getElementById("charts");
 const charts = new Map();
-const layout = (name) => themed({ title: { text: name }, margin: { t: 40, r: 20 }, xaxis: { title: { text: "step" } }, height: 320 });
+const layout = (themed, name) => themed({ title: { text: name }, margin: { t: 40, r: 20 }, xaxis: { title: { text: "step" } }, height: 320 });
 
-const plotly = () => loadScript(page.plotly).then(() => window.Plotly);
+// plotly.js and the charts' colours load with the first chart: a page that opens on another
+// tab fetches and runs neither.
+const charting = () => Promise.all([loadScript(page.plotly), import("./chart_theme.js")]);
 
 async function loadSeries(name, div, range) {
-  const Plotly = await plotly();
+  const [, { themed }] = await charting();
   const query = range ? `&start=${range[0]}&end=${range[1]}` : "";
   const series = await api("GET", `${page.api}/series?name=${encodeURIComponent(name)}${query}`);
   const trace = { x: series.steps, y: series.values.map(Number), mode: "lines", name };
-  const view = { ...layout(div.dataset.label || name) };
+  const view = { ...layout(themed, div.dataset.label || name) };
   if (range) view.xaxis = { ...view.xaxis, range, autorange: false };
-  await Plotly.react(div, [trace], view, { responsive: true });
+  await window.Plotly.react(div, [trace], view, { responsive: true });
   div.dataset.count = series.count;
 }
 

@@ -1,13 +1,10 @@
 // The run page's model registry parts: the models registered from this run (Overview), and a
 // Register model button on every file and folder of the Outputs tab, for contributors.
-// The run's datasets (data app) load the same way.
-for (const id of ["run-models", "run-datasets"]) {
-  const part = document.getElementById(id);
-  if (!part) continue;
-  fetch(part.dataset.src, { headers: { Accept: "text/html" } })
-    .then((answer) => (answer.ok ? answer.text() : ""))
-    .then((html) => { if (html) part.innerHTML = html; });
-}
+// (The registry sits above runs, so the run page's view cannot list them itself.)
+const models = document.getElementById("run-models");
+fetch(models.dataset.src, { headers: { Accept: "text/html" } })
+  .then((answer) => (answer.ok ? answer.text() : ""))
+  .then((html) => { if (html) models.innerHTML = html; });
 
 const dialog = document.getElementById("register-model");
 const tree = document.getElementById("files");

@@ -62,7 +62,8 @@ def test_it_caches_compressed_static_files_and_loads_plotly_only_to_draw(
     page.wait_for_selector("#run-status:text-is('Completed')")
     assert html.headers.get("content-encoding") == "gzip"
     static = [r for r in responses if "/static/" in r.url]
-    assert static and not [r.url for r in static if "plotly" in r.url], "plotly.js on Overview"
+    charting = [r.url for r in static if "plotly" in r.url or "chart_theme" in r.url]
+    assert static and not charting, "the charts' code on Overview"
     for response in static:
         assert max_age(response) >= YEAR and "immutable" in response.headers["cache-control"]
         if response.url.endswith((".js", ".css")):
@@ -72,6 +73,8 @@ def test_it_caches_compressed_static_files_and_loads_plotly_only_to_draw(
     page.wait_for_selector("[data-metric='loss'] .main-svg")
     plotly = next(r for r in responses if "/vendor/plotly/plotly.min." in r.url)
     assert max_age(plotly) >= YEAR
+    theme = next(r for r in responses if "/static/js/chart_theme." in r.url)  # with plotly.js
+    assert max_age(theme) >= YEAR
     brotli = page.request.get(plotly.url, headers={"accept-encoding": "br"})
     assert brotli.headers["content-encoding"] == "br"
     assert int(brotli.headers["content-length"]) < 1_500_000  # of 4.8 MB

@@ -44,6 +44,8 @@ def test_it_follows_the_log_after_tab_switches_and_fills_the_overview_live(
     page.goto(f"{server}/w/lab/runs/{run_id}/")
     assert page.inner_text("#overview tr:has-text('Script') td") == "train.py"
     assert page.inner_text("#ov-started") == NONE
+    # The datasets come in the page: shown once it has loaded, with no request after it.
+    assert page.inner_text("#run-datasets") == "This run used no registered dataset."
     page.click("#tab-outputs")
     page.wait_for_selector("#log:has-text('line 010')")
     page.click("#tab-metrics")

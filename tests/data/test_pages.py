@@ -10,6 +10,8 @@ import pytest
 from data import datasets, services
 from data.models import DatasetUse
 from runs import blobs
+from runs import services as run_services
+from runs.submission import RunConfig
 
 
 def _put(workspace, files: dict[str, bytes]):
@@ -52,8 +54,18 @@ def test_a_dataset_page_shows_versions_preview_and_runs(logged_in, teammate, iri
     page = logged_in(teammate).get("/w/lab/data/datasets/iris/").content.decode()
     assert "<td>3</td><td>4</td>" in page  # the preview's second row
     assert "exp_1_ab" in page and "as <code>iris</code>" in page
-    fragment = logged_in(teammate).get("/w/lab/runs/exp_1_ab/datasets/").content.decode()
-    assert "iris version 1" in fragment
+
+
+def test_a_run_page_lists_the_datasets_the_run_read(logged_in, owner, teammate, workspace, iris):
+    experiment = run_services.experiment_create(workspace=workspace, name="exp", user=owner)
+    run = run_services.run_submit(experiment=experiment, user=owner, snapshot=None,
+                                  config=RunConfig.parse({"command": ["true"]}))  # fmt: skip
+    page = logged_in(teammate).get(f"/w/lab/runs/{run.pk}/").content.decode()
+    assert "This run used no registered dataset." in page
+    DatasetUse.objects.create(version=iris, run_id=run.pk, input_name="iris", mode="mount")
+    page = logged_in(teammate).get(f"/w/lab/runs/{run.pk}/").content.decode()
+    listed = page.split('<div id="run-datasets">', 1)[1].split("</div>", 1)[0]
+    assert "iris version 1</a> · input <code>iris</code> (mount)" in listed
 
 
 def test_a_stranger_gets_404(logged_in, stranger, iris):

@@ -74,7 +74,6 @@ RULES: dict[str, list[Rule]] = {
     WS + "models/<str:model>/<int:version>/": [Rule("GET", Role.READER)],
     RUN + "models/": [Rule("GET", Role.READER)],
     RUN + "children-table/": [Rule("GET", Role.READER)],
-    RUN + "datasets/": [Rule("GET", Role.READER)],
     WS + "models/<str:model>/<int:version>/delete/": [
         Rule("POST", Role.OWNER, data=(("confirm", "{model}:{version}"),))
     ],
