@@ -4,6 +4,7 @@ line the script printed kept."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 import urllib.request
@@ -57,15 +58,18 @@ def test_it_restarts_a_killed_worker_and_web_server_and_ends_their_runs_honestly
         follower.start()
         wait_until(lambda: follower.text.count("\n") >= 20, 60, "the follower to see lines")
         killed = time.monotonic()
-        os.kill(child_pid(studio, "web"), signal.SIGKILL)
-        wait_until(lambda: studio.text().count("started web ") == 2, 20, "the web restart")
+        webs = sorted(set(re.findall(r"started (web(?:-\d+)?) ", studio.text())))
+        for name in webs:  # every web process, so the follower's connection is surely cut
+            os.kill(child_pid(studio, name), signal.SIGKILL)
+        wait_until(lambda: all(studio.text().count(f"started {name} ") == 2 for name in webs),
+                   20, "the web restarts")  # fmt: skip
         wait_until(lambda: _healthy(studio), 30, "the web server on the same port")
         assert wait_final([again], timeout=90) == ["Completed"]
         follower.join(30)
         assert follower.reconnects >= 1 and follower.problems == []
         assert_no_gap(follower.text.splitlines(), at_least=400)  # no gap, no duplicate
         assert_no_gap(stored_lines(again, tmp_path), at_least=400)
-        fault_table_add("web server kill -9 mid-run, websocket follower resumes", since=killed)
+        fault_table_add("web servers kill -9 mid-run, websocket follower resumes", since=killed)
         assert studio.process.poll() is None
 
 
