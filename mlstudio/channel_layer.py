@@ -82,8 +82,8 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
         self._taken: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._fetches: dict[str, asyncio.Future] = {}
         # redis-py's pool opens new connections in a forked child. No lock, so none is
-        # inherited held: two threads that race here make a client each, and one is kept.
-        self._blocking_clients: dict[int, redis.Redis] = {}
+        # inherited held: two threads that race in _blocking() make a client each.
+        self._blocking_client: redis.Redis | None = None
 
     async def receive_single(self, channel):
         if "!" not in channel:  # a general channel: channels_redis' own, at-least-once path
@@ -94,15 +94,13 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
         while not taken:
             fetch = self._fetches.get(key)
             if fetch is None or fetch.done():
-                fetch = self._fetches[key] = asyncio.ensure_future(
-                    self._take(self.consistent_hash(channel), key)
-                )
+                fetch = self._fetches[key] = asyncio.ensure_future(self._take(key))
             await asyncio.shield(fetch)
         message = self.deserialize(taken.popleft())
         return message.pop("__asgi_channel__", channel), message
 
-    async def _take(self, index: int, key: str) -> None:
-        connection = self.connection(index)
+    async def _take(self, key: str) -> None:
+        connection = self.connection(0)  # the one Redis (see __init__)
         popped = await connection.zpopmin(key, self.batch)
         if popped:
             self._taken[key].extend(member for member, _ in popped)
@@ -118,7 +116,7 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
     def group_send_blocking(self, group, message) -> None:
         """`group_send` for a thread with no event loop (the executor's stream loop, Celery
         tasks), on a blocking Redis client: no hop to an event loop's thread and back."""
-        full = self._blocking(0).eval(GROUP_SEND, 1, *self._group_send_args(group, message))
+        full = self._blocking().eval(GROUP_SEND, 1, *self._group_send_args(group, message))
         _log_full(group, *full)
 
     def _group_send_args(self, group: str, message: dict) -> list:
@@ -142,16 +140,14 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
             unpacked["__asgi_channel__"] = names.decode().split("\n")
         return unpacked
 
-    def _blocking(self, index: int) -> redis.Redis:
-        client = self._blocking_clients.get(index)
-        if client is None:
-            host = dict(self.hosts[index])
+    def _blocking(self) -> redis.Redis:
+        if self._blocking_client is None:
+            host = dict(self.hosts[0])
             # A publisher waits for its send; a Redis that stopped answering must not hold the
             # executor's output for channels_redis' 30 s.
             host.update(socket_timeout=PUBLISH_TIMEOUT, socket_connect_timeout=PUBLISH_TIMEOUT)
-            client = redis.Redis.from_url(host.pop("address"), **host)
-            client = self._blocking_clients.setdefault(index, client)
-        return client
+            self._blocking_client = redis.Redis.from_url(host.pop("address"), **host)
+        return self._blocking_client
 
     async def close_pools(self):
         for fetch in self._fetches.values():

@@ -148,7 +148,8 @@ class AbstractDataset(V1Surface):
         first file: an unregistered single-file dataset's first read is one request."""
         if self._registered and "files" in self._registered:
             return self._manifest(), None
-        held = self._memo().read_text() if self._memo().exists() else None
+        memo = self._memo()
+        held = memo.read_text() if memo.exists() else None
         if held and not (files.dataset_cache(held) / ".complete").exists():
             held = None
         answer = self._workspace._client.open(
