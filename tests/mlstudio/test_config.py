@@ -31,6 +31,8 @@ def manage(*args: str, env: dict) -> subprocess.CompletedProcess:
         ("MLSTUDIO_SECRET_KEY", "short", "too short"),
         ("MLSTUDIO_NODE_OFFLINE_SECONDS", "soon", "not a whole number"),
         ("MLSTUDIO_LOG_LEVEL", "LOUD", "not one of"),
+        ("MLSTUDIO_RUN_NICENESS", "20", "above the maximum of 19"),
+        ("MLSTUDIO_WEB_PROCESSES", "0", "below the minimum of 1"),
     ],
 )
 def test_it_stops_startup_naming_the_bad_variable(tmp_path, variable, value, says):
